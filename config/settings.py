@@ -1,0 +1,103 @@
+"""The one settings object of Convoy Ops.
+
+Every value can be set from the environment with the ``CONVOY_`` prefix (``CONVOY_DATABASE_URL``,
+``CONVOY_TIMEZONE`` …) or from a ``.env`` file in the working directory.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DATA_DIR = CONFIG_DIR / "data"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Defaults are the embedded ones: SQLite under ``var/``, offline."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONVOY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    var_dir: Path = Field(default=Path("var"), description="Working folder for data and state.")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means a SQLite file under var_dir."
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="Display and input time zone.")
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    output_dir: Path = Field(default=Path("var/output"), description="Maps, reports, error files.")
+    rules_file: Path = Field(default=CONFIG_DIR / "rules.toml")
+    gazetteer_file: Path = Field(default=DATA_DIR / "gazetteer.csv")
+    places_file: Path = Field(default=DATA_DIR / "places.csv")
+
+    # Geocoding: offline gazetteer by default; an online service is an optional plug-in.
+    geocoder: Literal["offline", "nominatim", "photon"] = "offline"
+    geocoder_domain: str = Field(default="", description="Self-hosted Nominatim/Photon host.")
+    geocoder_scheme: Literal["http", "https"] = "https"
+    geocoder_min_delay_seconds: float = 1.0
+
+    # Waiting for people: how often a flow stage polls for an escort check-in.
+    checkin_poll_seconds: float = 2.0
+
+    # Notifications (Apprise URLs) per role, e.g. {"coordinator": ["mailto://…"]}.
+    notify_roles: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Maps: empty tile URL means the embedded boundary basemap (offline).
+    tile_url: str = ""
+    tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    tile_attribution: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except Exception as exc:
+            raise ValueError(f"The time zone {value!r} is not a known IANA time zone.") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force (a SQLite file under ``var_dir`` unless one is set)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'convoy.db').as_posix()}"
+
+    def rules(self) -> dict[str, Any]:
+        """The rule file (screening thresholds, speed profiles, delay thresholds) as a dict."""
+        return _load_rules(str(self.rules_file))
+
+
+@lru_cache(maxsize=8)
+def _load_rules(path: str) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings object (built once from the environment)."""
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def reset_settings(**overrides: Any) -> Settings:
+    """Rebuild the settings (tests and the CLI use this after changing the environment)."""
+    global _settings
+    _settings = Settings(**overrides)
+    return _settings

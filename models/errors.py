@@ -1,0 +1,51 @@
+"""The one error hierarchy of Convoy Ops. Every message is a full sentence a user can act on."""
+
+from __future__ import annotations
+
+
+class ConvoyOpsError(Exception):
+    """Base class of every error Convoy Ops raises on purpose."""
+
+
+class NotFoundError(ConvoyOpsError):
+    """Something named by the user does not exist."""
+
+
+class ValidationError(ConvoyOpsError):
+    """Input data breaks a rule (a manifest row, a plan file, a check-in)."""
+
+
+class TransitionError(ConvoyOpsError):
+    """A convoy stage or passenger custody change that the lifecycle does not allow."""
+
+
+class ConservationError(TransitionError):
+    """Passengers would be unaccounted for: manifest ≠ handed off + held + withdrawn + custody."""
+
+
+class GeocodingError(ConvoyOpsError):
+    """A place name could not be resolved to a point."""
+
+
+class UnknownPlaceError(GeocodingError):
+    """The gazetteer has no such place; the message lists close matches."""
+
+    def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions or []
+
+
+class AmbiguousPlaceError(GeocodingError):
+    """Several places share the name; the message lists them and asks for a hint."""
+
+    def __init__(self, message: str, candidates: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.candidates = candidates or []
+
+
+class AwaitingInputError(ConvoyOpsError):
+    """A stage waits for an escort's check-in that has not arrived yet."""
+
+
+class ConfigurationError(ConvoyOpsError):
+    """A setting or rule file is wrong."""
