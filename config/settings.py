@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="Asia/Shanghai", description="Display and input time zone.")
     locale: Literal["zh-CN", "en"] = "zh-CN"
-    output_dir: Path = Field(default=Path("var/output"), description="Maps, reports, error files.")
+    output_dir: Path = Field(
+        default=Path(""), description="Maps, reports, error files; empty means var_dir/output."
+    )
     rules_file: Path = Field(default=CONFIG_DIR / "rules.toml")
     gazetteer_file: Path = Field(default=DATA_DIR / "gazetteer.csv")
     places_file: Path = Field(default=DATA_DIR / "places.csv")
@@ -62,6 +64,12 @@ class Settings(BaseSettings):
         except Exception as exc:
             raise ValueError(f"The time zone {value!r} is not a known IANA time zone.") from exc
         return value
+
+    @model_validator(mode="after")
+    def _derived_paths(self) -> Settings:
+        if self.output_dir == Path(""):
+            self.output_dir = self.var_dir / "output"
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

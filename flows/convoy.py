@@ -1,0 +1,120 @@
+"""The convoy flow: one Prefect flow run per charter train, flight or bus.
+
+It reads like the escort team's checklist. Each step is a task that calls one plain function
+(``models.operations.advance``) in its own database transaction; the steps that need people
+wait for the escorts' check-ins. Run it again after a crash and it resumes at the first step
+not yet done.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+from config import get_settings
+from maps.route import convoy_map, save_map
+from models.custody import census
+from models.db import session_scope
+from models.errors import AwaitingInputError
+from models.lifecycle import Stage
+from models.operations import StageResult, advance
+from models.reports import convoy_summary, summary_markdown, track
+from models.store import get_convoy
+
+
+def wait_for_step(
+    code: str, stage: Stage, poll_seconds: float | None, max_wait_seconds: float | None
+) -> dict[str, Any]:
+    """Try the step; while it waits for a check-in, poll until it comes (or time runs out)."""
+    settings = get_settings()
+    poll = poll_seconds if poll_seconds is not None else settings.checkin_poll_seconds
+    started = time.monotonic()
+    flow_run_id = str(runtime.flow_run.id or "")
+    while True:
+        with session_scope() as session:
+            result: StageResult = advance(session, code, stage, flow_run_id=flow_run_id)
+        if result.status != "waiting":
+            return {"stage": stage.value, "status": result.status, "summary": result.summary}
+        waited = time.monotonic() - started
+        if max_wait_seconds is not None and waited >= max_wait_seconds:
+            raise AwaitingInputError(
+                f"Convoy {code} waited {waited:.0f} s for the {result.waiting_for} check-in; "
+                f"record it with 'convoy checkin {code} {result.waiting_for} …' and run the "
+                "convoy again to resume here."
+            )
+        time.sleep(poll)
+
+
+def _step(stage: Stage, name: str) -> Callable[..., dict[str, Any]]:
+    @task(name=name, task_run_name=f"{name} [{{code}}]")
+    def step(
+        code: str, poll_seconds: float | None = None, max_wait_seconds: float | None = None
+    ) -> dict[str, Any]:
+        result = wait_for_step(code, stage, poll_seconds, max_wait_seconds)
+        get_run_logger().info("%s: %s %s", code, name, result["status"])
+        return result
+
+    return step
+
+
+muster_at_origin = _step(Stage.MUSTERING, "muster at origin")
+pre_verify_identities = _step(Stage.VERIFIED, "pre-verify identities")
+screen_before_departure = _step(Stage.SCREENED, "screen before departure")
+depart = _step(Stage.DEPARTED, "depart")
+travel_and_follow_up_entry = _step(Stage.IN_TRANSIT, "travel and follow up entry applications")
+arrive = _step(Stage.ARRIVED, "arrive")
+spot_check_on_arrival = _step(Stage.ARRIVAL_SCREENED, "spot-check on arrival")
+hand_off_to_employers = _step(Stage.HANDED_OFF, "hand off to employers")
+close_convoy = _step(Stage.CLOSED, "close convoy")
+
+
+def save_convoy_map(code: str) -> Path:
+    """Render the convoy's route map into the output folder; returns the file."""
+    with session_scope() as session:
+        convoy = get_convoy(session, code)
+        m = convoy_map(convoy, track(session, convoy), census(session, convoy.id or 0))
+    return save_map(m, get_settings().output_dir / "maps" / f"{code}.html")
+
+
+def artifact_key(text: str) -> str:
+    """Prefect artifact keys: lowercase letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "convoy"
+
+
+@task(name="publish map and summary", retries=2, retry_delay_seconds=[1, 5])
+def publish(code: str) -> dict[str, Any]:
+    """Write the route map and attach the summary (masked: counts only) to the flow run."""
+    with session_scope() as session:
+        summary = convoy_summary(session, code)
+    map_path = save_convoy_map(code)
+    key = artifact_key(f"convoy-{code}")
+    create_link_artifact(
+        key=f"{key}-map", link=Path(map_path).resolve().as_uri(), link_text=f"Route map {code}"
+    )
+    create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary))
+    create_table_artifact(key=f"{key}-stages", table=summary["stages"])
+    return {**summary, "map": str(map_path)}
+
+
+@flow(name="convoy", flow_run_name="convoy-{code}", log_prints=True)
+def convoy_flow(
+    code: str, poll_seconds: float | None = None, max_wait_seconds: float | None = None
+) -> dict[str, Any]:
+    """One charter trip, from the muster at the origin to the last worker handed off."""
+    w = {"poll_seconds": poll_seconds, "max_wait_seconds": max_wait_seconds}
+    muster_at_origin(code, **w)
+    pre_verify_identities(code, **w)
+    screen_before_departure(code, **w)
+    depart(code, **w)
+    travel_and_follow_up_entry(code, **w)
+    arrive(code, **w)
+    spot_check_on_arrival(code, **w)
+    hand_off_to_employers(code, **w)
+    close_convoy(code, **w)
+    return publish(code)

@@ -1,0 +1,25 @@
+"""Process set-up that must happen before Prefect is imported: where Prefect keeps its state,
+and a quiet temporary server (no shutdown tracebacks on the terminal; RESEARCH.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_DEFAULTS = {
+    "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_ROOT_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false",
+}
+
+
+def prepare_environment() -> None:
+    """Set Prefect defaults unless the user has set them (idempotent)."""
+    var_dir = Path(os.environ.get("CONVOY_VAR_DIR", "var")).resolve()
+    os.environ.setdefault("PREFECT_HOME", str(var_dir / "prefect"))
+    for key, value in _DEFAULTS.items():
+        os.environ.setdefault(key, value)
