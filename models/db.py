@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +16,9 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
 from config import Settings, get_settings
+
+# Modules that define tables; ``init_db`` imports them so every table is created.
+TABLE_MODULES: tuple[str, ...] = ("models.tables",)
 
 _engines: dict[str, Engine] = {}
 _initialised: set[str] = set()
@@ -73,8 +78,8 @@ def get_engine(settings: Settings | None = None) -> Engine:
 
 def init_db(settings: Settings | None = None) -> Engine:
     """Create every table that does not exist yet (idempotent)."""
-    import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-
+    for module in TABLE_MODULES:
+        importlib.import_module(module)  # registers its tables on SQLModel.metadata
     engine = get_engine(settings)
     key = str(engine.url)
     if key not in _initialised:
