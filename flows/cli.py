@@ -29,7 +29,9 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-err = Console(stderr=True)
+if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+    console = Console(width=160)
+err = Console(stderr=True, soft_wrap=True)  # one line, however long
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -94,42 +96,27 @@ def init() -> None:
     console.print(f"Database ready: {s.db_url}\nOutputs go to: {s.output_dir}")
 
 
+def _short(place: str) -> str:
+    """'陕西省渭南市蒲城县' → '蒲城县' (the last division or the place itself)."""
+    for marker in ("自治州", "地区", "盟", "省", "市"):
+        if marker in place[:-1]:
+            place = place[place.rindex(marker, 0, len(place) - 1) + len(marker) :] or place
+    return place
+
+
 def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
     t = Table(title=title)
-    for col in (
-        "convoy",
-        "mode",
-        "route",
-        "stage",
-        "passengers",
-        "handed off",
-        "held",
-        "withdrawn",
-        "planned arrival",
-        "actual arrival",
-        "late",
-    ):
-        t.add_column(
-            col,
-            justify="right"
-            if col in ("passengers", "handed off", "held", "withdrawn", "late")
-            else "left",
-        )
+    right = ("passengers", "handed off", "held", "withdrawn", "late")
+    for col in ("convoy", "mode", "from → to", "stage", *right[:4],
+                "planned arrival", "actual arrival", "late"):  # fmt: skip
+        t.add_column(col, justify="right" if col in right else "left")
     for r in rows:
         late = "" if r["late_minutes"] is None else f"{r['late_minutes']:+d} min"
         t.add_row(
-            r["code"],
-            r["mode"],
-            f"{r['origin']} → {r['destination']}",
-            r["stage"],
-            str(r["passengers"]),
-            str(r["handed_off"]),
-            str(r["held"]),
-            str(r["withdrawn"]),
-            r["planned_arrival"],
-            r["actual_arrival"],
-            late,
-        )
+            r["code"], r["mode"], f"{_short(r['origin'])} → {_short(r['destination'])}",
+            r["stage"], str(r["passengers"]), str(r["handed_off"]), str(r["held"]),
+            str(r["withdrawn"]), r["planned_arrival"][5:], r["actual_arrival"][5:], late,
+        )  # fmt: skip
     return t
 
 
@@ -256,7 +243,9 @@ def run(
     ] = None,
     poll: Annotated[float | None, typer.Option(help="Seconds between check-in polls.")] = None,
 ) -> None:
-    """Run (or resume) the flow of one convoy. Without --simulate it waits for check-ins."""
+    """Run (or resume) the flow of one convoy. Without --simulate it waits for the escorts'
+    check-ins; with --max-wait it stops at a step still waiting (exit code 3) and resumes there
+    next time."""
     from contextlib import nullcontext
 
     from flows.convoy import convoy_flow
@@ -273,6 +262,12 @@ def run(
         )
     console.print(summary_table([result], f"Convoy {code}"))
     console.print(f"  map: {result['map']}")
+    if result.get("waiting_for"):
+        console.print(
+            f"Convoy {code} is waiting for the {result['waiting_for']} check-in: record it with "
+            f"'convoy checkin {code} {result['waiting_for']} …', then run it again to resume."
+        )
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -21,7 +21,6 @@ from config import get_settings
 from maps.route import convoy_map, save_map
 from models.custody import census
 from models.db import session_scope
-from models.errors import AwaitingInputError
 from models.lifecycle import Stage
 from models.operations import StageResult, advance
 from models.reports import convoy_summary, summary_markdown, track
@@ -31,7 +30,8 @@ from models.store import get_convoy
 def wait_for_step(
     code: str, stage: Stage, poll_seconds: float | None, max_wait_seconds: float | None
 ) -> dict[str, Any]:
-    """Try the step; while it waits for a check-in, poll until it comes (or time runs out)."""
+    """Try the step; while it waits for a check-in, poll until it comes. With a time limit, a
+    step still waiting when it runs out returns ``status == "waiting"``."""
     settings = get_settings()
     poll = poll_seconds if poll_seconds is not None else settings.checkin_poll_seconds
     started = time.monotonic()
@@ -41,13 +41,9 @@ def wait_for_step(
             result: StageResult = advance(session, code, stage, flow_run_id=flow_run_id)
         if result.status != "waiting":
             return {"stage": stage.value, "status": result.status, "summary": result.summary}
-        waited = time.monotonic() - started
-        if max_wait_seconds is not None and waited >= max_wait_seconds:
-            raise AwaitingInputError(
-                f"Convoy {code} waited {waited:.0f} s for the {result.waiting_for} check-in; "
-                f"record it with 'convoy checkin {code} {result.waiting_for} …' and run the "
-                "convoy again to resume here."
-            )
+        if max_wait_seconds is not None and time.monotonic() - started >= max_wait_seconds:
+            return {"stage": stage.value, "status": "waiting", "waiting_for": result.waiting_for,
+                    "summary": result.summary}  # fmt: skip
         time.sleep(poll)
 
 
@@ -108,13 +104,19 @@ def convoy_flow(
 ) -> dict[str, Any]:
     """One charter trip, from the muster at the origin to the last worker handed off."""
     w = {"poll_seconds": poll_seconds, "max_wait_seconds": max_wait_seconds}
-    muster_at_origin(code, **w)
-    pre_verify_identities(code, **w)
-    screen_before_departure(code, **w)
-    depart(code, **w)
-    travel_and_follow_up_entry(code, **w)
-    arrive(code, **w)
-    spot_check_on_arrival(code, **w)
-    hand_off_to_employers(code, **w)
-    close_convoy(code, **w)
+    checklist = (
+        muster_at_origin,
+        pre_verify_identities,
+        screen_before_departure,
+        depart,
+        travel_and_follow_up_entry,
+        arrive,
+        spot_check_on_arrival,
+        hand_off_to_employers,
+        close_convoy,
+    )
+    for step in checklist:
+        done = step(code, **w)
+        if done["status"] == "waiting":  # gave up waiting: stop here, resume on the next run
+            return {**publish(code), "waiting_for": done["waiting_for"]}
     return publish(code)

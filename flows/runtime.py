@@ -21,5 +21,6 @@ def prepare_environment() -> None:
     """Set Prefect defaults unless the user has set them (idempotent)."""
     var_dir = Path(os.environ.get("CONVOY_VAR_DIR", "var")).resolve()
     os.environ.setdefault("PREFECT_HOME", str(var_dir / "prefect"))
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)

@@ -144,10 +144,10 @@ def build_demo(session: Session) -> list[str]:
                 vehicle=c.vehicle,
                 origin_name=origin.full_name,
                 origin=(origin.lat, origin.lon),
-                origin_adcode=origin.adcode or "",
+                origin_adcode=origin.adcode or next(iter(origin.area_codes), ""),
                 destination_name=dest.full_name,
                 destination=(dest.lat, dest.lon),
-                destination_adcode=dest.adcode or "",
+                destination_adcode=dest.adcode or next(iter(dest.area_codes), ""),
                 waypoints=waypoints,
                 planned_departure=c.depart,
                 planned_arrival=c.arrive,
@@ -158,7 +158,8 @@ def build_demo(session: Session) -> list[str]:
             assign_escort(
                 session, convoy, upsert_escort(session, badge), "lead" if i == 0 else "escort"
             )
-        region = (origin.adcode or "000000")[:6]
+        # Synthetic IDs carry the origin's area code (a station lies in a county or city).
+        region = next((c for c in (origin.adcode, *origin.area_codes) if c), "410000")[:6]
         if convoy.stage == "planned":
             add_passengers(session, convoy, _people(c, region), actor="demo")
         codes.append(c.code)
