@@ -1,0 +1,905 @@
+"""Make folium maps work with no network: vendored assets, no CDN links, no online tiles.
+
+folium links Leaflet, jQuery, Bootstrap, Font Awesome and every plugin from public CDNs and
+draws OpenStreetMap tiles; on an isolated police network such a map fails with
+``L is not defined``. This module renders a map against the files vendored under
+``maps/assets/vendor`` (see ``maps/assets/SOURCES.md``):
+
+* :func:`new_map` builds a map the offline way from the start (no OpenStreetMap layer; an
+  own tile server when one is configured, otherwise the embedded boundary basemap);
+* :func:`render_offline` / :func:`save_offline` walk the whole element tree (the map, every
+  child, plugins, links added to the page header) and replace every ``default_js`` /
+  ``default_css`` URL by a vendored file. ``mode="inline"`` writes one self-contained HTML file
+  (scripts and styles inlined, fonts and images as ``data:`` URIs) that can be mailed or
+  copied alone; ``mode="folder"`` writes the HTML plus a shared ``assets/`` folder beside it
+  (smaller files when many maps sit together). A URL without a vendored copy raises
+  :class:`OfflineAssetError` instead of leaving a CDN link behind;
+* :func:`screenshot` renders a saved map to PNG with headless Chromium (network blocked).
+
+The map object is left as it was: changes needed for rendering are undone afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import mimetypes
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import folium
+from branca.element import Element, Figure, Link
+
+from maps.basemap import BasemapLevel, add_basemap, has_basemap
+from models.errors import ConfigurationError, ConvoyOpsError
+
+__all__ = [
+    "ASSETS_DIR",
+    "ChromiumPage",
+    "HeadlessChromium",
+    "OfflineAssetError",
+    "OfflineMapError",
+    "OfflineMode",
+    "ScreenshotError",
+    "asset_urls",
+    "chromium_flags",
+    "find_chromium",
+    "find_external_urls",
+    "new_map",
+    "render_offline",
+    "save_offline",
+    "screenshot",
+]
+
+OfflineMode = Literal["inline", "folder"]
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+MANIFEST_FILE = ASSETS_DIR / "manifest.json"
+
+_PLACEHOLDER = "convoy-offline-asset:"
+_SCRIPT_TAG = re.compile(r'<script src="' + re.escape(_PLACEHOLDER) + r'([^"]+)"></script>')
+_CSS_TAG = re.compile(r'<link rel="stylesheet" href="' + re.escape(_PLACEHOLDER) + r'([^"]+)"/>')
+_CSS_URL = re.compile(r"url\(\s*(['\"]?)([^'\")]+)\1\s*\)")
+# Set on maps made by new_map: their tiles/basemap were chosen on purpose, keep them as they are.
+_NEW_MAP_MARK = "_convoy_offline_map"
+_OSM_HOSTS = (
+    "tile.openstreetmap.org",
+    "a.tile.openstreetmap.org",
+    "b.tile.openstreetmap.org",
+    "c.tile.openstreetmap.org",
+    "{s}.tile.openstreetmap.org",
+)
+
+
+class OfflineMapError(ConvoyOpsError):
+    """A map could not be made to work without a network connection."""
+
+
+class OfflineAssetError(OfflineMapError):
+    """A map needs a script, stylesheet, font or image that has no vendored local copy."""
+
+
+class ScreenshotError(OfflineMapError):
+    """Headless Chromium is missing or could not render the map to an image."""
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(MANIFEST_FILE.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise OfflineAssetError(
+            f"The asset manifest {MANIFEST_FILE} is missing; run maps/assets/fetch_assets.py "
+            "to vendor the map assets again."
+        ) from exc
+    return data
+
+
+def _local_asset(url: str) -> str:
+    """The vendored file (path relative to ``maps/assets``) for a CDN URL, or raise."""
+    if url.startswith(_PLACEHOLDER):
+        return url[len(_PLACEHOLDER) :]
+    urls: dict[str, str] = _manifest()["urls"]
+    path = urls.get(url.strip())
+    if path is None:
+        raise OfflineAssetError(
+            f"The map needs {url}, which has no vendored offline copy; add the package to "
+            "maps/assets/fetch_assets.py (or stop using the plugin that loads it) so that the "
+            "map does not depend on the internet."
+        )
+    if not (ASSETS_DIR / path).is_file():
+        raise OfflineAssetError(
+            f"The vendored file maps/assets/{path} for {url} is missing; run "
+            "maps/assets/fetch_assets.py to restore the offline assets."
+        )
+    return path
+
+
+def asset_urls(m: folium.Map) -> dict[str, str]:
+    """Every script/stylesheet URL the map's element tree links, mapped to its vendored file.
+
+    Raises :class:`OfflineAssetError` for a URL that has no vendored copy.
+    """
+    found: dict[str, str] = {}
+    for element in _walk(_figure(m)):
+        for url in _element_urls(element):
+            found[url] = _local_asset(url)
+    return found
+
+
+# --------------------------------------------------------------------------- tree walking
+
+
+def _walk(root: Element) -> Iterator[Element]:
+    """The element and all its descendants (a Figure's header, html and script included)."""
+    stack: list[Element] = [root]
+    seen: set[int] = set()
+    while stack:
+        element = stack.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
+        yield element
+        stack.extend(reversed(list(element._children.values())))
+        if isinstance(element, Figure):
+            stack.extend([element.script, element.html, element.header])
+
+
+def _element_urls(element: Element) -> list[str]:
+    urls = []
+    for attr in ("default_js", "default_css"):
+        for _name, url in getattr(element, attr, None) or ():
+            urls.append(url)
+    if isinstance(element, Link):
+        urls.append(element.url)
+    return urls
+
+
+class _Undo:
+    """Attribute and tree changes that are reverted after rendering."""
+
+    def __init__(self) -> None:
+        self._steps: list[Callable[[], None]] = []
+
+    def set_attr(self, obj: object, name: str, value: object) -> None:
+        had = name in vars(obj)
+        old = vars(obj).get(name)
+        setattr(obj, name, value)
+        if had:
+            self._steps.append(lambda: setattr(obj, name, old))
+        else:
+            self._steps.append(lambda: delattr(obj, name))
+
+    def keep_children(self, element: Element) -> None:
+        """Restore the element's children (order included) as they are now."""
+        snapshot = element._children.copy()
+
+        def restore() -> None:
+            element._children = snapshot
+
+        self._steps.append(restore)
+
+    def undo(self) -> None:
+        while self._steps:
+            self._steps.pop()()
+
+
+def _remap_links(root: Element, undo: _Undo) -> None:
+    """Point every ``default_js``/``default_css`` entry and Link element at a placeholder."""
+    for element in _walk(root):
+        for attr in ("default_js", "default_css"):
+            links = getattr(element, attr, None)
+            if links:
+                remapped = [(name, _PLACEHOLDER + _local_asset(url)) for name, url in links]
+                undo.set_attr(element, attr, remapped)
+        if isinstance(element, Link):
+            undo.set_attr(element, "url", _PLACEHOLDER + _local_asset(element.url))
+
+
+# --------------------------------------------------------------------------- tiles
+
+
+def _is_default_osm(layer: folium.TileLayer) -> bool:
+    host = urlsplit(str(layer.tiles)).hostname or ""
+    return host in _OSM_HOSTS or host.endswith(".tile.openstreetmap.org")
+
+
+def _is_remote(url: str) -> bool:
+    return url.startswith("//") or urlsplit(url).scheme in ("http", "https", "ftp")
+
+
+def _check_tile_url(tile_url: str) -> None:
+    if not all(part in tile_url for part in ("{z}", "{x}")) or not (
+        "{y}" in tile_url or "{-y}" in tile_url
+    ):
+        raise ConfigurationError(
+            f"The tile URL {tile_url!r} is not a tile template; it must contain {{z}}, {{x}} "
+            "and {y}, for example http://tiles.example.local/{z}/{x}/{y}.png."
+        )
+
+
+def _tile_layer(tile_url: str, tile_attribution: str) -> folium.TileLayer:
+    _check_tile_url(tile_url)
+    host = urlsplit(tile_url).hostname or "local tile server"
+    return folium.TileLayer(
+        tiles=tile_url,
+        attr=tile_attribution or f"Tiles: {host}",
+        name="瓦片底图",
+        max_zoom=18,
+    )
+
+
+def _prepare_tiles(m: folium.Map, tile_url: str, tile_attribution: str, undo: _Undo) -> None:
+    """Drop OpenStreetMap, refuse other online tiles, add the own tiles or the basemap."""
+    parents: list[tuple[Element, str, folium.TileLayer]] = []
+    for element in _walk(m):
+        for key, child in element._children.items():
+            if isinstance(child, folium.TileLayer):
+                parents.append((element, key, child))
+    has_tiles = False
+    for parent, key, layer in parents:
+        url = str(layer.tiles)
+        if tile_url and url == tile_url:
+            has_tiles = True
+        elif _is_default_osm(layer):
+            undo.keep_children(parent)
+            del parent._children[key]
+        elif _is_remote(url):
+            raise OfflineMapError(
+                f"The map has a tile layer that loads {url}, which is not reachable offline; "
+                "build the map with maps.offline.new_map or pass tile_url= with the own tile "
+                "server."
+            )
+        else:
+            has_tiles = True  # tiles from a local folder next to the map
+    if tile_url and not has_tiles:
+        _insert_first(m, _tile_layer(tile_url, tile_attribution), undo)
+        has_tiles = True
+    if "max_zoom" not in m.options:
+        # Without tiles Leaflet has no maximum zoom, and MarkerCluster refuses to start.
+        undo.set_attr(m, "options", {**m.options, "max_zoom": 18})
+    if not has_tiles and not has_basemap(m) and not getattr(m, _NEW_MAP_MARK, False):
+        undo.keep_children(m)
+        undo.keep_children(_figure(m).header)
+        add_basemap(m, level="province", index=0)
+
+
+def _figure(m: folium.Map) -> Figure:
+    figure = m.get_root()
+    if not isinstance(figure, Figure):
+        raise OfflineMapError("The map is not part of a page (folium Figure); it cannot be saved.")
+    return figure
+
+
+def _insert_first(m: folium.Map, child: Element, undo: _Undo) -> None:
+    undo.keep_children(m)
+    m.add_child(child, index=0)
+
+
+# --------------------------------------------------------------------------- map building
+
+
+def new_map(
+    location: Sequence[float],
+    zoom_start: int,
+    *,
+    tile_url: str = "",
+    tile_attribution: str = "",
+    basemap: Literal["auto", "province", "city", "district", "none"] = "auto",
+    basemap_provinces: Sequence[str] | None = None,
+    min_zoom: int = 3,
+    max_zoom: int = 18,
+    **map_kwargs: Any,
+) -> folium.Map:
+    """A folium map built for offline use.
+
+    ``location`` is ``(lat, lon)`` in WGS-84. With ``tile_url`` (an own tile server, e.g.
+    ``http://10.0.0.5/tiles/{z}/{x}/{y}.png``) the map draws those tiles; without one it has no
+    tile layer at all and shows the embedded boundary basemap instead. ``basemap="auto"`` adds
+    the province basemap only when there are no tiles; name a level to add it anyway (as a
+    transparent overlay above tiles), or ``"none"`` for no basemap (kept by
+    :func:`save_offline`, which otherwise adds one to maps without tiles). ``basemap_provinces``
+    limits the city/district levels to some provinces (names or 2-digit codes, e.g. ``"33"``).
+    ``min_zoom``/``max_zoom`` bound the map's zoom (Leaflet needs a maximum when there are
+    no tiles). Other keyword arguments go to :class:`folium.Map`.
+    """
+    if "tiles" in map_kwargs:
+        raise TypeError("new_map() takes tile_url= instead of tiles=.")
+    m = folium.Map(location=list(location), zoom_start=zoom_start, tiles=None, **map_kwargs)
+    m.options["min_zoom"] = int(min_zoom)
+    m.options["max_zoom"] = int(max_zoom)
+    setattr(m, _NEW_MAP_MARK, True)
+    if tile_url:
+        _tile_layer(tile_url, tile_attribution).add_to(m)
+    level: BasemapLevel | None
+    if basemap == "auto":
+        level = None if tile_url else "province"
+    elif basemap == "none":
+        level = None
+    else:
+        level = basemap
+    if level is not None:
+        add_basemap(
+            m,
+            level=level,
+            provinces=basemap_provinces,
+            fill_opacity=0.0 if tile_url else 1.0,
+        )
+    return m
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_offline(
+    m: folium.Map,
+    *,
+    mode: OfflineMode = "inline",
+    tile_url: str = "",
+    tile_attribution: str = "",
+    asset_prefix: str = "assets",
+) -> str:
+    """The map's HTML with every CDN link replaced by a vendored file.
+
+    ``mode="inline"``: a self-contained page (nothing else is needed). ``mode="folder"``:
+    scripts and stylesheets are linked as ``{asset_prefix}/vendor/…`` relative to the page;
+    :func:`save_offline` copies the files there. Tile handling: see :func:`save_offline`.
+    The map object is not changed.
+    """
+    if mode not in ("inline", "folder"):
+        raise ValueError(f"The offline mode must be 'inline' or 'folder', not {mode!r}.")
+    undo = _Undo()
+    try:
+        root = _figure(m)
+        undo.keep_children(root.header)  # rendering adds the links there
+        _prepare_tiles(m, tile_url, tile_attribution, undo)
+        _remap_links(root, undo)
+        html = root.render()
+    finally:
+        undo.undo()
+    if mode == "inline":
+        html = _inline_assets(html)
+    else:
+        html = _folder_links(html, asset_prefix.rstrip("/"))
+    if _PLACEHOLDER in html:
+        raise OfflineAssetError(
+            "The map still links an asset through an unexpected tag; render_offline could not "
+            "replace it."
+        )
+    remote = find_external_urls(html)
+    if remote:
+        raise OfflineAssetError(
+            f"The map would still load {', '.join(remote[:5])} from the network; remove it "
+            "(e.g. an image in a popup) or vendor it, so that the map works offline."
+        )
+    return html
+
+
+def save_offline(
+    m: folium.Map,
+    path: str | os.PathLike[str],
+    *,
+    mode: OfflineMode = "inline",
+    tile_url: str = "",
+    tile_attribution: str = "",
+) -> Path:
+    """Save the map as an HTML file that works with no network; return its path.
+
+    Tiles: folium's default OpenStreetMap layer is dropped. With ``tile_url`` (own tile server)
+    a tile layer for it is added unless the map has one; without it, a map that has no tiles
+    gets the embedded province basemap. Any other online tile layer raises
+    :class:`OfflineMapError`. In ``"folder"`` mode the needed vendored packages are copied into
+    an ``assets/`` folder beside the file (shared by all maps in that folder).
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    html = render_offline(m, mode=mode, tile_url=tile_url, tile_attribution=tile_attribution)
+    if mode == "folder":
+        _copy_assets(html, out.parent / "assets")
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def _read_asset(path: str) -> str:
+    return (ASSETS_DIR / path).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=64)
+def _data_uri(path: str) -> str:
+    file = ASSETS_DIR / path
+    mime = (
+        {
+            ".woff2": "font/woff2",
+            ".woff": "font/woff",
+            ".svg": "image/svg+xml",
+            ".png": "image/png",
+        }.get(file.suffix)
+        or mimetypes.guess_type(file.name)[0]
+        or "application/octet-stream"
+    )
+    return f"data:{mime};base64,{base64.b64encode(file.read_bytes()).decode('ascii')}"
+
+
+@lru_cache(maxsize=32)
+def _css_with_data_uris(path: str) -> str:
+    """A vendored stylesheet whose relative ``url()`` references are ``data:`` URIs."""
+    base = (ASSETS_DIR / path).parent
+
+    def replace(match: re.Match[str]) -> str:
+        url = match.group(2).strip()
+        if url.startswith(("data:", "#")):
+            return match.group(0)
+        target = (base / url.split("?")[0].split("#")[0]).resolve()
+        if _is_remote(url) or not target.is_file() or ASSETS_DIR not in target.parents:
+            raise OfflineAssetError(
+                f"The stylesheet maps/assets/{path} refers to {url}, which is not a vendored "
+                "file; run maps/assets/fetch_assets.py to rebuild the assets."
+            )
+        return f'url("{_data_uri(target.relative_to(ASSETS_DIR).as_posix())}")'
+
+    return _CSS_URL.sub(replace, _read_asset(path))
+
+
+def _leaflet_icon_fix() -> str:
+    """Leaflet finds its default marker images through a CSS URL; give it data URIs instead."""
+    images = "vendor/leaflet/images/"
+    return (
+        '<script>L.Icon.Default.imagePath="";L.Icon.Default.mergeOptions({'
+        f'iconUrl:"{_data_uri(images + "marker-icon.png")}",'
+        f'iconRetinaUrl:"{_data_uri(images + "marker-icon-2x.png")}",'
+        f'shadowUrl:"{_data_uri(images + "marker-shadow.png")}"}});</script>'
+    )
+
+
+def _inline_assets(html: str) -> str:
+    seen: set[str] = set()
+
+    def script(match: re.Match[str]) -> str:
+        path = match.group(1)
+        if path in seen:
+            return ""
+        seen.add(path)
+        code = _read_asset(path)
+        if re.search(r"</script|<!--", code, re.I):
+            tag = f'<script src="{_data_uri(path)}"></script>'
+        else:
+            tag = f"<script>\n{code}\n</script>"
+        if path == "vendor/leaflet/leaflet.js":
+            tag += _leaflet_icon_fix()
+        return tag
+
+    def style(match: re.Match[str]) -> str:
+        path = match.group(1)
+        if path in seen:
+            return ""
+        seen.add(path)
+        css = _css_with_data_uris(path)
+        if re.search(r"</style", css, re.I):
+            encoded = base64.b64encode(css.encode("utf-8")).decode("ascii")
+            return f'<link rel="stylesheet" href="data:text/css;base64,{encoded}"/>'
+        return f"<style>\n{css}\n</style>"
+
+    html = _SCRIPT_TAG.sub(lambda mt: script(mt), html)
+    html = _CSS_TAG.sub(lambda mt: style(mt), html)
+    return _drop_unused_font_faces(html)
+
+
+_FONT_FACE = re.compile(r"@font-face\s*\{[^{}]*\}")
+_FONT_FAMILY = re.compile(r"font-family\s*:\s*([\"']?)([^;\"'}]+)\1", re.I)
+
+
+def _drop_unused_font_faces(html: str) -> str:
+    """Remove ``@font-face`` rules whose family nothing else on the page names.
+
+    Font Awesome declares its fonts again under the Font Awesome 5 and 4 family names for old
+    stylesheets; inlined, every alias would repeat the whole font as a data URI.
+    """
+    rest = _FONT_FACE.sub("", html).lower()
+
+    def keep(match: re.Match[str]) -> str:
+        family = _FONT_FAMILY.search(match.group(0))
+        if family is None:
+            return match.group(0)
+        name = re.escape(family.group(2).strip().lower())
+        used = re.search(rf"([\"']){name}\1|font(?:-family)?\s*:[^;{{}}]*\b{name}\b", rest)
+        return match.group(0) if used else ""
+
+    return _FONT_FACE.sub(keep, html)
+
+
+def _folder_links(html: str, prefix: str) -> str:
+    seen: set[str] = set()
+
+    def link(match: re.Match[str], template: str) -> str:
+        path = match.group(1)
+        if path in seen:
+            return ""
+        seen.add(path)
+        return template.format(url=f"{prefix}/{path}")
+
+    html = _SCRIPT_TAG.sub(lambda mt: link(mt, '<script src="{url}"></script>'), html)
+    return _CSS_TAG.sub(lambda mt: link(mt, '<link rel="stylesheet" href="{url}"/>'), html)
+
+
+def _copy_assets(html: str, dest: Path) -> None:
+    """Copy the vendored packages the page links (whole folders: licences included)."""
+    packages = sorted(set(re.findall(r'(?:src|href)="assets/vendor/([^/"]+)/', html)))
+    for package in packages:
+        source = ASSETS_DIR / "vendor" / package
+        for file in source.rglob("*"):
+            if not file.is_file():
+                continue
+            target = dest / "vendor" / package / file.relative_to(source)
+            if target.is_file() and _same_file(file, target):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, target)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    return hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+
+
+# --------------------------------------------------------------------------- checking
+
+_RESOURCE_PATTERNS = (
+    re.compile(
+        r"<(?:script|img|iframe|audio|video|source|embed)\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)",
+        re.I,
+    ),
+    re.compile(r"<link\b[^>]*?\bhref\s*=\s*[\"']?([^\"'\s>]+)", re.I),
+    re.compile(r"url\(\s*[\"']?([^\"')\s]+)", re.I),
+    re.compile(r"@import\s+(?:url\()?\s*[\"']?([^\"')\s;]+)", re.I),
+)
+
+
+def find_external_urls(text: str) -> list[str]:
+    """Resource URLs in HTML or CSS text that would be fetched from another machine.
+
+    Looks at ``src=`` of scripts/images/frames, ``<link href=…>``, CSS ``url(…)`` and
+    ``@import``: the places a browser loads from. Links a person may click (``<a href>``, the
+    attribution) are not loads and are not reported.
+    """
+    found: list[str] = []
+    for pattern in _RESOURCE_PATTERNS:
+        for match in pattern.finditer(text):
+            url = match.group(1)
+            if _is_remote(url) and url not in found:
+                found.append(url)
+    return found
+
+
+# --------------------------------------------------------------------------- screenshots
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BLOCK_NETWORK_FLAGS = (
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+)
+
+
+def find_chromium() -> str | None:
+    """The Chromium (or Chrome) executable, from ``$CONVOY_CHROMIUM`` or the ``PATH``."""
+    configured = os.environ.get("CONVOY_CHROMIUM", "")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def chromium_flags(profile_dir: str | os.PathLike[str], *, block_network: bool = True) -> list[str]:
+    """Command-line flags for a quiet, isolated headless Chromium with a fresh profile."""
+    flags = [
+        "--headless",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--mute-audio",
+        f"--user-data-dir={os.fspath(profile_dir)}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        flags.append("--no-sandbox")  # Chromium refuses to start as root with the sandbox on
+    if block_network:
+        flags.extend(BLOCK_NETWORK_FLAGS)
+    return flags
+
+
+class HeadlessChromium:
+    """One headless Chromium driven over the DevTools protocol on a pipe (stdlib only).
+
+    Chromium reads NUL-terminated JSON commands from file descriptor 3 and writes answers and
+    events to descriptor 4 (``--remote-debugging-pipe``): no TCP port is opened, so nothing
+    but this process can drive it. Use as a context manager, or call :meth:`close`.
+    """
+
+    _TRAMPOLINE = (
+        "import os, sys\n"
+        "os.dup2(int(sys.argv[1]), 3)\n"
+        "os.dup2(int(sys.argv[2]), 4)\n"
+        "os.execv(sys.argv[3], sys.argv[3:])\n"
+    )
+
+    def __init__(self, executable: str | None = None, *, block_network: bool = True) -> None:
+        exe = executable or find_chromium()
+        if exe is None:
+            raise ScreenshotError(
+                "Chromium was not found; install it (Debian: apt-get install chromium) or set "
+                "CONVOY_CHROMIUM to its path."
+            )
+        self._profile = tempfile.TemporaryDirectory(prefix="convoy-chromium-")
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+        args = [
+            sys.executable,
+            "-c",
+            self._TRAMPOLINE,
+            str(to_chrome_r),
+            str(from_chrome_w),
+            exe,
+            *chromium_flags(Path(self._profile.name) / "profile", block_network=block_network),
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
+        try:
+            self.proc = subprocess.Popen(
+                args,
+                pass_fds=(to_chrome_r, from_chrome_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            os.close(to_chrome_r)
+            os.close(from_chrome_w)
+        self._cond = threading.Condition()
+        self._next_id = 0
+        self._answers: dict[int, dict[str, Any]] = {}
+        self._events: list[dict[str, Any]] = []
+        self._eof = False
+        threading.Thread(target=self._read_loop, name="chromium-cdp", daemon=True).start()
+        try:
+            self.version: dict[str, Any] = self.send("Browser.getVersion")
+        except ScreenshotError:
+            self.close()
+            raise
+
+    def __enter__(self) -> HeadlessChromium:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _read_loop(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = os.read(self._from_chrome, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self._cond:
+                    self._eof = True
+                    self._cond.notify_all()
+                return
+            buffer += chunk
+            while b"\0" in buffer:
+                raw, buffer = buffer.split(b"\0", 1)
+                message = json.loads(raw)
+                with self._cond:
+                    if "id" in message:
+                        self._answers[message["id"]] = message
+                    else:
+                        self._events.append(message)
+                    self._cond.notify_all()
+
+    def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """Send one DevTools command and return its result."""
+        with self._cond:
+            self._next_id += 1
+            ident = self._next_id
+        message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        try:
+            os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        except OSError as exc:
+            raise ScreenshotError(f"Chromium is no longer running ({method}: {exc}).") from exc
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while ident not in self._answers:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._eof:
+                    raise ScreenshotError(f"Chromium gave no answer to {method} in {timeout} s.")
+                self._cond.wait(left)
+            answer = self._answers.pop(ident)
+        if "error" in answer:
+            raise ScreenshotError(f"Chromium refused {method}: {answer['error'].get('message')}.")
+        result: dict[str, Any] = answer.get("result", {})
+        return result
+
+    def wait_event(self, method: str, session: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait for (or find an already received) event of one page session."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for event in self._events:
+                    if event.get("method") == method and event.get("sessionId") == session:
+                        return event
+                left = deadline - time.monotonic()
+                if left <= 0 or self._eof:
+                    raise ScreenshotError(f"Chromium sent no {method} within {timeout} s.")
+                self._cond.wait(left)
+
+    def events(self, session: str) -> list[dict[str, Any]]:
+        """Every event received so far for one page session."""
+        with self._cond:
+            return [e for e in self._events if e.get("sessionId") == session]
+
+    def open(
+        self,
+        url: str,
+        *,
+        width: int = 1280,
+        height: int = 800,
+        settle_ms: int = 1000,
+        timeout: float = 60.0,
+        domains: Sequence[str] = ("Page", "Runtime", "Log", "Network"),
+    ) -> ChromiumPage:
+        """Open ``url`` in a new tab of ``width`` × ``height`` CSS pixels and wait until drawn.
+
+        Waits for the load event, for web fonts, then ``settle_ms`` for timers and animations.
+        """
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        page = ChromiumPage(self, target, session, url)
+        for domain in domains:
+            self.send(f"{domain}.enable", session=session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": int(width), "height": int(height), "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
+        self.send("Page.navigate", {"url": url}, session=session)
+        self.wait_event("Page.loadEventFired", session, timeout=timeout)
+        page.evaluate("document.fonts.ready.then(() => true)", await_promise=True)
+        time.sleep(max(0, settle_ms) / 1000)
+        page.evaluate(
+            "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))",
+            await_promise=True,
+        )
+        return page
+
+    def close(self) -> None:
+        """Close Chromium (politely, then by force) and delete its temporary profile."""
+        if getattr(self, "proc", None) is not None:
+            with contextlib.suppress(ScreenshotError):
+                self.send("Browser.close", timeout=5)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        for fd in (self._to_chrome, self._from_chrome):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._profile.cleanup()
+
+
+class ChromiumPage:
+    """One tab of :class:`HeadlessChromium`."""
+
+    def __init__(self, browser: HeadlessChromium, target: str, session: str, url: str) -> None:
+        self.browser = browser
+        self.target = target
+        self.session = session
+        self.url = url
+
+    def evaluate(self, expression: str, *, await_promise: bool = False) -> Any:
+        """Evaluate JavaScript in the page and return its value (JSON-serialisable)."""
+        result = self.browser.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": await_promise},
+            session=self.session,
+        )
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise ScreenshotError(f"The page could not evaluate {expression[:60]!r}: {text}.")
+        return result["result"].get("value")
+
+    def events(self) -> list[dict[str, Any]]:
+        """The DevTools events of this tab so far (console, exceptions, network, log)."""
+        return self.browser.events(self.session)
+
+    def png(self) -> bytes:
+        """A PNG picture of the viewport."""
+        shot = self.browser.send(
+            "Page.captureScreenshot", {"format": "png", "fromSurface": True}, session=self.session
+        )
+        return base64.b64decode(shot["data"])
+
+    def close(self) -> None:
+        """Close the tab."""
+        with contextlib.suppress(ScreenshotError):
+            self.browser.send("Target.closeTarget", {"targetId": self.target})
+
+
+def screenshot(
+    html_path: str | os.PathLike[str],
+    png_path: str | os.PathLike[str],
+    width: int = 1280,
+    height: int = 800,
+    *,
+    settle_ms: int = 1000,
+    block_network: bool = True,
+    timeout: float = 60.0,
+    chromium: str | None = None,
+) -> Path:
+    """Render a saved map to a ``width`` × ``height`` PNG with headless Chromium.
+
+    The picture is taken once the page has loaded, its fonts are ready and ``settle_ms`` more
+    have passed. ``block_network=False`` lets the page reach an own tile server. Returns the
+    PNG path; raises :class:`ScreenshotError` when Chromium is missing or fails.
+    """
+    source = Path(html_path).resolve()
+    if not source.is_file():
+        raise ScreenshotError(f"The map file {source} does not exist.")
+    target = Path(png_path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with HeadlessChromium(chromium, block_network=block_network) as browser:
+        page = browser.open(
+            source.as_uri(),
+            width=width,
+            height=height,
+            settle_ms=settle_ms,
+            timeout=timeout,
+            domains=("Page", "Runtime"),
+        )
+        data = page.png()
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target

@@ -1,0 +1,143 @@
+"""The embedded boundary basemap: complete, compact, correctly placed, topologically clean."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from typing import Any
+
+import folium
+import pytest
+
+from maps.basemap import BASEMAP_DIR, add_basemap, has_basemap, load_boundaries, province_code
+from models.errors import ConfigurationError
+
+Polygon = list[list[list[float]]]
+
+
+def _inside_ring(lon: float, lat: float, ring: list[list[float]]) -> bool:
+    inside = False
+    j = len(ring) - 1
+    for i in range(len(ring)):
+        (xi, yi), (xj, yj) = ring[i], ring[j]
+        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
+            inside = not inside
+        j = i
+    return inside
+
+
+def _inside(lon: float, lat: float, feature: dict[str, Any]) -> bool:
+    for polygon in feature["geometry"]["coordinates"]:
+        if _inside_ring(lon, lat, polygon[0]) and not any(
+            _inside_ring(lon, lat, hole) for hole in polygon[1:]
+        ):
+            return True
+    return False
+
+
+def _region_at(level: str, lat: float, lon: float, **kwargs: Any) -> str:
+    hits = [
+        f["properties"]["name"]
+        for f in load_boundaries(level, **kwargs)["features"]  # type: ignore[arg-type]
+        if _inside(lon, lat, f)
+    ]
+    assert len(hits) == 1, hits
+    return hits[0]
+
+
+def test_province_layer_is_complete_and_small() -> None:
+    raw = gzip.decompress((BASEMAP_DIR / "china-provinces.geojson.gz").read_bytes())
+    assert len(raw) <= 400_000
+    features = load_boundaries("province")["features"]
+    names = {f["properties"]["name"] for f in features}
+    assert len(features) == 34
+    assert {"台湾省", "香港特别行政区", "澳门特别行政区", "浙江省", "陕西省", "海南省"} <= names
+    codes = [f["properties"]["adcode"] for f in features]
+    assert len(set(codes)) == 34 and all(len(c) == 6 and c.isdigit() for c in codes)
+    shorts = {f["properties"]["short"] for f in features}
+    assert {"浙江", "内蒙古", "广西", "新疆", "香港"} <= shorts
+
+
+@pytest.mark.parametrize(
+    ("level", "lat", "lon", "expected"),
+    [
+        ("province", 29.874, 121.550, "浙江省"),  # Ningbo
+        ("province", 34.500, 109.510, "陕西省"),  # Weinan
+        ("province", 25.033, 121.565, "台湾省"),  # Taipei
+        ("province", 22.280, 114.160, "香港特别行政区"),
+        ("province", 26.580, 106.710, "贵州省"),  # Guiyang
+        ("city", 29.874, 121.550, "宁波市"),
+        ("city", 30.274, 120.155, "杭州市"),
+        ("city", 34.500, 109.510, "渭南市"),
+        ("district", 29.477, 121.869, "象山县"),
+    ],
+)
+def test_known_places_fall_in_the_right_region(
+    level: str, lat: float, lon: float, expected: str
+) -> None:
+    assert _region_at(level, lat, lon) == expected
+
+
+def test_label_points_lie_inside_their_region() -> None:
+    for level in ("province", "city", "district"):
+        for feature in load_boundaries(level)["features"]:  # type: ignore[arg-type]
+            lon, lat = feature["properties"]["label"]
+            assert _inside(lon, lat, feature), (level, feature["properties"]["name"])
+
+
+def test_small_islands_and_boundary_lines_are_kept() -> None:
+    provinces = {f["properties"]["name"]: f for f in load_boundaries("province")["features"]}
+    assert len(provinces["海南省"]["geometry"]["coordinates"]) > 100  # South China Sea islands
+    taiwan_points = [
+        pt for poly in provinces["台湾省"]["geometry"]["coordinates"] for pt in poly[0]
+    ]
+    assert any(math.dist(pt, (123.47, 25.74)) < 0.1 for pt in taiwan_points)  # Diaoyu Dao
+    assert any(math.dist(pt, (124.56, 25.92)) < 0.1 for pt in taiwan_points)  # Chiwei Yu
+    lines = load_boundaries("lines")["features"][0]["geometry"]["coordinates"]
+    assert any(min(lat for _, lat in line) < 10 for line in lines)  # the southern dashes
+
+
+def test_neighbours_share_their_simplified_border() -> None:
+    """Borders are simplified once per shared arc, so neighbours keep identical vertices."""
+    provinces = {f["properties"]["name"]: f for f in load_boundaries("province")["features"]}
+
+    def vertices(name: str) -> set[tuple[float, float]]:
+        polys = provinces[name]["geometry"]["coordinates"]
+        return {tuple(pt) for poly in polys for ring in poly for pt in ring}  # type: ignore[misc]
+
+    for a, b in [("浙江省", "福建省"), ("陕西省", "河南省"), ("浙江省", "安徽省")]:
+        assert len(vertices(a) & vertices(b)) >= 5, (a, b)
+
+
+def test_rings_are_closed_and_in_wgs84_range() -> None:
+    for level in ("province", "city", "district"):
+        for feature in load_boundaries(level)["features"]:  # type: ignore[arg-type]
+            for polygon in feature["geometry"]["coordinates"]:
+                for ring in polygon:
+                    assert ring[0] == ring[-1] and len(ring) >= 4
+                    assert all(73 < x < 136 and 3 < y < 54 for x, y in ring)
+
+
+def test_province_filter_and_codes() -> None:
+    assert province_code("浙江省") == province_code("浙江") == province_code("330000") == "33"
+    zhejiang = load_boundaries("city", ["浙江"])["features"]
+    assert len(zhejiang) == 11
+    assert all(f["properties"]["adcode"].startswith("33") for f in zhejiang)
+    with pytest.raises(ConfigurationError, match="not a province name"):
+        province_code("火星")
+    with pytest.raises(ConfigurationError, match="Zhejiang"):
+        load_boundaries("district", ["陕西"])
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_boundaries("township")  # type: ignore[arg-type]
+
+
+def test_add_basemap_builds_one_layer_group() -> None:
+    m = folium.Map(location=(30, 120), zoom_start=6, tiles=None)
+    assert not has_basemap(m)
+    group = add_basemap(m, "city", provinces=["33", "61"])
+    assert has_basemap(m)
+    html = m.get_root().render()
+    assert group.get_name() in html
+    assert "convoy-basemap-city" in html
+    assert '"330200"' in html and '"610500"' in html and '"440100"' not in html
+    assert "L.tooltip(" in html  # labels are tooltips, not markers
