@@ -56,6 +56,66 @@ class Settings(BaseSettings):
     tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
     tile_attribution: str = ""
 
+    # -- tracking and alerts (issue 4)
+    monitor_interval_minutes: float = Field(
+        default=2.0, gt=0, description="How often the delay monitor checks every active convoy."
+    )
+    monitor_misfire_grace_seconds: int = Field(
+        default=60, ge=1, description="A check this late is still run (once: runs coalesce)."
+    )
+    outbox_poll_seconds: float = Field(
+        default=15.0, gt=0, description="How often queued notifications are delivered."
+    )
+    outbox_backoff_seconds: float = Field(
+        default=30.0, gt=0, description="First retry delay of a failed notification; doubles."
+    )
+    outbox_backoff_max_seconds: float = Field(default=1800.0, gt=0)
+    outbox_max_attempts: int = Field(
+        default=0, ge=0, description="Give up after this many attempts; 0 keeps trying."
+    )
+    alert_escalate_after_minutes: float = Field(
+        default=15.0, gt=0, description="Escalate an alert nobody acknowledged in this time."
+    )
+    alert_max_escalations: int = Field(default=1, ge=0)
+    alert_snooze_minutes: float = Field(default=30.0, gt=0)
+    alert_roles: list[str] = Field(
+        default_factory=lambda: ["duty"],
+        description="Roles (keys of notify_roles) told of every new alert, besides the escorts.",
+    )
+    escalation_roles: list[str] = Field(default_factory=lambda: ["coordinator"])
+    prefect_events: bool = Field(
+        default=True, description="Emit alerts as Prefect events for automations."
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=5055, ge=1, le=65535)
+    router: Literal["none", "osrm", "valhalla"] = Field(
+        default="none", description="Road router for ETA (off: geodesic legs × road factor)."
+    )
+    router_url: str = Field(default="", description="Base URL of the OSRM/Valhalla server.")
+    router_timeout_seconds: float = 3.0
+
+    # -- intake (issue 3)
+    registry_files: list[Path] = Field(
+        default_factory=list,
+        description="Registry lists (CSV/XLSX: id_number, category, reason) for pre-verification.",
+    )
+    registry_dir: Path | None = Field(
+        default=None,
+        description="Every CSV/XLSX in this folder is a registry list too; "
+        "None means var_dir/registry.",
+    )
+    registration_secret: str = Field(
+        default="",
+        description="Key that signs registration links; empty: a key generated "
+        "once and kept in var_dir/registration.key.",
+    )
+    registration_base_url: str = Field(
+        default="http://127.0.0.1:8765", description="Public address of the registration form."
+    )
+    registration_link_days: int = Field(default=30, ge=1, description="Validity of a QR link.")
+    registration_host: str = "127.0.0.1"
+    registration_port: int = Field(default=8765, ge=1, le=65535)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -128,8 +128,11 @@ def demo(
     ] = 20000.0,
     json_out: JsonOpt = False,
 ) -> None:
-    """Build the demo campaign, run every convoy flow to the end with simulated escorts,
-    print the summary and write one route map per convoy."""
+    """Run the demo campaign end to end with simulated escorts.
+
+    Builds the demo campaign, runs every convoy flow to the end, prints the summary and the
+    campaign figures, and writes one route map per convoy.
+    """
     from flows.campaign import campaign_flow
     from flows.escorts import simulated_escorts
     from models.demo import CAMPAIGN, build_demo
@@ -163,7 +166,7 @@ def plan(file: Annotated[Path, typer.Argument(help="A convoy plan in YAML.")]) -
         f"{result.passengers_added} passenger(s) added, {result.passengers_rejected} rejected."
     )
     for f in result.rejection_files:
-        console.print(f"  rejected rows, for fixing: {f}")
+        console.print(f"  rejected rows: {f}")
 
 
 @app.command()
@@ -243,9 +246,11 @@ def run(
     ] = None,
     poll: Annotated[float | None, typer.Option(help="Seconds between check-in polls.")] = None,
 ) -> None:
-    """Run (or resume) the flow of one convoy. Without --simulate it waits for the escorts'
-    check-ins; with --max-wait it stops at a step still waiting (exit code 3) and resumes there
-    next time."""
+    """Run (or resume) the flow of one convoy.
+
+    Without --simulate it waits for the escorts' check-ins; with --max-wait it stops at a step
+    still waiting (exit code 3) and resumes there next time.
+    """
     from contextlib import nullcontext
 
     from flows.convoy import convoy_flow
@@ -434,6 +439,15 @@ def report(
 ) -> None:
     """The figures a manager reports, computed from the data."""
     _report_figures(campaign, json_out)
+
+
+# Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
+# maps live beside their code; each module adds its own to this app.
+from flows.intake_cli import register as _register_intake  # noqa: E402
+from flows.tracking_cli import register as _register_tracking  # noqa: E402
+
+for _register in (_register_intake, _register_tracking):
+    _register(app)
 
 
 def main() -> None:  # pragma: no cover

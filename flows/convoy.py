@@ -25,6 +25,7 @@ from models.lifecycle import Stage
 from models.operations import StageResult, advance
 from models.reports import convoy_summary, summary_markdown, track
 from models.store import get_convoy
+from models.verification import summary_table as verification_summary
 
 
 def wait_for_step(
@@ -47,11 +48,26 @@ def wait_for_step(
         time.sleep(poll)
 
 
+def notify_escorts_before(code: str, stage: Stage) -> None:
+    """Queue the escorts' task for ``stage`` (and enterprise notices) in the outbox, e.g. the
+    passengers still lacking an entry application once under way. Idempotent; a failure to
+    queue is logged and never stops the convoy."""
+    from flows.notify import queue_task_notices
+    from models.errors import ConvoyOpsError
+    from models.lifecycle import STAGES
+
+    try:
+        queue_task_notices(code, STAGES[STAGES.index(stage) - 1])
+    except ConvoyOpsError as exc:
+        get_run_logger().warning("%s: escort notices not queued: %s", code, exc)
+
+
 def _step(stage: Stage, name: str) -> Callable[..., dict[str, Any]]:
     @task(name=name, task_run_name=f"{name} [{{code}}]")
     def step(
         code: str, poll_seconds: float | None = None, max_wait_seconds: float | None = None
     ) -> dict[str, Any]:
+        notify_escorts_before(code, stage)
         result = wait_for_step(code, stage, poll_seconds, max_wait_seconds)
         get_run_logger().info("%s: %s %s", code, name, result["status"])
         return result
@@ -60,7 +76,27 @@ def _step(stage: Stage, name: str) -> Callable[..., dict[str, Any]]:
 
 
 muster_at_origin = _step(Stage.MUSTERING, "muster at origin")
-pre_verify_identities = _step(Stage.VERIFIED, "pre-verify identities")
+_verify_step = _step(Stage.VERIFIED, "pre-verify identities")
+
+
+@task(name="pre-verify identities", task_run_name="pre-verify identities [{code}]")
+def pre_verify_identities(
+    code: str, poll_seconds: float | None = None, max_wait_seconds: float | None = None
+) -> dict[str, Any]:
+    """Batch pre-verification against the registry lists, then a masked summary table
+    (outcomes and categories with seats and masked ID numbers) on the flow run."""
+    result = _verify_step.fn(code, poll_seconds, max_wait_seconds)
+    if result["status"] != "waiting":
+        with session_scope() as session:
+            rows = verification_summary(session, get_convoy(session, code).id or 0)
+        create_table_artifact(
+            key=artifact_key(f"preverify-{code}"),
+            table=rows or [{"outcome": "nobody to verify", "category": "", "passengers": 0}],
+            description=f"Pre-verification of convoy {code} (ID numbers and names masked).",
+        )
+    return result
+
+
 screen_before_departure = _step(Stage.SCREENED, "screen before departure")
 depart = _step(Stage.DEPARTED, "depart")
 travel_and_follow_up_entry = _step(Stage.IN_TRANSIT, "travel and follow up entry applications")

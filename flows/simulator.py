@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from config import Settings, get_settings
 from models.checkins import Kind, record_checkin
@@ -79,7 +80,7 @@ class ConvoySimulator:
             lat, lon = interpolate_along(route, frac)
             kmh = 0.0 if frac >= 1 else self.rng.uniform(0.8, 1.1) * 80
             payload = {"lat": round(lat, 6), "lon": round(lon, 6), "speed_kmh": round(kmh, 1)}
-            reports.append(Report(t, 10 + n, Kind.POSITION, lambda s, p=payload: p))
+            reports.append(Report(t, 10 + n, Kind.POSITION, _constant(payload)))
             t += step
             n += 1
         third = dep + (arr - dep) / 3
@@ -95,10 +96,10 @@ class ConvoySimulator:
 
     def _passengers(self, session: Any, state: Custody | None = None) -> list[Passenger]:
         convoy = get_convoy(session, self.code)
-        stmt = select(Passenger).where(Passenger.convoy_id == convoy.id)
+        stmt = select(Passenger).where(col(Passenger.convoy_id) == convoy.id)
         if state is not None:
-            stmt = stmt.where(Passenger.custody == state.value)
-        return list(session.execute(stmt.order_by(Passenger.seat)).scalars())
+            stmt = stmt.where(col(Passenger.custody) == state.value)
+        return list(session.execute(stmt.order_by(col(Passenger.seat))).scalars())
 
     def _muster(self, session: Any) -> dict[str, Any]:
         seats = [p.seat for p in self._passengers(session)]
@@ -157,14 +158,14 @@ class ConvoySimulator:
                 "location": ent.address,
             }
             at = arrived_at + timedelta(minutes=45 + 20 * i)
-            out.append(Report(at, 200_000 + i, Kind.HANDOFF, lambda s, p=payload: p, ent.name))
+            out.append(Report(at, 200_000 + i, Kind.HANDOFF, _constant(payload), ent.name))
         return out
 
     # -- playing ----------------------------------------------------------------------------
     def _done(self, session: Any, convoy: Convoy, report: Report) -> bool:
         rows = session.execute(
-            select(CheckIn.at, CheckIn.payload).where(
-                CheckIn.convoy_id == convoy.id, CheckIn.kind == report.kind.value
+            select(col(CheckIn.at), col(CheckIn.payload)).where(
+                col(CheckIn.convoy_id) == convoy.id, col(CheckIn.kind) == report.kind.value
             )
         ).all()
         if report.kind is Kind.POSITION:
@@ -232,6 +233,10 @@ class ConvoySimulator:
                 return True
             self.stop_event.wait(0.05)
         return False
+
+
+def _constant(payload: dict[str, Any]) -> Callable[[Any], dict[str, Any] | None]:
+    return lambda _session: payload
 
 
 _NEEDS_STAGE = {

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.db import utcnow
 from models.errors import ValidationError
@@ -207,8 +207,8 @@ def latest(session: Session, convoy: Convoy, kind: Kind) -> CheckIn | None:
     return (
         session.execute(
             select(CheckIn)
-            .where(CheckIn.convoy_id == convoy.id, CheckIn.kind == kind.value)
-            .order_by(CheckIn.id.desc())  # type: ignore[union-attr]
+            .where(col(CheckIn.convoy_id) == convoy.id, col(CheckIn.kind) == kind.value)
+            .order_by(col(CheckIn.id).desc())
         )
         .scalars()
         .first()
@@ -219,7 +219,7 @@ def all_of(session: Session, convoy: Convoy, kind: Kind) -> list[CheckIn]:
     return list(
         session.execute(
             select(CheckIn)
-            .where(CheckIn.convoy_id == convoy.id, CheckIn.kind == kind.value)
-            .order_by(CheckIn.id)  # type: ignore[arg-type]
+            .where(col(CheckIn.convoy_id) == convoy.id, col(CheckIn.kind) == kind.value)
+            .order_by(col(CheckIn.id))
         ).scalars()
     )

@@ -17,7 +17,14 @@ from sqlmodel import Session, SQLModel, create_engine
 from config import Settings, get_settings
 
 # Modules that define tables; ``init_db`` imports them so every table is created.
-TABLE_MODULES: tuple[str, ...] = ("models.tables",)
+TABLE_MODULES: tuple[str, ...] = (
+    "models.tables",
+    "models.tracking",
+    "models.alerts",
+    "models.outbox",
+    "models.verification",
+    "models.registration",
+)
 
 _engines: dict[str, Engine] = {}
 _initialised: set[str] = set()

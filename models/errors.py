@@ -43,9 +43,13 @@ class AmbiguousPlaceError(GeocodingError):
         self.candidates = candidates or []
 
 
-class AwaitingInputError(ConvoyOpsError):
-    """A stage waits for an escort's check-in that has not arrived yet."""
-
-
 class ConfigurationError(ConvoyOpsError):
     """A setting or rule file is wrong."""
+
+
+class AuthenticationError(ConvoyOpsError):
+    """A device or caller did not prove who it is (unknown device, wrong or revoked token)."""
+
+
+class MonitorBusyError(ConvoyOpsError):
+    """Another delay monitor already runs on this database (one scheduler per job store)."""

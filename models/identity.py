@@ -127,5 +127,10 @@ def synthetic_id(rng: random.Random, region: str, born: date | None = None) -> s
     return first17 + id_check_char(first17)
 
 
+# Mobile prefixes in use (a synthetic number must pass the same checks as a real one).
+_MOBILE_PREFIXES = (*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159,
+                    *range(180, 190), 166, 176, 177, 198, 199)  # fmt: skip
+
+
 def synthetic_mobile(rng: random.Random) -> str:
-    return f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}"
+    return f"{rng.choice(_MOBILE_PREFIXES)}{rng.randint(0, 99_999_999):08d}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,11 +24,12 @@ from models import checkins
 from models.checkins import Kind
 from models.custody import Change, apply_changes, census, states
 from models.errors import ConservationError, TransitionError
-from models.identity import id_problem
 from models.lifecycle import Custody, Stage, check_conservation, check_stage_transition
-from models.screening import ALL_CHECKS, SPOT_CHECKS, Reading, evaluate
+from models.screening import Reading, checks_for, entry_followup, evaluate
 from models.store import get_convoy, match_enterprise
 from models.tables import Convoy, Passenger, ScreeningResult, StageRun
+from models.verification import Registry, configured_registry, verify
+from models.verification import record as record_verification
 
 _P = Passenger.__table__  # type: ignore[attr-defined]
 
@@ -128,21 +130,45 @@ def _muster(ctx: Context) -> _Outcome:
     return _Outcome(ci.at, {"present": present, "absent": len(absent)})
 
 
+def _registry(ctx: Context) -> Registry:
+    """The registry given to ``advance`` (tests, callers), else the configured lists."""
+    if ctx.registry:
+        return Registry.from_mapping(ctx.registry)
+    return configured_registry(ctx.settings)
+
+
 def _pre_verify(ctx: Context) -> _Outcome:
+    """Batch pre-verification: every registered passenger against the registry lists at once;
+    flagged passengers (and invalid ID numbers) are held with the reason before departure."""
     at = ctx.previous_at
-    changes: list[Change] = []
-    flagged = 0
-    for p in _in_state(ctx, Custody.REGISTERED):
-        problem = id_problem(p.id_number, at.date())
-        if problem is None and p.id_number in ctx.registry:
-            problem = ctx.registry[p.id_number]
-        if problem:
-            flagged += 1
-            changes.append(Change(p.id or 0, Custody.HELD, f"failed pre-verification: {problem}"))
-        else:
-            changes.append(Change(p.id or 0, Custody.VERIFIED))
+    registry = _registry(ctx)
+    people = ctx.session.execute(
+        select(_P.c.id, _P.c.seat, _P.c.id_number)
+        .where(_P.c.convoy_id == ctx.convoy.id, _P.c.custody == Custody.REGISTERED.value)
+        .order_by(_P.c.seat)
+    ).all()
+    outcomes = verify([tuple(p) for p in people], registry, at.date())  # type: ignore[misc]
+    record_verification(ctx.session, ctx.convoy.id or 0, outcomes, at)
+    changes = [
+        Change(o.passenger_id, Custody.VERIFIED)
+        if o.outcome == "clear"
+        else Change(o.passenger_id, Custody.HELD, o.held_reason)
+        for o in outcomes
+    ]
     _apply(ctx, changes, at, Stage.VERIFIED, ctx.convoy.origin_name)
-    return _Outcome(at, {"verified": len(changes) - flagged, "flagged": flagged})
+    by_category = Counter(o.category for o in outcomes if o.outcome != "clear")
+    flagged = sum(by_category.values())
+    return _Outcome(
+        at,
+        {
+            "verified": len(outcomes) - flagged,
+            "flagged": flagged,
+            "invalid_id": by_category.get("invalid_id", 0),
+            "by_category": dict(by_category),
+            "registry_entries": len(registry),
+            "registry_lists": len(registry.sources),
+        },
+    )
 
 
 def _screen(
@@ -157,19 +183,22 @@ def _screen(
     )
     results = {r["seat"]: r for r in data["results"]}
     spot = stage is Stage.ARRIVAL_SCREENED
+    checkpoint = "arrival" if spot else "pre_departure"
+    checks = checks_for(ctx.rules, checkpoint)
     rows: list[dict[str, Any]] = []
     changes: list[Change] = []
-    for p in _in_state(ctx, eligible):
+    eligible_people = _in_state(ctx, eligible)
+    for p in eligible_people:
         r = results.get(p.seat)
         if spot and r is None:
             continue  # spot checks: only those measured are judged
         reading = _reading(p, r)
-        verdict = evaluate(reading, ctx.rules, ci.at, SPOT_CHECKS if spot else ALL_CHECKS)
+        verdict = evaluate(reading, ctx.rules, ci.at, checks)
         rows.append(
             {
                 "convoy_id": ctx.convoy.id,
                 "passenger_id": p.id,
-                "checkpoint": "arrival" if spot else "pre_departure",
+                "checkpoint": checkpoint,
                 "at": ci.at,
                 "location": location,
                 "temperature": reading.temperature,
@@ -185,11 +214,20 @@ def _screen(
             changes.append(Change(p.id or 0, Custody.HELD, f"screening: {verdict.reason}"))
         elif passed_to is not None:
             changes.append(Change(p.id or 0, passed_to))
+    extra: dict[str, Any] = {}
+    if spot:  # the sample the rule asks for, and who in it was not measured
+        rate = float(ctx.rules.get("arrival_sample_rate", 0.1))
+        sample = arrival_sample(ctx.convoy, [p.seat for p in eligible_people], rate)
+        extra = {
+            "sample_size": len(sample),
+            "sample_unmeasured": [s for s in sample if s not in results],
+        }
     if rows:
         ctx.session.execute(insert(ScreeningResult), rows)
     _apply(ctx, changes, ci.at, stage, location)
     held = sum(1 for c in changes if c.to is Custody.HELD)
-    return _Outcome(ci.at, {"screened": len(rows), "passed": len(rows) - held, "held": held})
+    summary = {"screened": len(rows), "passed": len(rows) - held, "held": held, **extra}
+    return _Outcome(ci.at, summary)
 
 
 def _reading(p: Passenger, r: Mapping[str, Any] | None) -> Reading:
@@ -225,10 +263,18 @@ def _depart(ctx: Context) -> _Outcome:
 
 
 def _travel(ctx: Context) -> _Outcome:
-    """Under way: list who still lacks an entry application, for the escorts to follow up."""
-    missing = [p.seat for p in _in_state(ctx, Custody.BOARDED) if not p.entry_applied]
+    """Under way: list who still lacks an entry application / health-code enrolment, for the
+    escorts to follow up before arrival (``models.screening.entry_followup``)."""
+    missing = entry_followup(ctx.session, ctx.convoy.id or 0)
+    seats = [m["seat"] for m in missing]
+    by_employer = Counter(m["employer"] or "(no employer)" for m in missing)
     return _Outcome(
-        ctx.previous_at, {"entry_missing": len(missing), "entry_missing_seats": missing}
+        ctx.previous_at,
+        {
+            "entry_missing": len(seats),
+            "entry_missing_seats": seats,
+            "entry_missing_by_employer": dict(by_employer),
+        },
     )
 
 

@@ -19,11 +19,10 @@ from config import Settings, get_settings
 from models.errors import ConvoyOpsError, ValidationError
 from models.gazetteer import resolve_place
 from models.geo import to_wgs84
+from models.intake import import_manifest
 from models.lifecycle import Mode
-from models.manifest import read_manifest, write_rejections
 from models.store import (
     ConvoySpec,
-    add_passengers,
     assign_escort,
     get_escort,
     upsert_campaign,
@@ -181,11 +180,8 @@ def _load_convoy(
         )
     if c.get("manifest"):
         manifest = (path.parent / str(c["manifest"])).resolve()
-        read = read_manifest(manifest, settings.tz)
-        added, _ = add_passengers(session, convoy, [row for _, row in read.rows])
-        out.passengers_added += added
-        out.passengers_rejected += len(read.rejected)
-        if read.rejected:
-            f = write_rejections(read, settings.output_dir / "rejected" / f"{convoy.code}.csv")
-            out.rejection_files.append(str(f))
+        report = import_manifest(session, convoy.code, manifest, settings=settings)
+        out.passengers_added += report.added
+        out.passengers_rejected += report.rejected
+        out.rejection_files += [str(f) for f in (report.errors_csv, report.for_fixing) if f]
     out.convoys.append(convoy.code)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config import get_settings
 from models.custody import census
@@ -25,7 +25,7 @@ def local(at: datetime | None) -> str:
 def track(session: Session, convoy: Convoy) -> list[Position]:
     return list(
         session.execute(
-            select(Position).where(Position.convoy_id == convoy.id).order_by(Position.at)  # type: ignore[arg-type]
+            select(Position).where(col(Position.convoy_id) == convoy.id).order_by(col(Position.at))
         ).scalars()
     )
 
@@ -33,9 +33,9 @@ def track(session: Session, convoy: Convoy) -> list[Position]:
 def convoy_summary(session: Session, code: str) -> dict[str, Any]:
     """Counts and times of one convoy (no personal data)."""
     convoy = get_convoy(session, code)
-    c = census(session, convoy.id)  # type: ignore[arg-type]
+    c = census(session, convoy.id or 0)
     runs = session.execute(
-        select(StageRun).where(StageRun.convoy_id == convoy.id).order_by(StageRun.id)  # type: ignore[arg-type]
+        select(StageRun).where(col(StageRun.convoy_id) == convoy.id).order_by(col(StageRun.id))
     ).scalars()
     labels = STAGE_LABELS.get(get_settings().locale, STAGE_LABELS["en"])
     stages = [
@@ -70,7 +70,7 @@ def convoy_summary(session: Session, code: str) -> dict[str, Any]:
         "late_minutes": late,
         "escorts": len(convoy_escorts(session, convoy)),
         "positions": session.execute(
-            select(func.count()).where(Position.convoy_id == convoy.id)
+            select(func.count()).where(col(Position.convoy_id) == convoy.id)
         ).scalar_one(),
         "stages": stages,
     }
@@ -108,7 +108,7 @@ def campaign_figures(session: Session, campaign: str | None = None) -> dict[str,
             provinces.add(cv.origin_adcode[:2])
         places.add(cv.origin_name)
         by_mode[cv.mode] = by_mode.get(cv.mode, 0) + 1
-        c = census(session, cv.id)  # type: ignore[arg-type]
+        c = census(session, cv.id or 0)
         totals["passengers"] += c.total
         totals["handed_off"] += c.handed_off
         totals["held"] += c.held

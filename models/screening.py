@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from models.errors import ValidationError
+from models.errors import ConfigurationError, ValidationError
 
 HEALTH_CODES = {
     "green": "green", "绿": "green", "绿码": "green", "g": "green",
@@ -66,6 +66,23 @@ ALL_CHECKS = ("temperature", "nat", "health_code")
 SPOT_CHECKS = ("temperature", "health_code")
 
 
+def checks_for(rules: dict[str, Any], checkpoint: str) -> tuple[str, ...]:
+    """The checks applied at a checkpoint: ``departure_checks`` / ``arrival_checks`` in the
+    rule file, else all three before departure and temperature + health code on arrival."""
+    key, default = (
+        ("arrival_checks", SPOT_CHECKS) if checkpoint == "arrival" else
+        ("departure_checks", ALL_CHECKS)
+    )  # fmt: skip
+    wanted = tuple(rules.get(key, default))
+    unknown = sorted(set(wanted) - set(ALL_CHECKS))
+    if unknown:
+        raise ConfigurationError(
+            f"The rule screening.{key} names unknown checks {', '.join(unknown)}; use "
+            f"{', '.join(ALL_CHECKS)}."
+        )
+    return wanted
+
+
 def evaluate(
     reading: Reading,
     rules: dict[str, Any],
@@ -85,6 +102,8 @@ def evaluate(
             again = reading.retemperature
             if not (rules.get("remeasure_after_rest", True) and again is not None):
                 return Verdict(False, f"fever {t:.1f} °C (threshold {fever} °C)")
+            if not lo <= again <= hi:
+                return Verdict(False, f"the re-measurement {again:.1f} °C is outside {lo}–{hi} °C")
             if again >= fever:
                 return Verdict(False, f"fever {t:.1f} °C, still {again:.1f} °C after rest")
     if "nat" in checks:
@@ -94,6 +113,8 @@ def evaluate(
             return Verdict(False, "no nucleic-acid test result")
         if reading.nat_time is None:
             return Verdict(False, "the nucleic-acid test has no time")
+        if reading.nat_time > at + timedelta(minutes=5):
+            return Verdict(False, "the nucleic-acid test time is later than the screening")
         window = timedelta(hours=float(rules.get("nat_valid_hours", 48)))
         if at - reading.nat_time > window:
             hours = (at - reading.nat_time).total_seconds() / 3600
@@ -106,3 +127,28 @@ def evaluate(
         if reading.health_code != required:
             return Verdict(False, f"{reading.health_code} health code")
     return Verdict(True)
+
+
+def entry_followup(session: Any, convoy_id: int) -> list[dict[str, Any]]:
+    """Passengers still in custody (boarded or before) whose entry application / health-code
+    enrolment is missing: seat, masked name and phone, employer — the escorts' call list."""
+    from sqlalchemy import select
+
+    from models.identity import mask_name, mask_phone
+    from models.lifecycle import Custody
+    from models.tables import Passenger
+
+    p = Passenger.__table__  # type: ignore[attr-defined]
+    waiting = [
+        Custody.REGISTERED.value, Custody.VERIFIED.value, Custody.CLEARED.value,
+        Custody.BOARDED.value,
+    ]  # fmt: skip
+    rows = session.execute(
+        select(p.c.seat, p.c.name, p.c.phone, p.c.employer)
+        .where(p.c.convoy_id == convoy_id, p.c.custody.in_(waiting), p.c.entry_applied.is_(False))
+        .order_by(p.c.seat)
+    ).all()
+    return [
+        {"seat": seat, "name": mask_name(name), "phone": mask_phone(phone), "employer": employer}
+        for seat, name, phone, employer in rows
+    ]

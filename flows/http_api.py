@@ -1,0 +1,130 @@
+"""HTTP endpoint for phone trackers: the OsmAnd protocol spoken by the free Traccar Client app.
+
+Set the app's *server URL* to ``http://HOST:PORT/osmand/<token>`` (the token printed by
+``convoy device bind``) and its *device identifier* to the bound device id. The app then sends
+``?id=&lat=&lon=&timestamp=&speed=&bearing=&altitude=&accuracy=&batt=`` by GET or POST (query,
+form or the JSON body of newer app versions); the token may also come as ``?token=`` or an
+``Authorization: Bearer`` header. Positions are WGS-84 (GPS), speeds in knots.
+
+Serve it with ``convoy serve`` or ``python -m flows.http_api --host 127.0.0.1 --port 5055``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from config import Settings, get_settings
+from models.db import init_db, session_scope, utcnow
+from models.errors import AuthenticationError, ConvoyOpsError, NotFoundError, ValidationError
+from models.eta import make_router
+from models.tracking import authenticate_device, ingest_device_fix, parse_osmand
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "")
+        raw = await request.body()
+        if raw:
+            if "json" in ctype or raw.lstrip()[:1] == b"{":
+                try:
+                    doc = json.loads(raw)
+                except ValueError:
+                    raise ValidationError("The request body is not valid JSON.") from None
+                if not isinstance(doc, dict):
+                    raise ValidationError("The JSON body must be an object.")
+                params.update(doc)
+            else:  # application/x-www-form-urlencoded, as the app sends it
+                params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=False))
+    return params
+
+
+def _token(request: Request, params: dict[str, Any], path_token: str | None) -> str:
+    if path_token:
+        return path_token
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return str(params.get("token") or "")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI application (one per process; settings are read at start)."""
+    settings = settings or get_settings()
+    init_db(settings)
+    router = make_router(settings.router, settings.router_url, settings.router_timeout_seconds)
+    app = FastAPI(title="Convoy Ops tracking", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(ConvoyOpsError)
+    async def _error(_: Request, exc: ConvoyOpsError) -> JSONResponse:
+        code = 400
+        if isinstance(exc, AuthenticationError):
+            code = 401
+        elif isinstance(exc, NotFoundError):
+            code = 404
+        return JSONResponse({"error": str(exc)}, status_code=code)
+
+    def _ingest(params: dict[str, Any], token: str) -> dict[str, Any]:
+        report = parse_osmand(params, utcnow())
+        with session_scope(settings) as session:
+            device = authenticate_device(session, report.device_id, token or report.token)
+            result = ingest_device_fix(
+                session, device, report.fix, now=utcnow(), settings=settings, router=router
+            )
+            state = result.state
+            body: dict[str, Any] = {"status": result.status.value}
+            if state is not None:
+                body["eta"] = state.eta.isoformat()
+                body["remaining_km"] = round(state.remaining_km, 1)
+        return body
+
+    async def osmand(request: Request, token: str | None = None) -> JSONResponse:
+        params = await _params(request)
+        # The database work is synchronous: run it off the event loop.
+        from starlette.concurrency import run_in_threadpool
+
+        body = await run_in_threadpool(_ingest, params, _token(request, params, token))
+        return JSONResponse(body)
+
+    for path in ("/", "/osmand", "/osmand/{token}"):
+        app.add_api_route(path, osmand, methods=["GET", "POST"])
+
+    @app.get("/health")
+    async def health() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return app
+
+
+def serve(
+    host: str | None = None, port: int | None = None, settings: Settings | None = None
+) -> None:
+    """Serve the tracker endpoint with uvicorn until interrupted."""
+    import uvicorn
+
+    settings = settings or get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Convoy Ops tracker endpoint (OsmAnd protocol).")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
