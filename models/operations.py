@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config import Settings, get_settings
 from models import checkins
@@ -81,8 +81,8 @@ def _in_state(ctx: Context, state: Custody) -> list[Passenger]:
     return list(
         ctx.session.execute(
             select(Passenger)
-            .where(Passenger.convoy_id == ctx.convoy.id, Passenger.custody == state.value)
-            .order_by(Passenger.seat)  # type: ignore[arg-type]
+            .where(col(Passenger.convoy_id) == ctx.convoy.id, col(Passenger.custody) == state.value)
+            .order_by(col(Passenger.seat))
         ).scalars()
     )
 
@@ -344,7 +344,7 @@ def _handoff(ctx: Context) -> _Outcome:
         last_at = max(last_at, ci.at)
     left = _in_state(ctx, Custody.ARRIVED)
     c = census(ctx.session, ctx.convoy.id)  # type: ignore[arg-type]
-    summary = {"handed_off": c.handed_off, "waiting": len(left)}
+    summary: dict[str, Any] = {"handed_off": c.handed_off, "waiting": len(left)}
     if left:
         pending = sorted({p.employer or "(no employer)" for p in left})
         summary["pending_enterprises"] = pending
@@ -391,7 +391,7 @@ STEPS: dict[Stage, Callable[[Context], _Outcome]] = {
 
 
 def completed_stages(session: Session, convoy: Convoy) -> dict[Stage, StageRun]:
-    rows = session.execute(select(StageRun).where(StageRun.convoy_id == convoy.id)).scalars()
+    rows = session.execute(select(StageRun).where(col(StageRun.convoy_id) == convoy.id)).scalars()
     return {Stage(r.stage): r for r in rows}
 
 
@@ -428,8 +428,12 @@ def advance(
     session.add(convoy)
     session.add(
         StageRun(
-            convoy_id=convoy.id, stage=stage.value, at=at, flow_run_id=flow_run_id, summary=summary
-        )  # type: ignore[arg-type]
+            convoy_id=convoy.id or 0,
+            stage=stage.value,
+            at=at,
+            flow_run_id=flow_run_id,
+            summary=summary,
+        )
     )
     session.flush()
     return StageResult(code, stage, "done", at, summary=summary)
@@ -452,7 +456,9 @@ def hold_or_withdraw(
     convoy = get_convoy(session, code)
     p = (
         session.execute(
-            select(Passenger).where(Passenger.convoy_id == convoy.id, Passenger.seat == seat)
+            select(Passenger).where(
+                col(Passenger.convoy_id) == convoy.id, col(Passenger.seat) == seat
+            )
         )
         .scalars()
         .first()

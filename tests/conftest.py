@@ -14,13 +14,12 @@ import pytest
 
 # Prefect keeps its state out of the user's home during tests (set before Prefect is imported).
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="convoy-prefect-"))
-import flows  # noqa: E402,F401  (quiet Prefect defaults)
-
-from config import Settings, reset_settings  # noqa: E402
-from models.db import dispose_engines, session_scope  # noqa: E402
-from models.identity import synthetic_id, synthetic_mobile  # noqa: E402
-from models.lifecycle import Mode  # noqa: E402
-from models.store import (  # noqa: E402
+import flows  # noqa: F401  (quiet Prefect defaults)
+from config import Settings, reset_settings
+from models.db import dispose_engines, session_scope
+from models.identity import synthetic_id, synthetic_mobile
+from models.lifecycle import Mode
+from models.store import (
     ConvoySpec,
     PassengerRow,
     add_passengers,

@@ -74,12 +74,28 @@ def test_checkins_drive_a_run_that_resumes(settings: Settings) -> None:
     code, out = convoy("run", "BUS-PC-02", "--max-wait", "0", "--poll", "0.05")
     assert code == 3, out
     assert "waiting for the screening check-in" in out.replace("\n", " ")
-    code, out = convoy("checkin", "BUS-PC-02", "screening", "--result", "1:36.5",
-                       "--result", "2:38.2", "--result", "4:37.5:36.8",
-                       "--result", "5:36.6", "--result", "6:36.7")  # fmt: skip
+    code, out = convoy(
+        "checkin",
+        "BUS-PC-02",
+        "screening",
+        "--result",
+        "1:36.5",
+        "--result",
+        "2:38.2",
+        "--result",
+        "4:37.5:36.8",
+        "--result",
+        "5:36.6",
+        "--result",
+        "6:36.7",
+    )
     assert code == 0, out
-    for args in (("depart",), ("arrive",), ("arrival-screening",),
-                 ("handoff", "--enterprise", "宁波象山示范针织服饰有限公司", "--received-by", "王经理")):  # fmt: skip
+    for args in (
+        ("depart",),
+        ("arrive",),
+        ("arrival-screening",),
+        ("handoff", "--enterprise", "宁波象山示范针织服饰有限公司", "--received-by", "王经理"),
+    ):
         assert convoy("checkin", "BUS-PC-02", *args)[0] == 0
     code, out = convoy("run", "BUS-PC-02", "--max-wait", "5", "--poll", "0.05")
     assert code == 0, out

@@ -37,8 +37,11 @@ def test_resume_after_sigkill(
     # Slow clock: the 26-hour trip takes ~30 s, so the process is surely killed under way.
     first = subprocess.Popen(
         [*CONVOY, "run", code, "--simulate", "--speed", "3000", "--poll", "0.1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).parents[2],
+    )
     deadline = time.monotonic() + 120
     while _stage(code) not in (Stage.DEPARTED.value, Stage.IN_TRANSIT.value):
         assert first.poll() is None, (tmp_path / "first.log").read_text()
@@ -53,8 +56,12 @@ def test_resume_after_sigkill(
 
     second = subprocess.run(
         [*CONVOY, "run", code, "--simulate", "--speed", "0", "--poll", "0.05"],
-        env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+    )
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Traceback" not in second.stderr
     with session_scope() as s:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,9 +26,17 @@ from models.lifecycle import (
 
 def test_stages_follow_design_order() -> None:
     assert [s.value for s in STAGES] == [
-        "planned", "mustering", "verified", "screened", "departed", "in_transit",
-        "arrived", "arrival_screened", "handed_off", "closed",
-    ]  # fmt: skip
+        "planned",
+        "mustering",
+        "verified",
+        "screened",
+        "departed",
+        "in_transit",
+        "arrived",
+        "arrival_screened",
+        "handed_off",
+        "closed",
+    ]
 
 
 @pytest.mark.parametrize("i", range(len(STAGES) - 1))
@@ -47,7 +57,7 @@ def test_closed_is_the_end() -> None:
 
 
 def test_custody_chain_steps_one_at_a_time() -> None:
-    for a, b in zip(CUSTODY_CHAIN, CUSTODY_CHAIN[1:], strict=False):
+    for a, b in itertools.pairwise(CUSTODY_CHAIN):
         check_custody_transition(a, b)
     with pytest.raises(TransitionError, match="can next become verified"):
         check_custody_transition(Custody.REGISTERED, Custody.BOARDED)

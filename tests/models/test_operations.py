@@ -33,10 +33,15 @@ def report(code: str, kind: str, payload: dict, at: datetime) -> None:
 
 def good(seats: range, at: datetime) -> list[dict]:
     return [
-        {"seat": n, "temperature": 36.5, "nat_result": "阴性",
-         "nat_time": (at - timedelta(hours=10)).isoformat(), "health_code": "绿"}
+        {
+            "seat": n,
+            "temperature": 36.5,
+            "nat_result": "阴性",
+            "nat_time": (at - timedelta(hours=10)).isoformat(),
+            "health_code": "绿",
+        }
         for n in seats
-    ]  # fmt: skip
+    ]
 
 
 def run_to_arrival(code: str) -> None:
@@ -61,11 +66,19 @@ def test_a_convoy_runs_from_muster_to_close(make_convoy: Callable[..., str]) -> 
     code = make_convoy()
     assert step(code, Stage.MUSTERING) == "waiting"  # no muster roll yet
     run_to_arrival(code)
-    report(code, "arrival_screening", {"results": [{"seat": 1, "temperature": 36.4,
-                                                    "health_code": "green"}]}, T0 + timedelta(hours=29, minutes=20))  # fmt: skip
+    report(
+        code,
+        "arrival_screening",
+        {"results": [{"seat": 1, "temperature": 36.4, "health_code": "green"}]},
+        T0 + timedelta(hours=29, minutes=20),
+    )
     assert step(code, Stage.ARRIVAL_SCREENED) == "done"
-    report(code, "handoff", {"enterprise": ENTERPRISES[0], "received_by": "王经理"},
-           T0 + timedelta(hours=30))  # fmt: skip
+    report(
+        code,
+        "handoff",
+        {"enterprise": ENTERPRISES[0], "received_by": "王经理"},
+        T0 + timedelta(hours=30),
+    )
     assert step(code, Stage.HANDED_OFF) == "waiting"  # the second enterprise has not come
     with session_scope() as s:
         c = census(s, get_convoy(s, code).id)
@@ -160,12 +173,12 @@ def test_checkins_are_checked_against_the_manifest(make_convoy: Callable[..., st
 def test_hold_at_any_point_keeps_everyone_accounted(make_convoy: Callable[..., str]) -> None:
     code = make_convoy(n=5)
     with session_scope() as s:
-        p = hold_or_withdraw(s, code, 3, Custody.HELD, "vomiting, to hospital", at=T0,
-                             actor="NB1", location="服务区")  # fmt: skip
+        p = hold_or_withdraw(
+            s, code, 3, Custody.HELD, "vomiting, to hospital", at=T0, actor="NB1", location="服务区"
+        )
         assert p.custody == "held"
-    with pytest.raises(TransitionError, match="final"):
-        with session_scope() as s:
-            hold_or_withdraw(s, code, 3, Custody.WITHDRAWN, "again", at=T0, actor="NB1")
+    with pytest.raises(TransitionError, match="final"), session_scope() as s:
+        hold_or_withdraw(s, code, 3, Custody.WITHDRAWN, "again", at=T0, actor="NB1")
 
 
 def test_arrival_sample_is_stable_and_sized(make_convoy: Callable[..., str]) -> None:
