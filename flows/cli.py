@@ -98,7 +98,7 @@ def init() -> None:
 
 def _short(place: str) -> str:
     """'陕西省渭南市蒲城县' → '蒲城县' (the last division or the place itself)."""
-    for marker in ("自治州", "地区", "盟", "省", "市"):
+    for marker in ("自治州", "地区", "盟", "省", "市", "区", "县"):
         if marker in place[:-1]:
             place = place[place.rindex(marker, 0, len(place) - 1) + len(marker) :] or place
     return place
@@ -146,9 +146,13 @@ def demo(
     if json_out:
         _print_json(results)
         return
+    from flows.maps_cli import save_campaign_map
+
+    overview = save_campaign_map(CAMPAIGN)
     console.print(summary_table(results, f"{CAMPAIGN}: convoys"))
     for r in results:
         console.print(f"  map {r['code']}: {r['map']}")
+    console.print(f"  operations overview: {overview}")
     _report_figures(CAMPAIGN)
 
 
@@ -444,9 +448,10 @@ def report(
 # Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
 # maps live beside their code; each module adds its own to this app.
 from flows.intake_cli import register as _register_intake  # noqa: E402
+from flows.maps_cli import register as _register_maps  # noqa: E402
 from flows.tracking_cli import register as _register_tracking  # noqa: E402
 
-for _register in (_register_intake, _register_tracking):
+for _register in (_register_intake, _register_tracking, _register_maps):
     _register(app)
 
 

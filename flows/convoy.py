@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, runtime, task
+from prefect import Task, flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from config import get_settings
-from maps.route import convoy_map, save_map
-from models.custody import census
+from maps.offline import OfflineMode, save_offline
+from maps.route import convoy_map
+from maps.style import MapOptions
 from models.db import session_scope
 from models.lifecycle import Stage
+from models.mapdata import convoy_view
 from models.operations import StageResult, advance
-from models.reports import convoy_summary, summary_markdown, track
+from models.reports import convoy_summary, summary_markdown
 from models.store import get_convoy
 from models.verification import summary_table as verification_summary
 
@@ -62,7 +63,7 @@ def notify_escorts_before(code: str, stage: Stage) -> None:
         get_run_logger().warning("%s: escort notices not queued: %s", code, exc)
 
 
-def _step(stage: Stage, name: str) -> Callable[..., dict[str, Any]]:
+def _step(stage: Stage, name: str) -> Task[..., dict[str, Any]]:
     @task(name=name, task_run_name=f"{name} [{{code}}]")
     def step(
         code: str, poll_seconds: float | None = None, max_wait_seconds: float | None = None
@@ -106,12 +107,22 @@ hand_off_to_employers = _step(Stage.HANDED_OFF, "hand off to employers")
 close_convoy = _step(Stage.CLOSED, "close convoy")
 
 
-def save_convoy_map(code: str) -> Path:
-    """Render the convoy's route map into the output folder; returns the file."""
+def save_convoy_map(code: str, *, path: Path | None = None, mode: OfflineMode = "folder") -> Path:
+    """Render the convoy's route map (offline: vendored assets, no CDN, no online tiles) into
+    ``output_dir/maps/CODE.html`` or ``path``; returns the file. ``mode="folder"`` shares one
+    ``assets/`` folder between the maps of a folder, ``"inline"`` writes one standalone file."""
+    settings = get_settings()
     with session_scope() as session:
-        convoy = get_convoy(session, code)
-        m = convoy_map(convoy, track(session, convoy), census(session, convoy.id or 0))
-    return save_map(m, get_settings().output_dir / "maps" / f"{code}.html")
+        view = convoy_view(session, code)
+    m = convoy_map(view, options=MapOptions.from_settings(settings))
+    target = path or settings.output_dir / "maps" / f"{code}.html"
+    return save_offline(
+        m,
+        target,
+        mode=mode,
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+    )
 
 
 def artifact_key(text: str) -> str:

@@ -1,0 +1,153 @@
+"""Map writers and the ``convoy map`` command (issue 5).
+
+* :func:`save_campaign_map` writes the operations overview of a campaign;
+  ``flows.convoy.save_convoy_map`` writes one convoy's route map (the convoy flow calls it).
+* :func:`save_png` screenshots a saved map with headless Chromium (network blocked unless an
+  own tile server is configured), in the display time zone.
+* ``register(app)`` adds ``convoy map CODE``, ``convoy map --campaign NAME`` (HTML under
+  ``output_dir/maps``), ``--png`` and ``--inline`` to the ``convoy`` command.
+
+Both writers are plain functions (no Prefect task): the CLI and the flows call them alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from config import get_settings
+from maps.offline import OfflineMode, save_offline, screenshot
+from maps.overview import overview_map
+from maps.style import MapOptions
+from models.db import session_scope
+from models.errors import ConvoyOpsError, ValidationError
+from models.mapdata import campaign_view
+
+__all__ = ["campaign_file_name", "map_command", "register", "save_campaign_map", "save_png"]
+
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def campaign_file_name(name: str) -> str:
+    """A file name for a campaign: its name without path separators or odd characters."""
+    safe = re.sub(r"[^\w\-]+", "-", name, flags=re.UNICODE).strip("-")
+    return f"campaign-{safe or 'campaign'}.html"
+
+
+def save_campaign_map(name: str, *, path: Path | None = None, mode: OfflineMode = "folder") -> Path:
+    """Write the operations overview of campaign ``name`` into ``output_dir/maps`` (or
+    ``path``); returns the file."""
+    settings = get_settings()
+    with session_scope() as session:
+        view = campaign_view(session, name)
+    m = overview_map(view, options=MapOptions.from_settings(settings))
+    target = path or settings.output_dir / "maps" / campaign_file_name(name)
+    return save_offline(
+        m,
+        target,
+        mode=mode,
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+    )
+
+
+@contextlib.contextmanager
+def _time_zone(name: str) -> Iterator[None]:
+    """Run Chromium in the display time zone (the playback clock shows local times)."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old
+
+
+def save_png(html: Path, png: Path | None = None, *, width: int = 1400, height: int = 900) -> Path:
+    """A PNG picture of a saved map (beside it by default) through headless Chromium."""
+    settings = get_settings()
+    target = png or html.with_suffix(".png")
+    with _time_zone(settings.timezone):
+        return screenshot(
+            html,
+            target,
+            width,
+            height,
+            settle_ms=1500,
+            block_network=not settings.tile_url,  # an own tile server must stay reachable
+        )
+
+
+def _friendly(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConvoyOpsError as exc:
+            err.print(f"[red]Error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_friendly
+def map_command(
+    code: Annotated[str | None, typer.Argument(help="Convoy code, e.g. BUS-PC-01.")] = None,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Draw the overview of this campaign.")
+    ] = None,
+    png: Annotated[bool, typer.Option("--png", help="Also write a PNG screenshot.")] = False,
+    inline: Annotated[
+        bool,
+        typer.Option("--inline", help="One self-contained HTML file (no shared assets folder)."),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="HTML file to write (default: output/maps/).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Write a convoy's route map (CODE) or a campaign's operations overview (--campaign),
+    offline HTML under the output folder; --png adds a screenshot."""
+    if (code is None) == (campaign is None):
+        raise ValidationError(
+            "Name either a convoy code (convoy map CODE) or a campaign (convoy map --campaign "
+            "NAME), not both and not neither."
+        )
+    mode: OfflineMode = "inline" if inline else "folder"
+    if code is not None:
+        from flows.convoy import save_convoy_map  # imports Prefect: only when needed
+
+        html = save_convoy_map(code, path=out, mode=mode)
+    else:
+        assert campaign is not None
+        html = save_campaign_map(campaign, path=out, mode=mode)
+    files = {"html": str(html)}
+    if png:
+        files["png"] = str(save_png(html))
+    if json_out:
+        sys.stdout.write(json.dumps(files, ensure_ascii=False) + "\n")
+        return
+    for kind, path in files.items():
+        console.print(f"{kind}: {path}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``convoy map`` to the ``convoy`` app."""
+    app.command("map")(map_command)
