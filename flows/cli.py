@@ -4,22 +4,18 @@ non-zero exit code, never a traceback."""
 from __future__ import annotations
 
 import csv
-import json
-import sys
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import flows  # noqa: F401  (prepares the Prefect environment before Prefect is imported)
 from config import get_settings
+from flows.cli_common import JsonOpt, console, friendly, print_json
 from models.db import init_db, session_scope
-from models.errors import ConvoyOpsError, ValidationError
+from models.errors import ValidationError
 
 app = typer.Typer(
     name="convoy",
@@ -28,34 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-    console = Console(width=160)
-err = Console(stderr=True, soft_wrap=True)  # one line, however long
-F = TypeVar("F", bound=Callable[..., Any])
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def friendly(fn: F) -> F:
-    """Turn our errors into one red line and exit code 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConvoyOpsError as exc:
-            err.print(f"[red]Error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -144,7 +112,7 @@ def demo(
     with simulated_escorts(codes, speed=speed):
         results = campaign_flow(CAMPAIGN, codes, poll_seconds=0.1, max_wait_seconds=600)
     if json_out:
-        _print_json(results)
+        print_json(results)
         return
     from flows.maps_cli import save_campaign_map
 
@@ -188,7 +156,7 @@ def convoys(
         codes = [code] if code else [c.code for c in list_convoys(session, campaign)]
         rows = [convoy_summary(session, c) for c in codes]
     if json_out:
-        _print_json(rows[0] if code else rows)
+        print_json(rows[0] if code else rows)
     elif code:
         _show(rows[0])
     else:
@@ -225,7 +193,7 @@ def status(code: str, json_out: JsonOpt = False) -> None:
     waits = WAITS_FOR.get(next_stage(stage)) if stage is not Stage.CLOSED else None
     s["waiting_for"] = waits.value if waits else None
     if json_out:
-        _print_json({k: v for k, v in s.items() if k != "stages"})
+        print_json({k: v for k, v in s.items() if k != "stages"})
         return
     console.print(
         f"[bold]{code}[/bold]: stage {s['stage']}"
@@ -414,7 +382,7 @@ def _report_figures(campaign: str | None, json_out: bool = False) -> None:
     with session_scope() as session:
         f = campaign_figures(session, campaign)
     if json_out:
-        _print_json(f)
+        print_json(f)
         return
     t = Table(title=f"Campaign figures: {f['campaign']}")
     t.add_column("figure")

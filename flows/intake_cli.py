@@ -13,46 +13,16 @@ exit code 1.
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from config import get_settings
+from flows.cli_common import JsonOpt, console, friendly, print_json
 from models.db import session_scope
-from models.errors import ConvoyOpsError
-
-console = Console()
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def _friendly(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConvoyOpsError as exc:
-            err.print(f"[red]Error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
 
 manifest_app = typer.Typer(help="Passenger manifests.", no_args_is_help=True)
 registry_app = typer.Typer(help="Registry lists for batch pre-verification.", no_args_is_help=True)
@@ -61,7 +31,7 @@ enterprise_app = typer.Typer(help="Enterprises and their registration codes.", n
 
 
 @manifest_app.command("import")
-@_friendly
+@friendly
 def manifest_import(
     convoy: Annotated[str, typer.Argument(help="The convoy code.")],
     file: Annotated[Path, typer.Argument(help="Manifest CSV (UTF-8 or GBK) or XLSX.")],
@@ -74,7 +44,7 @@ def manifest_import(
     with session_scope() as session:
         report = import_manifest(session, convoy, file)
     if json_out:
-        _json(report.as_dict())
+        print_json(report.as_dict())
         return
     console.print(
         f"{file.name} → {report.convoy}: {report.read} row(s) read, {report.added} added, "
@@ -90,7 +60,7 @@ def manifest_import(
 
 
 @registry_app.command("add")
-@_friendly
+@friendly
 def registry_add(
     file: Annotated[Path, typer.Argument(help="CSV/XLSX with id_number, category, reason.")],
 ) -> None:
@@ -109,7 +79,7 @@ def registry_add(
 
 
 @registry_app.command("list")
-@_friendly
+@friendly
 def registry_list(json_out: JsonOpt = False) -> None:
     """The registry lists pre-verification uses, with their sizes."""
     from models.verification import load_registry, registry_paths
@@ -119,7 +89,7 @@ def registry_list(json_out: JsonOpt = False) -> None:
         reg = load_registry([p])
         rows.append({"file": str(p), "entries": len(reg), "bad_rows": reg.bad_rows})
     if json_out:
-        _json(rows)
+        print_json(rows)
         return
     t = Table("file", "entries", "bad rows")
     for r in rows:
@@ -128,7 +98,7 @@ def registry_list(json_out: JsonOpt = False) -> None:
 
 
 @registry_app.command("check")
-@_friendly
+@friendly
 def registry_check(
     convoy: Annotated[str, typer.Argument(help="The convoy code.")],
     json_out: JsonOpt = False,
@@ -157,7 +127,7 @@ def registry_check(
         for o in outcomes if o.outcome != "clear"
     ]  # fmt: skip
     if json_out:
-        _json({"passengers": len(outcomes), "flagged": flagged})
+        print_json({"passengers": len(outcomes), "flagged": flagged})
         return
     console.print(f"{convoy}: {len(outcomes)} passenger(s), {len(flagged)} flagged.")
     if flagged:
@@ -168,7 +138,7 @@ def registry_check(
 
 
 @entry_app.command("missing")
-@_friendly
+@friendly
 def entry_missing(
     convoy: Annotated[str, typer.Argument(help="The convoy code.")],
     json_out: JsonOpt = False,
@@ -180,7 +150,7 @@ def entry_missing(
     with session_scope() as session:
         rows = entry_followup(session, get_convoy(session, convoy).id or 0)
     if json_out:
-        _json(rows)
+        print_json(rows)
         return
     console.print(f"{convoy}: {len(rows)} passenger(s) without an entry application.")
     if rows:
@@ -191,7 +161,7 @@ def entry_missing(
 
 
 @enterprise_app.command("code")
-@_friendly
+@friendly
 def enterprise_code_cmd(
     name: Annotated[str, typer.Argument(help="The enterprise (exact or normalised name).")],
     days: Annotated[int | None, typer.Option(help="Days the link stays valid.")] = None,
@@ -206,7 +176,7 @@ def enterprise_code_cmd(
     with session_scope() as session:
         code = enterprise_code(session, name, days=days, base_url=base_url)
     if json_out:
-        _json({"enterprise": code.enterprise, "url": code.url, "expires": code.expires,
+        print_json({"enterprise": code.enterprise, "url": code.url, "expires": code.expires,
                "png": str(code.png), "svg": str(code.svg)})  # fmt: skip
         return
     console.print(f"{code.enterprise}: registration link valid until {code.expires:%Y-%m-%d}")
@@ -214,7 +184,7 @@ def enterprise_code_cmd(
 
 
 @enterprise_app.command("draw")
-@_friendly
+@friendly
 def enterprise_draw(
     name: Annotated[str, typer.Argument(help="The enterprise.")],
     convoy: Annotated[str, typer.Argument(help="The convoy whose manifest they join.")],
@@ -252,4 +222,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(registry_app, name="registry")
     app.add_typer(entry_app, name="entry")
     app.add_typer(enterprise_app, name="enterprise")
-    app.command("serve-registration")(_friendly(serve_registration))
+    app.command("serve-registration")(friendly(serve_registration))

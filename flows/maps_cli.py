@@ -17,27 +17,22 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from functools import wraps
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from config import get_settings
+from flows.cli_common import console, friendly
 from maps.offline import OfflineMode, save_offline, screenshot
 from maps.overview import overview_map
 from maps.style import MapOptions
 from models.db import session_scope
-from models.errors import ConvoyOpsError, ValidationError
+from models.errors import ValidationError
 from models.mapdata import campaign_view
 
 __all__ = ["campaign_file_name", "map_command", "register", "save_campaign_map", "save_png"]
-
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def campaign_file_name(name: str) -> str:
@@ -92,22 +87,7 @@ def save_png(html: Path, png: Path | None = None, *, width: int = 1400, height: 
         )
 
 
-def _friendly(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConvoyOpsError as exc:
-            err.print(f"[red]Error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-@_friendly
+@friendly
 def map_command(
     code: Annotated[str | None, typer.Argument(help="Convoy code, e.g. BUS-PC-01.")] = None,
     campaign: Annotated[

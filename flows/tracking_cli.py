@@ -7,45 +7,17 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from config import get_settings
+from flows.cli_common import JsonOpt, console, friendly, print_json
 from models.db import session_scope, utcnow
-from models.errors import ConvoyOpsError, ValidationError
-
-console = Console()
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def _friendly(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConvoyOpsError as exc:
-            err.print(f"[red]Error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+from models.errors import ValidationError
 
 
 def _local(at: datetime | None) -> str:
@@ -96,7 +68,7 @@ def alert_rows(include_resolved: bool, code: str | None) -> list[dict[str, Any]]
 
 
 @alerts_app.callback()
-@_friendly
+@friendly
 def alerts(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="Include resolved alerts.")] = False,
@@ -108,7 +80,7 @@ def alerts(
         return
     rows = alert_rows(all_, convoy)
     if json_out:
-        _json(rows)
+        print_json(rows)
         return
     if not rows:
         console.print("No open alerts." if not all_ else "No alerts.")
@@ -131,7 +103,7 @@ def alerts(
 
 
 @alerts_app.command("ack")
-@_friendly
+@friendly
 def alerts_ack(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
     by: Annotated[str, typer.Option(help="Who acknowledges (name or badge).")] = "cli",
@@ -145,7 +117,7 @@ def alerts_ack(
 
 
 @alerts_app.command("snooze")
-@_friendly
+@friendly
 def alerts_snooze(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
     minutes: Annotated[float | None, typer.Option(help="How long (default: setting).")] = None,
@@ -160,7 +132,7 @@ def alerts_snooze(
 
 
 @alerts_app.command("resolve")
-@_friendly
+@friendly
 def alerts_resolve(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
     reason: Annotated[str, typer.Option(help="Why it is over.")] = "resolved by hand",
@@ -175,7 +147,7 @@ def alerts_resolve(
 
 
 @alerts_app.command("history")
-@_friendly
+@friendly
 def alerts_history(alert_id: int, json_out: JsonOpt = False) -> None:
     """Everything that happened to one alert."""
     from models.alerts import alert_history
@@ -186,7 +158,7 @@ def alerts_history(alert_id: int, json_out: JsonOpt = False) -> None:
             for e in alert_history(session, alert_id)
         ]
     if json_out:
-        _json(rows)
+        print_json(rows)
         return
     t = Table("at", "action", "by", "note", title=f"Alert #{alert_id}")
     for r in rows:
@@ -200,7 +172,7 @@ device_app = typer.Typer(help="Phone trackers (Traccar Client): bind, list, revo
 
 
 @device_app.command("bind")
-@_friendly
+@friendly
 def device_bind(
     device_id: Annotated[str, typer.Argument(help="The device identifier set in the app.")],
     escort: Annotated[str, typer.Option(help="Badge (or unique name) of the escort.")],
@@ -215,7 +187,9 @@ def device_bind(
         device, token = bind_device(session, device_id, escort, convoy)
     url = f"http://{s.http_host}:{s.http_port}/osmand/{token}"
     if json_out:
-        _json({"device_id": device.device_id, "convoy": convoy, "token": token, "server_url": url})
+        print_json(
+            {"device_id": device.device_id, "convoy": convoy, "token": token, "server_url": url}
+        )
         return
     console.print(f"Device [bold]{device.device_id}[/bold] is bound to {escort} on {convoy}.")
     console.print(f"Token (shown once): {token}")
@@ -223,7 +197,7 @@ def device_bind(
 
 
 @device_app.command("list")
-@_friendly
+@friendly
 def device_list(json_out: JsonOpt = False) -> None:
     """Bound trackers, their escort, convoy and when they last reported."""
     from models.tracking import list_devices
@@ -241,7 +215,7 @@ def device_list(json_out: JsonOpt = False) -> None:
             for d, e, c in list_devices(session)
         ]
     if json_out:
-        _json(rows)
+        print_json(rows)
         return
     t = Table("device", "escort", "convoy", "active", "last seen", "battery %")
     for r in rows:
@@ -252,7 +226,7 @@ def device_list(json_out: JsonOpt = False) -> None:
 
 
 @device_app.command("revoke")
-@_friendly
+@friendly
 def device_revoke(device_id: str) -> None:
     """Stop accepting reports from a tracker."""
     from models.tracking import revoke_device
@@ -265,7 +239,7 @@ def device_revoke(device_id: str) -> None:
 # --- single commands --------------------------------------------------------------------------
 
 
-@_friendly
+@friendly
 def tasks(
     escort: Annotated[str, typer.Argument(help="Badge or unique name of the escort.")],
     json_out: JsonOpt = False,
@@ -287,7 +261,7 @@ def tasks(
             for t in escort_tasks(session, escort)
         ]
     if json_out:
-        _json(rows)
+        print_json(rows)
         return
     if not rows:
         console.print(f"{escort} has no convoy in progress.")
@@ -349,7 +323,7 @@ def track_summary(code: str, limit: int = 10) -> dict[str, Any]:
     return out
 
 
-@_friendly
+@friendly
 def track_cmd(
     code: Annotated[str, typer.Argument(help="The convoy.")],
     import_file: Annotated[
@@ -379,7 +353,7 @@ def track_cmd(
     if imported is not None:
         s["import"] = imported
     if json_out:
-        _json(s)
+        print_json(s)
         return
     if imported is not None:
         console.print(
@@ -410,7 +384,7 @@ def track_cmd(
     console.print(t)
 
 
-@_friendly
+@friendly
 def monitor(
     once: Annotated[bool, typer.Option(help="Run one check and deliver, then exit.")] = False,
     at: Annotated[str | None, typer.Option(help="With --once: check as of this time.")] = None,
@@ -434,7 +408,7 @@ def monitor(
             "failed": delivered.failed,
         }
         if json_out:
-            _json(data)
+            print_json(data)
         else:
             console.print(
                 f"Checked {report.checked} convoys: {report.count('opened')} opened, "
@@ -450,7 +424,7 @@ def monitor(
     run_monitor(s)
 
 
-@_friendly
+@friendly
 def outbox(
     status: Annotated[
         str | None, typer.Option(help="Only pending, sending, sent, dead or unaddressed.")
@@ -490,7 +464,7 @@ def outbox(
             for m in list_messages(session, status, limit)
         ]
     if json_out:
-        _json({"counts": totals, "messages": rows})
+        print_json({"counts": totals, "messages": rows})
         return
     console.print(", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "Outbox empty.")
     t = Table("id", "kind", "to", "address", "status", "tries", "subject", "last error")
@@ -502,7 +476,7 @@ def outbox(
     console.print(t)
 
 
-@_friendly
+@friendly
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 5055, Traccar's OsmAnd).")] = None,

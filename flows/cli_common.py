@@ -1,0 +1,44 @@
+"""What every part of the ``convoy`` command shares: consoles, JSON output and the rule that our
+errors become one clear line and a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from models.errors import ConvoyOpsError
+
+console = Console()
+if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+    console = Console(width=160)
+err = Console(stderr=True, soft_wrap=True)  # one line, however long
+
+F = TypeVar("F", bound=Callable[..., Any])
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def friendly(fn: F) -> F:
+    """Turn our errors (and file errors) into one red line and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConvoyOpsError as exc:
+            err.print(f"[red]Error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
