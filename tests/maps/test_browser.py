@@ -10,6 +10,7 @@ import folium
 import pytest
 
 from maps.offline import ChromiumPage, HeadlessChromium, save_offline, screenshot
+from tests.maps.mapcheck import problems
 from tests.maps.samples import EXPECTED, ROUTE_CLASS, TRACK_CLASS, build_convoy_map
 
 DOM_PROBE = f"""(() => {{
@@ -39,22 +40,6 @@ DOM_PROBE = f"""(() => {{
             .map((i) => i.src.slice(0, 60)),
     }};
 }})()"""
-
-
-def problems(page: ChromiumPage) -> list[str]:
-    """Console errors, uncaught exceptions, error log entries and failed requests."""
-    found = []
-    for event in page.events():
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            found.append(f"console.{params['type']}: {params.get('args')}")
-        elif method == "Runtime.exceptionThrown":
-            found.append(f"exception: {params['exceptionDetails']}")
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            found.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
-        elif method == "Network.loadingFailed":
-            found.append(f"failed request: {params.get('errorText')} ({params.get('type')})")
-    return found
 
 
 def requested_urls(page: ChromiumPage) -> list[str]:
