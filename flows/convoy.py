@@ -63,21 +63,27 @@ def notify_escorts_before(code: str, stage: Stage) -> None:
         get_run_logger().warning("%s: escort notices not queued: %s", code, exc)
 
 
+def run_step(
+    code: str, stage: Stage, poll_seconds: float | None, max_wait_seconds: float | None
+) -> dict[str, Any]:
+    """Tell the escorts what comes next, then perform the step (waiting for its check-in)."""
+    notify_escorts_before(code, stage)
+    result = wait_for_step(code, stage, poll_seconds, max_wait_seconds)
+    get_run_logger().info("%s: %s %s", code, stage.value, result["status"])
+    return result
+
+
 def _step(stage: Stage, name: str) -> Task[..., dict[str, Any]]:
     @task(name=name, task_run_name=f"{name} [{{code}}]")
     def step(
         code: str, poll_seconds: float | None = None, max_wait_seconds: float | None = None
     ) -> dict[str, Any]:
-        notify_escorts_before(code, stage)
-        result = wait_for_step(code, stage, poll_seconds, max_wait_seconds)
-        get_run_logger().info("%s: %s %s", code, name, result["status"])
-        return result
+        return run_step(code, stage, poll_seconds, max_wait_seconds)
 
     return step
 
 
 muster_at_origin = _step(Stage.MUSTERING, "muster at origin")
-_verify_step = _step(Stage.VERIFIED, "pre-verify identities")
 
 
 @task(name="pre-verify identities", task_run_name="pre-verify identities [{code}]")
@@ -86,7 +92,7 @@ def pre_verify_identities(
 ) -> dict[str, Any]:
     """Batch pre-verification against the registry lists, then a masked summary table
     (outcomes and categories with seats and masked ID numbers) on the flow run."""
-    result = _verify_step.fn(code, poll_seconds, max_wait_seconds)
+    result = run_step(code, Stage.VERIFIED, poll_seconds, max_wait_seconds)
     if result["status"] != "waiting":
         with session_scope() as session:
             rows = verification_summary(session, get_convoy(session, code).id or 0)
