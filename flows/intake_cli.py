@@ -105,31 +105,15 @@ def registry_check(
 ) -> None:
     """Compare a convoy's manifest with the registry lists now (changes nothing; the convoy
     flow's pre-verification step holds the flagged passengers)."""
-    from sqlalchemy import select
-
-    from models.identity import mask_id
     from models.store import get_convoy
-    from models.tables import Passenger
-    from models.verification import configured_registry, verify
+    from models.verification import check_convoy
 
-    registry = configured_registry()
     with session_scope() as session:
-        c = get_convoy(session, convoy)
-        t = Passenger.__table__  # type: ignore[attr-defined]
-        people = session.execute(
-            select(t.c.id, t.c.seat, t.c.id_number).where(t.c.convoy_id == c.id).order_by(t.c.seat)
-        ).all()
-    ids = {pid: idn for pid, _, idn in people}
-    outcomes = verify([tuple(p) for p in people], registry)  # type: ignore[misc]
-    flagged: list[dict[str, Any]] = [
-        {"seat": o.seat, "id": mask_id(ids[o.passenger_id]), "outcome": o.outcome,
-         "category": o.category, "reason": o.reason, "source": o.source}
-        for o in outcomes if o.outcome != "clear"
-    ]  # fmt: skip
+        total, flagged = check_convoy(session, get_convoy(session, convoy))
     if json_out:
-        print_json({"passengers": len(outcomes), "flagged": flagged})
+        print_json({"passengers": total, "flagged": flagged})
         return
-    console.print(f"{convoy}: {len(outcomes)} passenger(s), {len(flagged)} flagged.")
+    console.print(f"{convoy}: {total} passenger(s), {len(flagged)} flagged.")
     if flagged:
         t = Table("seat", "ID", "category", "reason", "list")
         for f in flagged:
