@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import math
 from typing import Any
 
+import branca.element
 import folium
 import pytest
 
@@ -141,3 +143,89 @@ def test_add_basemap_builds_one_layer_group() -> None:
     assert "convoy-basemap-city" in html
     assert '"330200"' in html and '"610500"' in html and '"440100"' not in html
     assert "L.tooltip(" in html  # labels are tooltips, not markers
+
+
+def _embedded_geojson(html: str) -> list[Any]:
+    """The FeatureCollections the page hands to Leaflet (``….addData(<GeoJSON>);``)."""
+    decoder = json.JSONDecoder()
+    found = []
+    start = html.find(".addData(")
+    while start != -1:
+        data, _end = decoder.raw_decode(html, start + len(".addData("))
+        found.append(data)
+        start = html.find(".addData(", start + 1)
+    return found
+
+
+def test_basemap_embeds_the_shipped_data_as_it_is() -> None:
+    m = folium.Map(location=(30, 120), zoom_start=5, tiles=None)
+    add_basemap(m)
+    html = m.get_root().render()
+    polygons, lines = _embedded_geojson(html)
+    assert polygons == load_boundaries("province")
+    assert lines == load_boundaries("lines")
+    assert '"dashArray": "6 4"' in html  # the dashed boundary lines
+    assert '"fillColor": "#f6f3ea"' in html and '"weight": 1.2' in html
+    assert '{"color": "#6b5f4d", "weight": 2.4}' in html  # the hover highlight
+    assert 'className: "foliumtooltip"' in html and "resetStyle(" in html
+    assert ".foliumtooltip table" in html  # the tooltip's table style
+    assert "https://" not in html.split("</head>", 1)[1]  # no URL in the page body
+
+    city = folium.Map(location=(30, 120), zoom_start=7, tiles=None)
+    add_basemap(city, "city", provinces=["浙江", "61"], fill_opacity=0)
+    html = city.get_root().render()
+    (only,) = _embedded_geojson(html)  # no boundary lines with a province filter
+    assert only == load_boundaries("city", ["33", "61"])
+    assert '"fillOpacity": 0.0' in html
+
+
+def test_basemap_options_and_errors() -> None:
+    m = folium.Map(location=(30, 120), zoom_start=5, tiles=None)
+    folium.Marker((30, 120)).add_to(m)
+    group = add_basemap(m, "district", name="县界", show=False, index=0, labels=False)
+    assert next(iter(m._children.values())) is group
+    assert group.layer_name == "县界"
+    html = m.get_root().render()
+    assert f"{group.get_name()}.addTo({m.get_name()})" not in html  # show=False
+    assert "convoy-basemap-label convoy-basemap-district" not in html  # labels=False
+    assert '"dashArray": "3 2"' in html
+    with pytest.raises(ConfigurationError, match="Zhejiang"):
+        add_basemap(m, "district", provinces=iter(["陕西"]))
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        add_basemap(m, "township")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="not a province name"):
+        add_basemap(m, "city", provinces=["火星"])
+
+
+def test_basemap_compiles_no_templates_per_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """branca compiles a jinja template from every rendered macro's output (for a GeoJson,
+    with all its data); the basemap elements hand their output to the page as it is."""
+    compiled = []
+
+    class CountingTemplate(branca.element.Template):  # type: ignore[misc]
+        def __new__(cls, source: Any, *args: Any, **kwargs: Any) -> Any:
+            compiled.append(source)
+            return super().__new__(cls, source, *args, **kwargs)
+
+    monkeypatch.setattr(branca.element, "Template", CountingTemplate)
+
+    def compilations(**kwargs: Any) -> int:
+        compiled.clear()
+        m = folium.Map(location=(30, 120), zoom_start=5, tiles=None)
+        if kwargs:
+            add_basemap(m, **kwargs)
+        m.get_root().render()
+        return len(compiled)
+
+    bare = compilations()
+    assert compilations(level="province") <= bare + 3  # only folium's FeatureGroup
+    assert compilations(level="city", provinces=["33"]) <= bare + 3
+
+
+def test_embedded_text_cannot_close_the_script() -> None:
+    from maps.basemap import _script_safe
+
+    text = json.dumps({"name": "</script><!-- & \u2028"}, ensure_ascii=False)
+    safe = _script_safe(text)
+    assert not any(c in safe for c in "<>&\u2028")
+    assert json.loads(safe) == json.loads(text)
