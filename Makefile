@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The PostgreSQL database `make test-pg` uses (each test gets its own schema in it).
+CONVOY_TEST_DATABASE_URL ?= postgresql+psycopg://convoy:convoy@127.0.0.1:5432/convoy_test
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-pg lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +20,12 @@ demo: $(STAMP)
 	$(BIN)/convoy demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	CONVOY_TEST_DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider
+
+# The tests that use the database again, on PostgreSQL (not the headless-browser map tests;
+# the rest run no database code). The whole suite: CONVOY_TEST_DATABASE_URL=… .venv/bin/pytest
+test-pg: $(STAMP)
+	CONVOY_TEST_DATABASE_URL='$(CONVOY_TEST_DATABASE_URL)' $(BIN)/pytest -q -p no:cacheprovider -m 'db and not browser'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -61,7 +61,10 @@ def init() -> None:
     s = get_settings()
     init_db(s)
     s.output_dir.mkdir(parents=True, exist_ok=True)
-    console.print(f"Database ready: {s.db_url}\nOutputs go to: {s.output_dir}")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(s.db_url).render_as_string(hide_password=True)
+    console.print(f"Database ready: {url}\nOutputs go to: {s.output_dir}")
 
 
 def _short(place: str) -> str:

@@ -35,7 +35,7 @@ from sqlalchemy import JSON, Column, select
 from sqlmodel import Field, Session, SQLModel
 
 from config import Settings, get_settings
-from models.db import UTCDateTime, utcnow
+from models.db import UTCDateTime, insert_ignore, utcnow
 from models.errors import MonitorBusyError, NotFoundError, TransitionError, ValidationError
 from models.eta import (
     Router,
@@ -608,10 +608,13 @@ def run_checks(
         )
         .select_from(Convoy.__table__.outerjoin(TrackState.__table__, t.convoy_id == c.id))  # type: ignore[attr-defined]
         .where(c.stage.in_(_ACTIVE))
+        .order_by(c.id)  # the same order of changes and notifications on every database
     ).all()  # fmt: skip
     open_alerts: dict[int, list[Alert]] = defaultdict(list)
     for a in session.execute(
-        select(Alert).where(Alert.state != AlertState.RESOLVED.value)  # type: ignore[arg-type]
+        select(Alert)
+        .where(Alert.state != AlertState.RESOLVED.value)  # type: ignore[arg-type]
+        .order_by(Alert.id)  # type: ignore[arg-type]
     ).scalars():
         open_alerts[a.convoy_id].append(a)
     th_cache: dict[str, Thresholds] = {}
@@ -687,9 +690,9 @@ def _announce_arrivals(session: Session, now: datetime, report: TickReport) -> N
     c = Convoy.__table__.c  # type: ignore[attr-defined]
     done = select(Announcement.convoy_id).where(Announcement.name == "arrived")  # type: ignore[call-overload]
     rows = session.execute(
-        select(c.id, c.code, c.actual_arrival, c.planned_arrival).where(
-            c.stage.in_(_DONE), c.actual_arrival.is_not(None), c.id.not_in(done)
-        )
+        select(c.id, c.code, c.actual_arrival, c.planned_arrival)
+        .where(c.stage.in_(_DONE), c.actual_arrival.is_not(None), c.id.not_in(done))
+        .order_by(c.id)
     ).all()
     for cid, code, actual, planned in rows:
         session.add(Announcement(convoy_id=cid, name="arrived", at=now))
@@ -710,6 +713,16 @@ def acquire_lease(
     session: Session, holder: str, now: datetime, expires_after: timedelta, name: str = "monitor"
 ) -> MonitorLease:
     """Become the one monitor of this database, unless another holds a live lease."""
+    # The row is created first (expired, a no-op when it exists) so that the lock below always
+    # has a row to take: two monitors starting at once on PostgreSQL queue on it and the second
+    # is told the database is busy, instead of both inserting and one failing on the key.
+    table = MonitorLease.__table__  # type: ignore[attr-defined]
+    expired = now - expires_after
+    session.execute(
+        insert_ignore(session, table).values(
+            name=name, holder="", started_at=now, heartbeat_at=expired
+        )
+    )
     lease = session.get(MonitorLease, name, with_for_update=True)
     if lease is not None and lease.holder != holder and now - lease.heartbeat_at < expires_after:
         raise MonitorBusyError(

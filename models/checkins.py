@@ -10,10 +10,9 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
-from models.db import utcnow
+from models.db import insert_ignore, utcnow
 from models.errors import ValidationError
 from models.screening import normalise_health_code, normalise_nat_result
 from models.store import get_convoy
@@ -195,12 +194,7 @@ def record_position(
         "recorded_at": utcnow(),
     }
     table = Position.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.connection().execute(pg_insert(table).values(row).on_conflict_do_nothing())
-    else:
-        session.connection().execute(sqlite_insert(table).values(row).on_conflict_do_nothing())
+    session.connection().execute(insert_ignore(session, table).values(row))
 
 
 def latest(session: Session, convoy: Convoy, kind: Kind) -> CheckIn | None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -99,6 +101,26 @@ def dispose_engines() -> None:
         engine.dispose()
     _engines.clear()
     _initialised.clear()
+
+
+def insert_ignore(
+    bind: Session | Connection, table: Table, index_elements: Sequence[str] | None = None
+) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the bind's database (SQLite or PostgreSQL).
+
+    Add ``.values(...)`` and execute it; the result's ``rowcount`` is the number of rows
+    actually inserted on both backends (PostgreSQL drivers report it for an INSERT only when
+    SQLAlchemy is asked to keep it: ``preserve_rowcount``)."""
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:
+        raise NotImplementedError(f"Convoy Ops supports SQLite and PostgreSQL, not {dialect}.")
+    stmt = stmt.on_conflict_do_nothing(index_elements=index_elements)
+    return stmt.execution_options(preserve_rowcount=True)
 
 
 @contextmanager

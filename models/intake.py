@@ -273,7 +273,7 @@ def import_manifest(
 
         def good_rows() -> Iterator[PassengerRow]:
             for n, cells in table.rows:
-                lost = table.formula_problems(n)
+                lost = table.row_problems(n)
                 if lost:
                     report.read += 1
                     reject(Rejection(n, lost, cells))

@@ -219,21 +219,42 @@ class Table:
     encoding: str = ""
     # XLSX: row → (column index, formula) of formula cells whose result was never saved.
     formulas: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    # CSV: row → (column index, text) of cells holding a NUL character.
+    nul_cells: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
 
-    def formula_problems(self, n: int) -> list[Problem]:
-        """Problems for row ``n`` if it has formula cells without a saved result."""
+    def row_problems(self, n: int) -> list[Problem]:
+        """Problems found while reading row ``n``: formula cells without a saved result, and
+        NUL characters (no database text column can store one: PostgreSQL refuses them)."""
         found = self.formulas.pop(n, None) if self.formulas else None
-        if not found:
+        nuls = self.nul_cells.pop(n, None) if self.nul_cells else None
+        if not found and not nuls:
             return []
-        return [
+        problems = [
             Problem(
-                self.header[i] if i < len(self.header) else f"column {i + 1}",
+                self._column(i),
                 f,
                 "the cell holds a formula whose result was not saved in the file; open it in "
                 "Excel and save it again, or paste the values",
             )
-            for i, f in found
+            for i, f in found or ()
         ]
+        for i, text in nuls or ():
+            column = self._column(i)
+            shown = masked(_LOOKUP.get(header_key(column), column), text.replace("\x00", ""))
+            problems.append(Problem(column, shown, "the cell holds a NUL character (0x00)"))
+        return problems
+
+    def _column(self, i: int) -> str:
+        return self.header[i] if i < len(self.header) else f"column {i + 1}"
+
+
+def _has_nul(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether the file holds a 0x00 byte (in UTF-8 and GB18030 only U+0000 encodes to one)."""
+    with path.open("rb") as fh:
+        while data := fh.read(chunk):
+            if b"\x00" in data:
+                return True
+    return False
 
 
 def detect_encoding(path: Path, chunk: int = 1 << 20) -> str:
@@ -292,6 +313,8 @@ def open_table(path: Path) -> Iterator[Table]:
             yield table
         return
     encoding = detect_encoding(path)
+    nul = _has_nul(path)  # rare: only then is every row searched for NUL characters
+    nul_cells: dict[int, list[tuple[int, str]]] = {}
     csv.field_size_limit(1 << 30)
     with path.open(encoding=encoding, newline="") as fh:
         reader = csv.reader(fh)
@@ -301,6 +324,8 @@ def open_table(path: Path) -> Iterator[Table]:
             try:
                 for cells in reader:
                     n += 1
+                    if nul and (found := [(i, c) for i, c in enumerate(cells) if "\x00" in c]):
+                        nul_cells[n] = found
                     yield n, cells
             except csv.Error as exc:
                 raise ValidationError(
@@ -314,7 +339,8 @@ def open_table(path: Path) -> Iterator[Table]:
             if not _blank(cells):
                 header, header_row = [c.strip() for c in cells], n
                 break
-        yield Table(path, "csv", header, header_row, stream, encoding)
+        nul_cells.pop(header_row, None)  # header text only names columns
+        yield Table(path, "csv", header, header_row, stream, encoding, nul_cells=nul_cells)
 
 
 @contextmanager
@@ -688,7 +714,7 @@ def read_manifest(path: Path, tz: ZoneInfo, rules: dict[str, Any] | None = None)
             return out
         parser = RowParser(Layout.of(table.header, path.name), tz, rules)
         for n, cells in table.rows:
-            lost = table.formula_problems(n)
+            lost = table.row_problems(n)
             if lost:
                 out.read += 1
                 out.rejected.append(Rejection(n, lost, cells))

@@ -17,14 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from config import Settings, get_settings
-from models.db import UTCDateTime, utcnow
+from models.db import UTCDateTime, insert_ignore, utcnow
 from models.messages import Message
 from models.tables import Convoy, Enterprise, Escort
 
@@ -155,12 +153,7 @@ def enqueue(
                 "sent_at": None,
             }
         )
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(_T).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    else:
-        stmt = sqlite_insert(_T).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = insert_ignore(session, _T, index_elements=["dedupe_key"]).values(rows)
     return int(session.connection().execute(stmt).rowcount or 0)
 
 
@@ -185,7 +178,10 @@ def claim_due(
     session: Session, now: datetime, limit: int = 100, lease: timedelta = timedelta(minutes=5)
 ) -> list[OutboxMessage]:
     """Take up to ``limit`` messages due now (pending, or sending with an expired lease, which a
-    crashed sender left behind) and lease them to the caller."""
+    crashed sender left behind) and lease them to the caller.
+
+    On PostgreSQL the rows are locked and rows another sender is claiming are skipped, so two
+    senders never take the same message (SQLite has one writer at a time and ignores this)."""
     due = list(
         session.execute(
             select(OutboxMessage)
@@ -197,6 +193,7 @@ def claim_due(
             )
             .order_by(_T.c.next_attempt_at, _T.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         ).scalars()
     )
     for msg in due:

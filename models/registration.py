@@ -26,7 +26,7 @@ from sqlmodel import Field, Session, SQLModel
 from config import Settings, get_settings
 from models.db import UTCDateTime, utcnow
 from models.errors import NotFoundError, ValidationError
-from models.manifest import FIELDS, Layout, Problem, Rejection, RowParser
+from models.manifest import FIELDS, Layout, Problem, Rejection, RowParser, masked
 from models.store import PassengerRow, add_passengers, get_convoy
 from models.tables import Enterprise
 
@@ -173,6 +173,13 @@ def validate_form(
     parser = RowParser(Layout.of(header), settings.tz, settings.rules().get("screening", {}))
     values = {k: str(form.get(k, "") or "").strip() for k in FIELDS}
     values["employer"] = enterprise.name
+    nul = [
+        Problem(k, masked(k, v.replace("\x00", "")), "the field holds a NUL character (0x00)")
+        for k, v in values.items()
+        if "\x00" in v
+    ]
+    if nul:  # no database text column can store one (PostgreSQL refuses them)
+        raise FormError("The registration has problems.", nul)
     out = parser.parse(1, [values[k] for k in header])
     if isinstance(out, Rejection):
         raise FormError("The registration has problems.", out.problems)

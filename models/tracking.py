@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from config import Settings, get_settings
-from models.db import UTCDateTime, utcnow
+from models.db import UTCDateTime, insert_ignore, utcnow
 from models.errors import AuthenticationError, NotFoundError, ValidationError
 from models.eta import Router, progress, route_of, speed_profile, thresholds
 from models.geo import Datum, Polyline, along_track_km, distance_km, to_wgs84
@@ -174,16 +173,10 @@ def check_fix(fix: Fix, now: datetime, rules: Mapping[str, Any]) -> None:
 def _insert_positions(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert positions, ignoring repeats of (convoy, time, source); returns rows added."""
     added = 0
-    dialect = session.get_bind().dialect.name
+    stmt = insert_ignore(session, _POS)
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt: Any = pg_insert(_POS).values(chunk).on_conflict_do_nothing()
-        else:
-            stmt = sqlite_insert(_POS).values(chunk).on_conflict_do_nothing()
-        added += int(session.connection().execute(stmt).rowcount or 0)
+        added += int(session.connection().execute(stmt.values(chunk)).rowcount or 0)
     return added
 
 

@@ -1,9 +1,18 @@
-"""Shared fixtures: a fresh real SQLite database per test, and a small convoy factory."""
+"""Shared fixtures: a fresh real database per test, and a small convoy factory.
+
+The database is SQLite under ``tmp_path`` by default. With ``CONVOY_TEST_DATABASE_URL`` set
+(e.g. ``postgresql+psycopg://convoy:convoy@127.0.0.1:5432/convoy_test``) every test gets a new,
+empty schema on that server instead: the test's ``CONVOY_DATABASE_URL`` selects it through the
+connection options (``search_path``), so subprocesses given that URL use the same schema. The
+schema is dropped after the test (``make test-pg``).
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -11,6 +20,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 # Prefect keeps its state out of the user's home during tests (set before Prefect is imported).
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="convoy-prefect-"))
@@ -30,16 +41,118 @@ from models.store import (
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+TEST_DATABASE_URL = os.environ.get("CONVOY_TEST_DATABASE_URL", "")
+_SCHEMA_PREFIX = "convoy_test_"
+_schema_numbers = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks ``db`` the tests that use the test database (the ``settings`` fixture: nothing else
+    reaches it) and ``browser`` those that drive headless Chromium. ``make test-pg`` runs
+    ``db and not browser``: the others exercise no database code and ran in ``make test``."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if "settings" in used:
+            item.add_marker(pytest.mark.db)
+        if {"browser", "chromium_path"} & used:
+            item.add_marker(pytest.mark.browser)
+
+
+def _drop_schema(admin: Engine, schema: str) -> None:
+    """Close whatever still uses the schema (connections are tagged with its name), drop it."""
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": schema},
+        )
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@pytest.fixture(scope="session")
+def test_database() -> Iterator[Engine | None]:
+    """An AUTOCOMMIT engine on ``CONVOY_TEST_DATABASE_URL`` (None: SQLite per test).
+
+    Schemas left behind by an earlier run that was killed are dropped first."""
+    if not TEST_DATABASE_URL:
+        yield None
+        return
+    if make_url(TEST_DATABASE_URL).get_backend_name() != "postgresql":
+        shown = make_url(TEST_DATABASE_URL)  # str() masks the password
+        pytest.exit(f"CONVOY_TEST_DATABASE_URL must be a PostgreSQL URL, not {shown}")
+    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        with admin.connect() as conn:
+            names = list(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
+    except OperationalError as exc:
+        pytest.exit(
+            f"The test database {admin.url} cannot be reached ({exc.orig}); start PostgreSQL "
+            "and create the role and database as .ci/run does, or unset CONVOY_TEST_DATABASE_URL."
+        )
+    for name in names:
+        m = re.fullmatch(rf"{_SCHEMA_PREFIX}(\d+)_\d+", name)
+        if m and int(m[1]) != os.getpid() and not _pid_alive(int(m[1])):
+            _drop_schema(admin, name)
+    yield admin
+    admin.dispose()
+
+
+def _schema_url(schema: str) -> str:
+    """The test URL narrowed to one schema; the connections carry its name for clean-up."""
+    url = make_url(TEST_DATABASE_URL)
+    options = " ".join(filter(None, [url.query.get("options", ""), f"-csearch_path={schema}"]))
+    url = url.update_query_dict({"options": options, "application_name": schema})
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings pointing at a fresh var/ folder (and so a fresh SQLite database)."""
+def settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_database: Engine | None
+) -> Iterator[Settings]:
+    """Settings pointing at a fresh var/ folder and a fresh, empty database: SQLite in var/,
+    or a new PostgreSQL schema when ``CONVOY_TEST_DATABASE_URL`` is set."""
     var = tmp_path / "var"
     monkeypatch.setenv("CONVOY_VAR_DIR", str(var))
+    schema = ""
+    if test_database is None:
+        # Empty even if the shell or a .env file names a database: tests never touch it.
+        monkeypatch.setenv("CONVOY_DATABASE_URL", "")
+    else:
+        schema = f"{_SCHEMA_PREFIX}{os.getpid()}_{next(_schema_numbers)}"
+        with test_database.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        monkeypatch.setenv("CONVOY_DATABASE_URL", _schema_url(schema))
     dispose_engines()
     s = reset_settings()
-    yield s
-    dispose_engines()
-    reset_settings()
+    try:
+        yield s
+    finally:
+        dispose_engines()
+        if test_database is not None:
+            _drop_schema(test_database, schema)
+        reset_settings()
+
+
+def child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for a subprocess of a test: this test's var/ folder and database."""
+    return {
+        **os.environ,
+        "CONVOY_VAR_DIR": str(settings.var_dir),
+        "CONVOY_DATABASE_URL": settings.database_url,
+        **extra,
+    }
 
 
 ENTERPRISES = ("象山示范针织有限公司", "宁波甬丰模具有限公司")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from models.geo import interpolate_along
 from models.store import assign_escort, get_convoy, upsert_escort
 from models.tables import Position
 from models.tracking import DeviceReport, TrackState, bind_device
+from tests.conftest import child_env
 
 
 def free_port() -> int:
@@ -32,7 +32,7 @@ def free_port() -> int:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
     port = free_port()
-    env = dict(os.environ)  # carries CONVOY_VAR_DIR of the test database
+    env = child_env(settings)  # this test's var/ folder and database
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows.http_api", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

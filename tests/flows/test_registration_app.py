@@ -3,7 +3,6 @@ process on a free port (tampered and expired links refused, validation like the 
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import subprocess
@@ -23,7 +22,7 @@ from models.identity import synthetic_id
 from models.registration import LinkError, draw_manifest, enterprise_code, pool, read_token
 from models.registration import signing_key as key_for
 from models.store import get_convoy, passengers
-from tests.conftest import ENTERPRISES
+from tests.conftest import ENTERPRISES, child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +36,7 @@ def free_port() -> int:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "CONVOY_VAR_DIR": str(settings.var_dir), "PYTHONPATH": str(ROOT)}
+    env = child_env(settings, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -139,6 +138,8 @@ def test_form_over_http(make_convoy: Callable[..., str], settings: Settings, ser
     )
     assert bad.status_code == 422
     assert "check digit" in bad.text and "mobile" in bad.text
+    nul = httpx.post(url, data={**form, "name": "王\x00伟"}, timeout=10)  # a 422 on every database
+    assert nul.status_code == 422 and "NUL character" in nul.text
     assert httpx.post(expired, data=form, timeout=10).status_code == 410
     # The pool feeds the manifest.
     with session_scope() as s:

@@ -3,7 +3,6 @@ event is duplicated."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from models.db import session_scope
 from models.lifecycle import Custody, Stage
 from models.store import get_convoy
 from models.tables import CheckIn, CustodyEvent, Passenger, StageRun
+from tests.conftest import child_env
 
 CONVOY = [sys.executable, "-m", "flows.cli"]
 
@@ -32,7 +32,7 @@ def test_resume_after_sigkill(
     make_convoy: Callable[..., str], settings: Settings, prefect_api: str, tmp_path: Path
 ) -> None:
     code = make_convoy("BUS-K1", n=40)
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "CONVOY_VAR_DIR": str(settings.var_dir)}
+    env = child_env(settings, PREFECT_API_URL=prefect_api)
     log = (tmp_path / "first.log").open("w")
     # Slow clock: the 26-hour trip takes ~30 s, so the process is surely killed under way.
     first = subprocess.Popen(

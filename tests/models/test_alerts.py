@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -247,7 +248,7 @@ def test_one_unresolved_alert_per_condition(
     assert [c.action for c in report.changes] == ["opened"]  # it still holds: a new alert
     assert [a.state for a in _alerts(code)] == ["resolved", "open"]
     # The database itself refuses a second unresolved alert for the same condition.
-    with pytest.raises(IntegrityError, match="UNIQUE"), session_scope() as s:
+    with pytest.raises(IntegrityError, match=r"(?i)unique"), session_scope() as s:
         c = get_convoy(s, code)
         s.add(Alert(convoy_id=c.id, kind="late_departure", active_key=f"{c.id}:late_departure",
                     opened_at=t, last_seen_at=t))  # fmt: skip
@@ -279,6 +280,31 @@ def test_one_monitor_per_database(settings: Settings) -> None:
         release_lease(s, "b")
     with session_scope() as s:
         acquire_lease(s, "a", now + timedelta(minutes=2), timedelta(minutes=1))
+
+
+def test_two_monitors_starting_at_once(settings: Settings) -> None:
+    """The second waits for the first's transaction, then is told the database is busy (not a
+    key violation on PostgreSQL, nor 'database is locked' on SQLite)."""
+    outcome: list[str] = []
+
+    def second() -> None:
+        try:
+            with session_scope() as s:
+                acquire_lease(s, "b", DEP, timedelta(minutes=1))
+            outcome.append("acquired")
+        except MonitorBusyError:
+            outcome.append("busy")
+        except Exception as exc:
+            outcome.append(repr(exc))
+
+    with session_scope() as s:
+        acquire_lease(s, "a", DEP, timedelta(minutes=1))
+        other = threading.Thread(target=second)
+        other.start()
+        other.join(0.5)
+        assert other.is_alive()  # waiting for the first monitor to commit
+    other.join(30)
+    assert outcome == ["busy"]
 
 
 def test_alert_kinds_have_events() -> None:

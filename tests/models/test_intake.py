@@ -190,6 +190,24 @@ def test_gbk_and_xlsx_files(
     assert "formula" in kept[1][-1]
 
 
+def test_a_nul_character_rejects_its_row(
+    make_convoy: Callable[..., str], settings: Settings, tmp_path: Path
+) -> None:
+    """No database text column stores U+0000 (PostgreSQL refuses it): such rows are reported,
+    on every backend, and the others import."""
+    code = make_convoy("BUS-NUL", n=0)
+    rows = good_rows(4)
+    rows[0][0] = "工\x00人"
+    rows[2][6] = "note\x00x"  # an extra column is stored too
+    r = do_import(code, write(tmp_path / "m.csv", rows))
+    assert (r["read"], r["added"], r["rejected"]) == (4, 2, 2)
+    assert r["problems"] == {"姓名": 1, "备注": 1}
+    text = Path(r["errors_csv"]).read_text(encoding="utf-8-sig")
+    assert "NUL character" in text and "\x00" not in text
+    with session_scope() as s:
+        assert [p.seat for p in passengers(s, get_convoy(s, code))] == [1, 2]
+
+
 def test_a_damaged_file_saves_nothing(
     make_convoy: Callable[..., str], settings: Settings, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ from models.outbox import (
     retry_dead,
 )
 from models.store import assign_escort, get_convoy, passengers, upsert_escort
+from tests.conftest import TEST_DATABASE_URL
 
 NOW = datetime(2020, 2, 20, 6, 0, tzinfo=UTC)
 R1 = Recipient("json://127.0.0.1:9/a", "escort A")
@@ -72,6 +73,19 @@ def test_backoff_retries_and_dead_letters(settings: Settings) -> None:
         (m,) = claim_due(s, NOW + timedelta(minutes=20))
         assert mark_failed(s, m.id or 0, NOW, "down", limited).status == "dead"  # type: ignore[union-attr]
         assert retry_dead(s, NOW) == 1
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="row locks: PostgreSQL only (SQLite has one writer)"
+)
+def test_two_senders_never_claim_the_same_message(settings: Settings) -> None:
+    msg = render("alert.stale_position", "en", code="B1", minutes=25, last="14:00")
+    with session_scope() as s:
+        enqueue(s, "k", msg, [R1, R2], kind="alert", now=NOW)
+    with session_scope() as first, session_scope() as second:
+        mine = claim_due(first, NOW, limit=1)  # not committed yet: its row stays locked
+        theirs = claim_due(second, NOW)
+        assert len(mine) == len(theirs) == 1 and mine[0].id != theirs[0].id
 
 
 def test_mask_url_hides_credentials_and_tokens() -> None:
