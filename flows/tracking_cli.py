@@ -274,55 +274,6 @@ def tasks(
     console.print(t)
 
 
-def track_summary(code: str, limit: int = 10) -> dict[str, Any]:
-    """Positions, ETA and remaining distance of one convoy (no personal data)."""
-    from sqlalchemy import func, select
-
-    from models.reports import track
-    from models.store import get_convoy
-    from models.tables import Position
-    from models.tracking import TrackState
-
-    with session_scope() as session:
-        convoy = get_convoy(session, code)
-        state = session.get(TrackState, convoy.id)
-        points = track(session, convoy)[-limit:]
-        total = session.execute(
-            select(func.count()).where(Position.convoy_id == convoy.id)  # type: ignore[arg-type]
-        ).scalar_one()
-        out: dict[str, Any] = {
-            "code": convoy.code,
-            "mode": convoy.mode,
-            "stage": convoy.stage,
-            "planned_arrival": convoy.planned_arrival.isoformat(),
-            "positions": total,
-            "last": None,
-            "eta": None,
-            "late_minutes": None,
-            "remaining_km": None,
-            "off_route_km": None,
-            "recent": [
-                {
-                    "at": p.at.isoformat(),
-                    "lat": p.lat,
-                    "lon": p.lon,
-                    "speed_kmh": p.speed_kmh,
-                    "source": p.source,
-                }
-                for p in points
-            ],
-        }
-        if state is not None:
-            out.update(
-                last={"at": state.last_fix_at.isoformat(), "lat": state.lat, "lon": state.lon},
-                eta=state.eta.isoformat(),
-                late_minutes=round((state.eta - convoy.planned_arrival).total_seconds() / 60),
-                remaining_km=round(state.remaining_km, 1),
-                off_route_km=round(state.off_route_km, 2),
-            )
-    return out
-
-
 @friendly
 def track_cmd(
     code: Annotated[str, typer.Argument(help="The convoy.")],
@@ -349,7 +300,10 @@ def track_cmd(
             "stale": r.stale,
             "rejected": [{"where": w, "reason": why} for w, why in r.rejected],
         }
-    s = track_summary(code, limit)
+    from models.tracking import track_summary
+
+    with session_scope() as session:
+        s = track_summary(session, code, limit)
     if imported is not None:
         s["import"] = imported
     if json_out:

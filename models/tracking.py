@@ -721,3 +721,46 @@ def track_states(session: Session, convoy_ids: Iterable[int]) -> dict[int, Track
             select(TrackState).where(TrackState.convoy_id.in_(ids))  # type: ignore[attr-defined]
         ).scalars()
     }
+
+
+def track_summary(session: Session, code: str, limit: int = 10) -> dict[str, Any]:
+    """Positions, ETA and remaining distance of one convoy (no personal data)."""
+    convoy = get_convoy(session, code)
+    state = session.get(TrackState, convoy.id)
+    points = list(
+        session.execute(
+            select(Position)
+            .where(Position.convoy_id == convoy.id)  # type: ignore[arg-type]
+            .order_by(Position.at.desc())  # type: ignore[attr-defined]
+            .limit(limit)
+        ).scalars()
+    )[::-1]
+    total = session.execute(
+        select(func.count()).where(Position.convoy_id == convoy.id)  # type: ignore[arg-type]
+    ).scalar_one()
+    out: dict[str, Any] = {
+        "code": convoy.code,
+        "mode": convoy.mode,
+        "stage": convoy.stage,
+        "planned_arrival": convoy.planned_arrival.isoformat(),
+        "positions": total,
+        "last": None,
+        "eta": None,
+        "late_minutes": None,
+        "remaining_km": None,
+        "off_route_km": None,
+        "recent": [
+            {"at": p.at.isoformat(), "lat": p.lat, "lon": p.lon, "speed_kmh": p.speed_kmh,
+             "source": p.source}
+            for p in points
+        ],
+    }  # fmt: skip
+    if state is not None:
+        out.update(
+            last={"at": state.last_fix_at.isoformat(), "lat": state.lat, "lon": state.lon},
+            eta=state.eta.isoformat(),
+            late_minutes=round((state.eta - convoy.planned_arrival).total_seconds() / 60),
+            remaining_km=round(state.remaining_km, 1),
+            off_route_km=round(state.off_route_km, 2),
+        )
+    return out
