@@ -403,6 +403,9 @@ def _report_figures(campaign: str | None, json_out: bool = False) -> None:
         t.add_row(label, str(f[key]))
     modes = ", ".join(f"{m} {n}" for m, n in sorted(f["trips_by_mode"].items()))
     t.add_row("trips by mode", modes or "—")
+    t.add_row("vehicle passes issued", str(f["passes_issued"]))
+    rate = f["passes_same_day_rate"]
+    t.add_row("passes delivered the same day", "—" if rate is None else f"{rate:.0%}")
     console.print(t)
 
 
@@ -420,9 +423,10 @@ def report(
 # maps live beside their code; each module adds its own to this app.
 from flows.intake_cli import register as _register_intake  # noqa: E402
 from flows.maps_cli import register as _register_maps  # noqa: E402
+from flows.permits_cli import register as _register_permits  # noqa: E402
 from flows.tracking_cli import register as _register_tracking  # noqa: E402
 
-for _register in (_register_intake, _register_tracking, _register_maps):
+for _register in (_register_intake, _register_tracking, _register_maps, _register_permits):
     _register(app)
 
 

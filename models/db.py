@@ -26,6 +26,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "models.outbox",
     "models.verification",
     "models.registration",
+    "models.permits",
 )
 
 _engines: dict[str, Engine] = {}

@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 from config import get_settings
 from models.custody import census
 from models.lifecycle import STAGE_LABELS, Stage
+from models.permits import permit_figures
 from models.store import convoy_escorts, get_convoy, list_convoys
 from models.tables import Convoy, Position, StageRun
 
@@ -123,4 +124,6 @@ def campaign_figures(session: Session, campaign: str | None = None) -> dict[str,
         "origin_places": len(places),
         "workers_escorted": totals["handed_off"],
         **totals,
+        # Vehicle passes (通行证) linked to the campaign (all passes without a campaign name).
+        **permit_figures(session, campaign),
     }
