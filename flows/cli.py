@@ -4,7 +4,6 @@ non-zero exit code, never a traceback."""
 from __future__ import annotations
 
 import csv
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from rich.table import Table
 
 import flows  # noqa: F401  (prepares the Prefect environment before Prefect is imported)
 from config import get_settings
-from flows.cli_common import JsonOpt, console, friendly, print_json
+from flows.cli_common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import init_db, session_scope
 from models.errors import ValidationError
 
@@ -24,16 +23,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{value!r} is not a time like 2020-02-20 14:00.") from None
-    return t if t.tzinfo else t.replace(tzinfo=get_settings().tz)
 
 
 def _seats(text: str | None) -> list[int]:
@@ -322,7 +311,7 @@ def checkin(
         payload["location"] = location
     with session_scope() as session:
         who = get_escort(session, escort) if escort else None
-        ci = record_checkin(session, code, kind, payload, at=_parse_time(at), escort=who)
+        ci = record_checkin(session, code, kind, payload, at=parse_time(at), escort=who)
         console.print(f"Recorded {ci.kind} check-in #{ci.id} for {code}.")
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from models.errors import ConvoyOpsError
+from config import get_settings
+from models.errors import ConvoyOpsError, ValidationError
 
 console = Console()
 if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
@@ -42,3 +44,14 @@ def friendly(fn: F) -> F:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A time typed on the command line; without an offset it is in the display time zone."""
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a time like 2020-02-20 14:00.") from None
+    return t if t.tzinfo else t.replace(tzinfo=get_settings().tz)

@@ -14,14 +14,13 @@ numeric id. Phones are masked in every output.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from config import get_settings
-from flows.cli_common import JsonOpt, console, friendly, print_json
+from flows.cli_common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import session_scope
 from models.errors import ValidationError
 from models.permits import (
@@ -51,16 +50,6 @@ AtOpt = Annotated[
     str | None, typer.Option("--at", help="When it happened (default now), e.g. 2020-02-20 14:05.")
 ]
 ActorOpt = Annotated[str, typer.Option("--officer", help="Who records it (badge or name).")]
-
-
-def _time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{value!r} is not a time like 2020-02-20 14:00.") from None
-    return t if t.tzinfo else t.replace(tzinfo=get_settings().tz)
 
 
 def _date(value: str | None, what: str) -> date | None:
@@ -137,7 +126,7 @@ def apply_command(
             lon=lon,
             crs=crs,
             campaign=campaign,
-            at=_time(at),
+            at=parse_time(at),
             actor=officer,
         )
         record = permit_record(session, app)
@@ -160,7 +149,7 @@ def survey_command(
 ) -> None:
     """Record the site survey: --ok, or --reject with the reason in --note."""
     with session_scope() as session:
-        app = survey_site(session, key, ok=ok, note=note, at=_time(at), actor=officer)
+        app = survey_site(session, key, ok=ok, note=note, at=parse_time(at), actor=officer)
         record = permit_record(session, app)
     verdict = "surveyed" if ok else f"rejected: {record['reason']}"
     _say(record, json_out, f"Application {record['number']} {verdict}.")
@@ -189,7 +178,7 @@ def route_command(
     """
     vias = [v if v.name else Via(lat=v.lat, lon=v.lon, crs=crs) for v in map(_via, via)]
     with session_scope() as session:
-        app = plan_route(session, key, vias, hint=hint, note=note, at=_time(at), actor=officer)
+        app = plan_route(session, key, vias, hint=hint, note=note, at=parse_time(at), actor=officer)
         record = permit_record(session, app)
     path = " → ".join([*record["route"], record["site"]])
     _say(record, json_out, f"Application {record['number']}: route {path}.")
@@ -209,7 +198,7 @@ def issue_command(
     """Issue the pass of a routed application."""
     with session_scope() as session:
         issue_permit(
-            session, key, valid_until=_date(until, "end date"), at=_time(at), actor=officer
+            session, key, valid_until=_date(until, "end date"), at=parse_time(at), actor=officer
         )
         record = permit_record(session, get_application(session, key))
     _say(
@@ -231,7 +220,7 @@ def deliver_command(
 ) -> None:
     """Record the door-to-door delivery of an issued pass."""
     with session_scope() as session:
-        deliver_permit(session, key, to=to, at=_time(at), actor=officer)
+        deliver_permit(session, key, to=to, at=parse_time(at), actor=officer)
         record = permit_record(session, get_application(session, key))
     _say(
         record,

@@ -15,23 +15,13 @@ import typer
 from rich.table import Table
 
 from config import get_settings
-from flows.cli_common import JsonOpt, console, friendly, print_json
+from flows.cli_common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import session_scope, utcnow
 from models.errors import ValidationError
 
 
 def _local(at: datetime | None) -> str:
     return "" if at is None else at.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{value!r} is not a time like 2020-02-20 14:00.") from None
-    return t if t.tzinfo else t.replace(tzinfo=get_settings().tz)
 
 
 # --- alerts -----------------------------------------------------------------------------------
@@ -349,7 +339,7 @@ def monitor(
     from flows.notify import deliver_due
 
     if once:
-        now = _parse_time(at) or utcnow()
+        now = parse_time(at) or utcnow()
         report = tick(now)
         delivered = deliver_due(now)
         data = {

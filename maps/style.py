@@ -389,7 +389,27 @@ def badge_icon(icon: str, colour: str, *, kind: str, **kwargs: Any) -> folium.Di
     )
 
 
-class BadgeMarkers(RawMacroElement):
+class _DataLayer(RawMacroElement):
+    """Many features drawn by one script from data: popup and tooltip texts are stored once
+    and referred to by index (``items`` rows hold the indices)."""
+
+    def __init__(self, max_width: int = 320) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.items: list[list[Any]] = []
+        self.max_width = int(max_width)
+        self._text_index: dict[str, int] = {}
+
+    def _text(self, text: str | None) -> int | None:
+        if text is None:
+            return None
+        if text not in self._text_index:
+            self._text_index[text] = len(self.texts)
+            self.texts.append(text)
+        return self._text_index[text]
+
+
+class BadgeMarkers(_DataLayer):
     """Many badge markers drawn by one script into the parent layer (map, FeatureGroup or
     MarkerCluster), with their popups and tooltips.
 
@@ -423,22 +443,10 @@ class BadgeMarkers(RawMacroElement):
     )
 
     def __init__(self, max_width: int = 320) -> None:
-        super().__init__()
+        super().__init__(max_width)
         self._name = "BadgeMarkers"
-        self.texts: list[str] = []
         self.icons: list[dict[str, Any]] = []
-        self.items: list[list[Any]] = []
-        self.max_width = int(max_width)
-        self._text_index: dict[str, int] = {}
         self._icon_index: dict[str, int] = {}
-
-    def _text(self, text: str | None) -> int | None:
-        if text is None:
-            return None
-        if text not in self._text_index:
-            self._text_index[text] = len(self.texts)
-            self.texts.append(text)
-        return self._text_index[text]
 
     def add(
         self,
@@ -474,7 +482,7 @@ class BadgeMarkers(RawMacroElement):
         return len(self.items)
 
 
-class Lines(RawMacroElement):
+class Lines(_DataLayer):
     """Many polylines drawn by one script into the parent layer, with popups and tooltips
     (the line counterpart of :class:`BadgeMarkers`)."""
 
@@ -499,20 +507,8 @@ class Lines(RawMacroElement):
     )
 
     def __init__(self, max_width: int = 320) -> None:
-        super().__init__()
+        super().__init__(max_width)
         self._name = "Lines"
-        self.texts: list[str] = []
-        self.items: list[list[Any]] = []
-        self.max_width = int(max_width)
-        self._text_index: dict[str, int] = {}
-
-    def _text(self, text: str | None) -> int | None:
-        if text is None:
-            return None
-        if text not in self._text_index:
-            self._text_index[text] = len(self.texts)
-            self.texts.append(text)
-        return self._text_index[text]
 
     def add(
         self,
