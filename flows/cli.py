@@ -174,16 +174,10 @@ def _show(s: dict[str, Any]) -> None:
 @friendly
 def status(code: str, json_out: JsonOpt = False) -> None:
     """Stage and custody counts of a convoy, and what it waits for."""
-    from models.lifecycle import Stage, next_stage
-    from models.operations import WAITS_FOR
-    from models.reports import convoy_summary
+    from models.reports import convoy_status
 
     with session_scope() as session:
-        s = convoy_summary(session, code)
-    stage = Stage(s["stage"])
-    s["next_step"] = None if stage is Stage.CLOSED else next_stage(stage).value
-    waits = WAITS_FOR.get(next_stage(stage)) if stage is not Stage.CLOSED else None
-    s["waiting_for"] = waits.value if waits else None
+        s = convoy_status(session, code)
     if json_out:
         print_json({k: v for k, v in s.items() if k != "stages"})
         return
@@ -191,6 +185,7 @@ def status(code: str, json_out: JsonOpt = False) -> None:
         f"[bold]{code}[/bold]: stage {s['stage']}"
         + (f", next {s['next_step']}" if s["next_step"] else "")
         + (f" (waits for the {s['waiting_for']} check-in)" if s["waiting_for"] else "")
+        + (", which has arrived" if s["checkin_received"] else "")
     )
     t = Table("custody", "passengers")
     for state, n in sorted(s["by_state"].items()):

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from config import get_settings
+from models.checkins import latest
 from models.custody import census
-from models.lifecycle import STAGE_LABELS, Stage
+from models.lifecycle import STAGE_LABELS, Stage, next_stage
+from models.operations import WAITS_FOR
 from models.permits import permit_figures
 from models.store import convoy_escorts, get_convoy, list_convoys
 from models.tables import Convoy, Position, StageRun
@@ -74,6 +76,24 @@ def convoy_summary(session: Session, code: str) -> dict[str, Any]:
             select(func.count()).where(col(Position.convoy_id) == convoy.id)
         ).scalar_one(),
         "stages": stages,
+    }
+
+
+def convoy_status(session: Session, code: str) -> dict[str, Any]:
+    """Stage, the next step and the check-in it waits for, custody counts and completed stages
+    (no personal data)."""
+    s = convoy_summary(session, code)
+    stage = Stage(s["stage"])
+    following = None if stage is Stage.CLOSED else next_stage(stage)
+    waits = WAITS_FOR.get(following) if following is not None else None
+    received = False
+    if waits is not None:
+        received = latest(session, get_convoy(session, code), waits) is not None
+    return {
+        **s,
+        "next_step": following.value if following else None,
+        "waiting_for": waits.value if waits else None,
+        "checkin_received": received,
     }
 
 
