@@ -429,7 +429,11 @@ def serve(
     from flows.http_api import serve as run
 
     s = get_settings()
-    console.print(f"Tracker endpoint on http://{host or s.http_host}:{port or s.http_port}/osmand")
+    base = f"http://{host or s.http_host}:{port or s.http_port}"
+    console.print(f"Tracker endpoint (Traccar Client, OsmAnd protocol): {base}/osmand")
+    console.print(
+        f"Escort check-ins (Bearer device token): {base}/api/checkins, /api/convoy, /api/tasks"
+    )
     run(host, port)
 
 
