@@ -5,7 +5,7 @@ Work is done on whole manifests (SQLAlchemy Core executemany), never one ORM obj
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -112,28 +112,6 @@ def apply_changes(
         updates,
     )
     return len(changes)
-
-
-def record_registration(
-    session: Session, convoy: Convoy, passenger_ids: Iterable[int], *, at: datetime, actor: str
-) -> None:
-    """The first custody event of newly added passengers (nothing → registered)."""
-    rows = [
-        {
-            "convoy_id": convoy.id,
-            "passenger_id": pid,
-            "at": at,
-            "actor": actor,
-            "location": "",
-            "stage": "planned",
-            "from_state": "",
-            "to_state": Custody.REGISTERED.value,
-            "reason": "on the manifest",
-        }
-        for pid in passenger_ids
-    ]
-    if rows:
-        session.execute(insert(CustodyEvent), rows)
 
 
 def replay(session: Session, convoy_id: int) -> dict[int, Custody]:

@@ -149,11 +149,6 @@ Ring = list[tuple[float, float]]  # (lon, lat) as in GeoJSON
 Polygon = list[Ring]
 
 
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    kx = math.cos(math.radians((lat1 + lat2) / 2)) * 111.195
-    return math.hypot((lon2 - lon1) * kx, (lat2 - lat1) * 111.195)
-
-
 @dataclass
 class Shape:
     """A division's boundary (a MultiPolygon) with its bounding box."""
