@@ -17,6 +17,7 @@ import apprise
 from config import Settings, get_settings
 from models.db import session_scope, utcnow
 from models.escort_tasks import queue_stage_notices
+from models.identity import scrub
 from models.lifecycle import Stage
 from models.outbox import Backoff, claim_due, mark_failed, mark_sent
 
@@ -66,6 +67,8 @@ def deliver_due(
             error = send(url, subject, body)
         except Exception as exc:  # a plug-in bug must not lose the message
             error = f"{type(exc).__name__}: {exc}"
+        if error is not None:  # channels' errors may quote numbers: store and log them masked
+            error = scrub(error)
         with session_scope(settings) as session:
             if error is None:
                 mark_sent(session, msg_id, now)  # type: ignore[arg-type]

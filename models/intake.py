@@ -136,15 +136,6 @@ def active_elsewhere(session: Session, convoy: Convoy) -> dict[str, tuple[str, i
     return {idn: (code, seat) for idn, code, seat in rows}
 
 
-def _xlsx_text(value: Any) -> Any:
-    """Text an XLSX cell can hold as text: no control characters, never run as a formula."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if not isinstance(value, str):
-        return value
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-
-
 class RejectFiles:
     """Streams rejected rows to the error report (CSV + XLSX) and the file for fixing.
 
@@ -193,11 +184,14 @@ class RejectFiles:
         self._open = True
 
     def _cells(self, values: list[Any]) -> list[Any]:
+        """Cells an XLSX row can hold: no control characters, text never run as a formula."""
         from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         out: list[Any] = []
         for v in values:
-            v = _xlsx_text(v)
+            if isinstance(v, str):
+                v = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
             if isinstance(v, str) and v.startswith("="):
                 cell = WriteOnlyCell(self._err_ws, v)
                 cell.data_type = "s"  # text, not a formula

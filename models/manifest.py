@@ -4,8 +4,8 @@ A bad row never stops the import: it is reported with its row number, column, ma
 reason, and kept apart for fixing. ``accepted + rejected == rows read``, always (blank rows are
 not rows: they are counted apart).
 
-The validators here are the fast path (a few µs a row). python-stdnum's ``cn.ric`` and
-phonenumbers are the references; the property tests assert that both agree on random input.
+The ID and phone validators are ``models.identity``'s (the fast path, a few µs a row);
+``REASONS`` turns their problem keys into words.
 """
 
 from __future__ import annotations
@@ -23,10 +23,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from phonenumbers import PhoneMetadata
-
 from models.errors import ValidationError
-from models.identity import mask_id, mask_phone
+from models.identity import (
+    _CHECK,
+    _DATES,
+    _ID_RE,
+    _MOBILE_RE,
+    _PROVINCES,
+    id_problem,
+    mask_id,
+    mask_phone,
+    normalise_id,
+    normalise_phone,
+)
 from models.screening import HEALTH_CODES, NAT_RESULTS
 from models.store import PassengerRow
 
@@ -63,20 +72,7 @@ def header_key(text: Any) -> str:
 
 _LOOKUP: dict[str, str] = {header_key(a): key for key, aliases in HEADERS.items() for a in aliases}
 
-# -- fast validators -------------------------------------------------------------------------
-
-_CHECK = "10X98765432"
-_ID_RE = re.compile(r"\d{17}[\dX]", re.ASCII)
-_PROVINCES = frozenset(f"{n}" for n in (11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36,
-    37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82))  # fmt: skip
-# Mainland mobile numbers: the national-number pattern of phonenumbers' own CN metadata,
-# compiled once (phonenumbers.is_valid_number applies the same pattern, ~17 µs a call).
-_CN_MOBILE: str = str(PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern)  # type: ignore[union-attr]
-_MOBILE_RE = re.compile(
-    _CN_MOBILE,
-    re.ASCII,
-)
-_PHONE_JUNK = re.compile(r"[\s\-()（）]")
+# -- validators: models.identity (id_problem, normalise_id, normalise_phone, is_mobile) -------
 
 REASONS: dict[str, str] = {
     "required": "{label} is required",
@@ -96,83 +92,6 @@ REASONS: dict[str, str] = {
     "temperature_range": "the temperature is outside {lo}–{hi} °C",
     "entry_applied": "the entry application column takes yes/no (是/否)",
 }
-
-
-def id_check_char(first17: str) -> str:
-    """The 18th character of a resident ID: Σ dᵢ·2^(17−i) mod 11 reads the 17 digits in base
-    13 (13 ≡ 2 mod 11), so one C-level ``int(…, 13)`` does the weighted sum."""
-    return _CHECK[(2 * int(first17, 13)) % 11]
-
-
-class _Dates:
-    """Plausible birth dates (1900-01-01 … today) as 'YYYYMMDD' strings, built once a day."""
-
-    def __init__(self) -> None:
-        self.day: date | None = None
-        self.valid: frozenset[str] = frozenset()
-
-    def get(self, today: date) -> frozenset[str]:
-        if self.day != today:
-            out = []
-            for y in range(1900, today.year + 1):
-                leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-                for m, days in enumerate((31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30,
-                                          31, 30, 31), start=1):  # fmt: skip
-                    prefix = f"{y}{m:02d}"
-                    out += [f"{prefix}{d:02d}" for d in range(1, days + 1)]
-            cut = today.strftime("%Y%m%d")
-            self.valid, self.day = frozenset(d for d in out if d <= cut), today
-        return self.valid
-
-
-_DATES = _Dates()
-
-
-def normalise_id(value: Any) -> str:
-    text = str(value or "").strip()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return text.replace(" ", "").upper()
-
-
-def id_problem(value: str, today: date | None = None) -> str | None:
-    """None when ``value`` is a valid resident ID (GB 11643); otherwise a key of ``REASONS``."""
-    if len(value) != 18:
-        return "id_length"
-    if _ID_RE.fullmatch(value) is None:
-        return "id_format"
-    if value[:2] not in _PROVINCES:
-        return "id_province"
-    if value[6:14] not in _DATES.get(today or date.today()):
-        try:
-            date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-        except ValueError:
-            return "id_date"
-        return "id_date_implausible"
-    if _CHECK[(2 * int(value[:17], 13)) % 11] != value[17]:
-        return "id_check"
-    return None
-
-
-def normalise_phone(value: Any) -> str:
-    text = str(value or "").strip()
-    if len(text) == 11 and text.isascii() and text.isdigit():
-        return text
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    text = _PHONE_JUNK.sub("", text)
-    if text.startswith("+86"):
-        text = text[3:]
-    elif text.startswith("0086"):
-        text = text[4:]
-    elif text.startswith("86") and len(text) == 13:
-        text = text[2:]
-    return text
-
-
-def is_mobile(value: str) -> bool:
-    """A mainland China mobile number (phonenumbers' CN mobile pattern)."""
-    return _MOBILE_RE.fullmatch(value) is not None
 
 
 _TIME_RE = re.compile(
@@ -403,6 +322,9 @@ def _open_xlsx(path: Path) -> Iterator[Table]:
             shadow.parent.close()
 
 
+_FORMULA_TAG = re.compile(rb"<f[ >/]")
+
+
 def _formula_shadow(path: Path, ws: Any) -> Any:
     """A second read-only view with formulas, only when the sheet has formula cells at all
     (a quick scan of its XML), to tell an unsaved formula result from an empty cell."""
@@ -414,9 +336,8 @@ def _formula_shadow(path: Path, ws: Any) -> Any:
     try:
         with zipfile.ZipFile(path) as z, z.open(member) as fh:
             tail = b""
-            pattern = re.compile(rb"<f[ >/]")
             while chunk := fh.read(1 << 20):
-                if pattern.search(tail + chunk):
+                if _FORMULA_TAG.search(tail + chunk):
                     break
                 tail = chunk[-3:]
             else:
@@ -467,6 +388,17 @@ def masked(column: str, value: str) -> str:
     return value
 
 
+_DIGITS = re.compile(r"\d{7,}")
+
+
+def shown_header(text: str) -> str:
+    """A header cell as an error message may show it: when a file has no header row, its first
+    data row is taken for one, so digit runs (ID numbers, phones) are masked."""
+    return (
+        _DIGITS.sub(lambda m: mask_id(m.group(0)), text) if any(c.isdigit() for c in text) else text
+    )
+
+
 @dataclass
 class Layout:
     """Where each known field sits in the header, and which columns are extra."""
@@ -492,7 +424,7 @@ class Layout:
         missing = [k for k in REQUIRED if k not in index]
         if missing and header:
             names = ", ".join(f"{k} ({LABELS[k]})" for k in missing)
-            found = ", ".join(h for h in header if h) or "none"
+            found = ", ".join(shown_header(h) for h in header if h) or "none"
             raise ValidationError(f"{where} has no column for {names}; its headers are: {found}.")
         return cls(index, extra, len(header))
 
@@ -692,55 +624,6 @@ class RowParser:
             extra=self.extra(cells),
             entry_applied=entry,
         )
-
-
-@dataclass
-class ManifestRead:
-    """A whole manifest read into memory (small files, plans); see ``models.intake`` for the
-    streaming import of big ones."""
-
-    rows: list[tuple[int, PassengerRow]] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
-    read: int = 0
-    blank: int = 0
-    header: list[str] = field(default_factory=list)
-
-
-def read_manifest(path: Path, tz: ZoneInfo, rules: dict[str, Any] | None = None) -> ManifestRead:
-    out = ManifestRead()
-    with open_table(path) as table:
-        out.header = table.header
-        if not table.header:
-            return out
-        parser = RowParser(Layout.of(table.header, path.name), tz, rules)
-        for n, cells in table.rows:
-            lost = table.row_problems(n)
-            if lost:
-                out.read += 1
-                out.rejected.append(Rejection(n, lost, cells))
-                continue
-            if _blank(cells):
-                out.blank += 1
-                continue
-            out.read += 1
-            result = parser.parse(n, cells)
-            if isinstance(result, Rejection):
-                out.rejected.append(result)
-            else:
-                out.rows.append((n, result))
-    return out
-
-
-def write_rejections(result: ManifestRead, path: Path) -> Path:
-    """The rejected rows with row, column, masked value and reason (one line per problem)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8-sig") as fh:
-        w = csv.writer(fh)
-        w.writerow(["row", "column", "value", "reason"])
-        for r in result.rejected:
-            for p in r.problems:
-                w.writerow([r.row, p.column, safe_for_spreadsheet(p.value), p.reason])
-    return path
 
 
 def safe_for_spreadsheet(text: str) -> str:

@@ -12,7 +12,6 @@ other callers); :func:`convoy_view` and :func:`campaign_view` read it from a ses
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -26,7 +25,7 @@ from config import get_settings
 from models.errors import ConfigurationError
 from models.eta import thresholds
 from models.geo import LatLon
-from models.identity import mask_id, mask_phone
+from models.identity import scrub
 from models.lifecycle import Census, Custody, Stage
 from models.store import convoy_escorts, get_campaign, get_convoy, list_convoys
 from models.tables import Convoy, CustodyEvent, Enterprise, Passenger, Position, StageRun
@@ -45,22 +44,11 @@ __all__ = [
     "scrub",
 ]
 
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_MOBILE_LIKE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_LONG_NUMBER = re.compile(r"\d{11}")  # both need 11 digits in a row
 _DELAY_KINDS = frozenset({"late_departure", "late_arrival"})
 _MOVING = frozenset({Stage.DEPARTED, Stage.IN_TRANSIT})
 _ARRIVED = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
 _DONE = frozenset({Stage.HANDED_OFF, Stage.CLOSED})
 _DEFAULT_LATE_MIN = 30.0
-
-
-def scrub(text: str) -> str:
-    """``text`` with anything shaped like a resident ID number or mobile number masked."""
-    if not text or not _LONG_NUMBER.search(text):
-        return text or ""
-    text = _ID_LIKE.sub(lambda m: mask_id(m.group(0)), text or "")
-    return _MOBILE_LIKE.sub(lambda m: mask_phone(m.group(0)), text)
 
 
 class MapStatus(StrEnum):

@@ -30,12 +30,13 @@ _P = Passenger.__table__  # type: ignore[attr-defined]
 _E = CustodyEvent.__table__  # type: ignore[attr-defined]
 
 _SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
+_NAME_JUNK = re.compile(r"[\s()（）\[\]【】·.,，]")
 
 
 def normalise_enterprise_name(name: str) -> str:
     """Full-width → half-width, no spaces or brackets, no 有限公司-style suffix, lower case."""
     text = unicodedata.normalize("NFKC", name or "").lower()
-    text = re.sub(r"[\s()（）\[\]【】·.,，]", "", text)
+    text = _NAME_JUNK.sub("", text)
     for suffix in _SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]

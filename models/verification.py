@@ -21,8 +21,8 @@ from sqlmodel import Field, Session, SQLModel
 from config import Settings, get_settings
 from models.db import UTCDateTime
 from models.errors import ValidationError
-from models.identity import mask_id, mask_name
-from models.manifest import REASONS, _blank, header_key, id_problem, normalise_id, open_table
+from models.identity import id_problem, mask_id, mask_name, normalise_id
+from models.manifest import HEADERS, REASONS, _blank, header_key, open_table, shown_header
 from models.tables import Passenger
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -33,7 +33,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 _CATEGORY = {header_key(a): key for key, aliases in CATEGORIES.items() for a in aliases}
 REGISTRY_HEADERS: dict[str, tuple[str, ...]] = {
-    "id_number": ("id_number", "id", "身份证", "身份证号", "身份证号码", "证件号码", "证件号"),
+    "id_number": HEADERS["id_number"],
     "category": ("category", "类别", "类型", "分类"),
     "reason": ("reason", "原因", "事由", "说明", "备注"),
 }
@@ -105,7 +105,7 @@ class Registry:
             if "id_number" not in cols:
                 raise ValidationError(
                     f"The registry list {path.name} has no id_number (身份证号) column; its "
-                    f"headers are: {', '.join(table.header) or 'none'}."
+                    f"headers are: {', '.join(shown_header(h) for h in table.header) or 'none'}."
                 )
             ci, cc, cr = cols["id_number"], cols.get("category", -1), cols.get("reason", -1)
             index, entries = self.index, self.entries

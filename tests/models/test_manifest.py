@@ -7,8 +7,10 @@ import io
 import random
 import string
 import zipfile
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
@@ -19,18 +21,15 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
 from models.errors import ValidationError
-from models.identity import synthetic_id
+from models.identity import id_check_char, id_problem, is_mobile, normalise_phone, synthetic_id
 from models.manifest import (
     REASONS,
     Layout,
     Rejection,
     RowParser,
-    id_check_char,
-    id_problem,
-    is_mobile,
-    normalise_phone,
+    _blank,
+    open_table,
     parse_time,
-    read_manifest,
 )
 from models.store import PassengerRow
 from tests.conftest import SHANGHAI
@@ -202,6 +201,40 @@ def test_missing_required_column_is_one_clear_error() -> None:
 
 
 # -- files ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ManifestRead:
+    rows: list[tuple[int, PassengerRow]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    read: int = 0
+    blank: int = 0
+
+
+def read_manifest(path: Path, tz: ZoneInfo) -> ManifestRead:
+    """The reading loop of ``models.intake.import_manifest`` without the database: every
+    row read is accepted or rejected, blank rows are counted apart."""
+    out = ManifestRead()
+    with open_table(path) as table:
+        if not table.header:
+            return out
+        parser = RowParser(Layout.of(table.header, path.name), tz)
+        for n, cells in table.rows:
+            lost = table.row_problems(n)
+            if lost:
+                out.read += 1
+                out.rejected.append(Rejection(n, lost, cells))
+                continue
+            if _blank(cells):
+                out.blank += 1
+                continue
+            out.read += 1
+            result = parser.parse(n, cells)
+            if isinstance(result, Rejection):
+                out.rejected.append(result)
+            else:
+                out.rows.append((n, result))
+    return out
 
 
 def write_csv(path: Path, rows: list[list[str]], encoding: str) -> Path:
