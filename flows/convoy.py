@@ -17,12 +17,9 @@ from prefect import Task, flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from config import get_settings
-from maps.offline import OfflineMode, save_offline
-from maps.route import convoy_map
-from maps.style import MapOptions
+from flows.maps_cli import save_convoy_map
 from models.db import session_scope
 from models.lifecycle import Stage
-from models.mapdata import convoy_view
 from models.operations import StageResult, advance
 from models.reports import convoy_summary, summary_markdown
 from models.store import get_convoy
@@ -111,24 +108,6 @@ arrive = _step(Stage.ARRIVED, "arrive")
 spot_check_on_arrival = _step(Stage.ARRIVAL_SCREENED, "spot-check on arrival")
 hand_off_to_employers = _step(Stage.HANDED_OFF, "hand off to employers")
 close_convoy = _step(Stage.CLOSED, "close convoy")
-
-
-def save_convoy_map(code: str, *, path: Path | None = None, mode: OfflineMode = "folder") -> Path:
-    """Render the convoy's route map (offline: vendored assets, no CDN, no online tiles) into
-    ``output_dir/maps/CODE.html`` or ``path``; returns the file. ``mode="folder"`` shares one
-    ``assets/`` folder between the maps of a folder, ``"inline"`` writes one standalone file."""
-    settings = get_settings()
-    with session_scope() as session:
-        view = convoy_view(session, code)
-    m = convoy_map(view, options=MapOptions.from_settings(settings))
-    target = path or settings.output_dir / "maps" / f"{code}.html"
-    return save_offline(
-        m,
-        target,
-        mode=mode,
-        tile_url=settings.tile_url,
-        tile_attribution=settings.tile_attribution,
-    )
 
 
 def artifact_key(text: str) -> str:

@@ -13,8 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from config import Settings
-from flows.convoy import save_convoy_map
-from flows.maps_cli import campaign_file_name, register, save_campaign_map
+from flows.maps_cli import campaign_file_name, register, save_campaign_map, save_convoy_map
 from maps.offline import find_chromium
 from tests.maps.mapcheck import assert_offline_files, leaks, personal_data, put_in_the_field
 
