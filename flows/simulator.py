@@ -162,19 +162,24 @@ class ConvoySimulator:
         return out
 
     # -- playing ----------------------------------------------------------------------------
-    def _done(self, session: Any, convoy: Convoy, report: Report) -> bool:
+    @staticmethod
+    def _key(kind: Kind, at: datetime, payload: dict[str, Any]) -> tuple[Any, ...]:
+        """What tells one report from another of its kind: positions and entry reports by
+        time, handoffs by enterprise; of the other kinds there is one per convoy."""
+        if kind in (Kind.POSITION, Kind.ENTRY):
+            return (kind, at)
+        if kind is Kind.HANDOFF:
+            return (kind, payload.get("enterprise"))
+        return (kind,)
+
+    def _reported(self, session: Any, convoy: Convoy) -> set[tuple[Any, ...]]:
+        """The keys of every check-in this convoy already has (read once per play)."""
         rows = session.execute(
-            select(col(CheckIn.at), col(CheckIn.payload)).where(
-                col(CheckIn.convoy_id) == convoy.id, col(CheckIn.kind) == report.kind.value
+            select(col(CheckIn.kind), col(CheckIn.at), col(CheckIn.payload)).where(
+                col(CheckIn.convoy_id) == convoy.id
             )
         ).all()
-        if report.kind is Kind.POSITION:
-            return any(at == report.at for at, _ in rows)
-        if report.kind is Kind.HANDOFF:
-            return any(p.get("enterprise") == report.key for _, p in rows)
-        if report.kind is Kind.ENTRY:
-            return any(at == report.at for at, _ in rows)
-        return bool(rows)
+        return {self._key(Kind(kind), at, payload or {}) for kind, at, payload in rows}
 
     def _sleep_until(self, at: datetime, t0_field: datetime, t0_real: float) -> bool:
         if self.speed <= 0:
@@ -190,14 +195,13 @@ class ConvoySimulator:
         with session_scope(self.settings) as session:
             convoy = get_convoy(session, self.code)
             queue = self.script(convoy)
+            reported = self._reported(session, convoy)
         t0_field, t0_real = queue[0].at, time.monotonic()
         written = 0
         while queue:
             report = queue.pop(0)
-            with session_scope(self.settings) as session:
-                convoy = get_convoy(session, self.code)
-                if self._done(session, convoy, report):
-                    continue
+            if self._key(report.kind, report.at, {"enterprise": report.key}) in reported:
+                continue
             if not self._sleep_until(report.at, t0_field, t0_real):
                 break
             if not self._wait_for_flow(report.kind):
