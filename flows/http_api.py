@@ -74,12 +74,7 @@ async def _params(request: Request) -> dict[str, Any]:
 
 
 def _token(request: Request, params: dict[str, Any], path_token: str | None) -> str:
-    if path_token:
-        return path_token
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return str(params.get("token") or "")
+    return path_token or _bearer(request) or str(params.get("token") or "")
 
 
 def _bearer(request: Request) -> str:

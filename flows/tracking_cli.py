@@ -21,7 +21,10 @@ from models.errors import ValidationError
 
 
 def _local(at: datetime | None) -> str:
-    return "" if at is None else at.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M")
+    """A time in the display time zone (``models.reports.local``, imported when first used)."""
+    from models.reports import local
+
+    return local(at)
 
 
 # --- alerts -----------------------------------------------------------------------------------

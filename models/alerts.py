@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from config import Settings, get_settings
 from models.db import UTCDateTime, insert_ignore, utcnow
@@ -378,11 +378,17 @@ def _log(session: Session, alert: Alert, at: datetime, action: str, actor: str, 
 
 
 def open_alert(
-    session: Session, convoy: Convoy, cond: Condition, now: datetime, settings: Settings
+    session: Session,
+    convoy: Convoy,
+    cond: Condition,
+    now: datetime,
+    settings: Settings,
+    th: Thresholds | None = None,
 ) -> Alert:
-    """Open an alert for ``cond`` and queue its notification (escorts and alert roles)."""
+    """Open an alert for ``cond`` and queue its notification (escorts and alert roles).
+    ``th``: the mode's thresholds when the caller has them (else read from the rule file)."""
     params = _message_params(convoy, cond.kind.value, cond.details, settings)
-    thr = thresholds(settings.rules(), convoy.mode)
+    thr = th or thresholds(settings.rules(), convoy.mode)
     params["corridor_km"] = thr.corridor_km
     msg = render(f"alert.{cond.kind.value}", settings.locale, **params)
     alert = Alert(
@@ -620,7 +626,13 @@ def run_checks(
     th_cache: dict[str, Thresholds] = {}
     prof_cache: dict[str, SpeedProfile] = {}
     trules = TrackingRules.from_rules(rules)
-    orm: dict[int, Convoy] = {}
+    # Convoys without a track need their planned route: load them in one query, not one each.
+    untracked = (
+        select(Convoy)
+        .outerjoin(TrackState, col(TrackState.convoy_id) == col(Convoy.id))
+        .where(col(Convoy.stage).in_(_ACTIVE), col(TrackState.convoy_id).is_(None))
+    )
+    orm: dict[int, Convoy] = {cv.id: cv for cv in session.execute(untracked).scalars()}  # type: ignore[misc]
 
     def convoy_obj(cid: int) -> Convoy:
         if cid not in orm:
@@ -654,7 +666,7 @@ def run_checks(
         for kind, cond in conditions.items():
             alert = existing.get(kind)
             if alert is None:
-                alert = open_alert(session, convoy_obj(row.id), cond, now, settings)
+                alert = open_alert(session, convoy_obj(row.id), cond, now, settings, th)
                 report.changes.append(
                     Change("opened", row.code, kind, alert.id, now, dict(cond.details))
                 )

@@ -36,7 +36,7 @@ from models.errors import AuthenticationError, ValidationError
 from models.escort_tasks import escort_tasks
 from models.geo import to_wgs84
 from models.tables import CheckIn, Convoy, Escort
-from models.tracking import Device, _hash_token, parse_time
+from models.tracking import Device, hash_token, parse_time
 
 SOURCE = "http"
 _BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs")
@@ -59,7 +59,7 @@ def device_for_token(session: Session, token: str, convoy: Any = None) -> Device
             "'convoy device bind' prints it."
         )
     found = (
-        session.execute(select(Device).where(col(Device.token_hash) == _hash_token(token)))
+        session.execute(select(Device).where(col(Device.token_hash) == hash_token(token)))
         .scalars()
         .first()
     )

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from config import Settings, get_settings
 from models.db import UTCDateTime, insert_ignore, utcnow
@@ -170,6 +170,19 @@ def check_fix(fix: Fix, now: datetime, rules: Mapping[str, Any]) -> None:
         )
 
 
+def _position_row(convoy: Convoy, fix: Fix, source: str, now: datetime) -> dict[str, Any]:
+    """The ``position`` row of one fix (what ``ingest_fix`` and ``import_fixes`` store)."""
+    return {
+        "convoy_id": convoy.id,
+        "at": fix.at,
+        "lat": fix.lat,
+        "lon": fix.lon,
+        "speed_kmh": fix.speed_kmh,
+        "source": source,
+        "recorded_at": now,
+    }
+
+
 def _insert_positions(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert positions, ignoring repeats of (convoy, time, source); returns rows added."""
     added = 0
@@ -194,16 +207,7 @@ def ingest_fix(
     now = now or utcnow()
     rules = _rules(settings)
     check_fix(fix, now, rules)
-    row = {
-        "convoy_id": convoy.id,
-        "at": fix.at,
-        "lat": fix.lat,
-        "lon": fix.lon,
-        "speed_kmh": fix.speed_kmh,
-        "source": source,
-        "recorded_at": now,
-    }
-    if not _insert_positions(session, [row]):
+    if not _insert_positions(session, [_position_row(convoy, fix, source, now)]):
         return IngestResult(IngestStatus.DUPLICATE)
     stale_after = timedelta(minutes=thresholds(rules, convoy.mode).stale_position_min)
     state = session.get(TrackState, convoy.id)
@@ -307,18 +311,19 @@ def catch_up(
     if not rows:
         return 0
     newest = max(m for _, m in rows)
-    states = {
-        s.convoy_id: s
-        for s in session.execute(
-            select(TrackState).where(TrackState.convoy_id.in_([c for c, _ in rows]))  # type: ignore[attr-defined]
-        ).scalars()
+    states = track_states(session, (c for c, _ in rows))
+    # Convoys whose new positions ingest has not already folded in, loaded in one query.
+    ids = [
+        convoy_id
+        for convoy_id, max_id in rows
+        if convoy_id not in states or states[convoy_id].last_position_id < max_id
+    ]
+    convoys = {
+        c.id: c for c in session.execute(select(Convoy).where(col(Convoy.id).in_(ids))).scalars()
     }
     refreshed = 0
-    for convoy_id, max_id in rows:
-        state = states.get(convoy_id)
-        if state is not None and state.last_position_id >= max_id:
-            continue  # ingest already folded these in
-        convoy = session.get(Convoy, convoy_id)
+    for convoy_id in ids:
+        convoy = convoys.get(convoy_id)
         if convoy is not None:
             refresh_state(session, convoy, settings=settings, router=router)
             refreshed += 1
@@ -333,7 +338,8 @@ def catch_up(
 # --- devices ----------------------------------------------------------------------------------
 
 
-def _hash_token(token: str) -> str:
+def hash_token(token: str) -> str:
+    """The stored form of a device token (SHA-256, hex); the token itself is never stored."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -350,13 +356,13 @@ def bind_device(session: Session, device_id: str, escort_key: str, code: str) ->
     if found is None:
         found = Device(
             device_id=device_id,
-            token_hash=_hash_token(token),
+            token_hash=hash_token(token),
             escort_id=escort.id,  # type: ignore[arg-type]
             convoy_id=convoy.id,  # type: ignore[arg-type]
         )
         session.add(found)
     else:
-        found.token_hash = _hash_token(token)
+        found.token_hash = hash_token(token)
         found.escort_id = escort.id  # type: ignore[assignment]
         found.convoy_id = convoy.id  # type: ignore[assignment]
         found.active = True
@@ -380,7 +386,7 @@ def authenticate_device(session: Session, device_id: str, token: str) -> Device:
         found is not None
         and found.active
         and bool(token)
-        and hmac.compare_digest(found.token_hash, _hash_token(token))
+        and hmac.compare_digest(found.token_hash, hash_token(token))
     )
     if not ok or found is None:
         raise AuthenticationError(
@@ -662,17 +668,7 @@ def import_fixes(
         except ValidationError as exc:
             result.rejected.append((where, str(exc).rstrip(".")))
             continue
-        rows.append(
-            {
-                "convoy_id": convoy.id,
-                "at": fix.at,
-                "lat": fix.lat,
-                "lon": fix.lon,
-                "speed_kmh": fix.speed_kmh,
-                "source": source,
-                "recorded_at": now,
-            }
-        )
+        rows.append(_position_row(convoy, fix, source, now))
         if fix.at >= stale_before:
             fresh.add(fix.at)
     # Repeats inside the file are duplicates too.
