@@ -188,7 +188,4 @@ def test_arrival_sample_is_stable_and_sized(make_convoy: Callable[..., str]) -> 
         a = arrival_sample(convoy, list(range(1, 101)), 0.1)
         assert a == arrival_sample(convoy, list(range(1, 101)), 0.1)
         assert len(a) == 10 and set(a) <= set(range(1, 101))
-        assert (
-            arrival_sample(convoy, [1, 2], 0.1) == [1]
-            or len(arrival_sample(convoy, [1, 2], 0.1)) == 1
-        )
+        assert len(arrival_sample(convoy, [1, 2], 0.1)) == 1
