@@ -1,6 +1,7 @@
 """Manifest intake and batch pre-verification benchmarks (issue 3).
 
-* ``intake.import_20k`` / ``intake.import_200k``: ``models.intake.import_manifest`` (stream,
+* ``intake.import_20k`` / ``intake.import_200k``: ``models.intake.importer.import_manifest``
+  (stream,
   validate every field, match employers, cross-convoy check, bulk insert with registration
   events, commit) over the time of the baseline on the same file: ``csv.reader`` +
   ``sqlite3.executemany`` of the same rows, unvalidated, into the same ``passenger`` table
@@ -65,9 +66,9 @@ def _fresh(var: Path) -> None:
     """Point Convoy Ops at a fresh database with the enterprises and an empty convoy."""
     os.environ["CONVOY_VAR_DIR"] = str(var)
     from config import reset_settings
+    from models.convoy.lifecycle import Mode
+    from models.convoy.store import ConvoySpec, upsert_convoy, upsert_enterprise
     from models.db import dispose_engines, session_scope
-    from models.lifecycle import Mode
-    from models.store import ConvoySpec, upsert_convoy, upsert_enterprise
 
     dispose_engines()
     reset_settings()
@@ -86,7 +87,7 @@ def _fresh(var: Path) -> None:
 
 def ours_import(var: Path, manifest: Path) -> tuple[float, int]:
     from models.db import session_scope
-    from models.intake import import_manifest
+    from models.intake.importer import import_manifest
 
     _fresh(var)
     t = time.perf_counter()
@@ -102,7 +103,7 @@ def baseline_import(db: Path, manifest: Path) -> float:
     from sqlalchemy import create_engine
     from sqlmodel import SQLModel
 
-    import models.tables  # noqa: F401
+    import models.convoy.tables  # noqa: F401
 
     eng = create_engine(f"sqlite:///{db}")
     SQLModel.metadata.create_all(eng)  # the same DDL and indexes
@@ -179,7 +180,7 @@ def write_registry(path: Path, n: int) -> list[str]:
 
 
 def preverify(tmp: Path, target: float = 3.0) -> Result:
-    from models.verification import load_registry, verify
+    from models.intake.verification import load_registry, verify
 
     reg_file = tmp / "registry-1m.csv"
     listed = write_registry(reg_file, 1_000_000)

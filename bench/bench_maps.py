@@ -2,7 +2,7 @@
 
 The campaign is built in a fresh SQLite database (synthetic people, custody moved through the
 real ``apply_changes``, positions and open alerts for the convoys under way) and read back with
-``models.mapdata.campaign_view``; both maps below are drawn from that same view.
+``models.views.mapdata.campaign_view``; both maps below are drawn from that same view.
 
 * ``maps.overview_html_mb``: size of the saved overview page in folder mode, i.e. without the
   vendored scripts, styles and fonts (they sit once in the shared ``assets/`` folder). The
@@ -96,12 +96,9 @@ def build_campaign(var: Path, seed: int = 2020) -> None:
     """Create the benchmark campaign in a fresh database under ``var``."""
     os.environ["CONVOY_VAR_DIR"] = str(var)
     from config import reset_settings
-    from models.alerts import Alert
-    from models.custody import Change, apply_changes, states
-    from models.db import dispose_engines, session_scope
-    from models.identity import synthetic_id, synthetic_mobile
-    from models.lifecycle import Custody, Mode, Stage
-    from models.store import (
+    from models.convoy.custody import Change, apply_changes, states
+    from models.convoy.lifecycle import Custody, Mode, Stage
+    from models.convoy.store import (
         ConvoySpec,
         PassengerRow,
         add_passengers,
@@ -109,7 +106,10 @@ def build_campaign(var: Path, seed: int = 2020) -> None:
         upsert_convoy,
         upsert_enterprise,
     )
-    from models.tables import Position
+    from models.convoy.tables import Position
+    from models.db import dispose_engines, session_scope
+    from models.intake.identity import synthetic_id, synthetic_mobile
+    from models.tracking.alerts import Alert
 
     dispose_engines()
     reset_settings()
@@ -213,7 +213,7 @@ def run() -> list[Result]:
     from maps.overview import overview_map
     from maps.style import MapOptions
     from models.db import dispose_engines, session_scope
-    from models.mapdata import campaign_view
+    from models.views.mapdata import campaign_view
 
     old_var = os.environ.get("CONVOY_VAR_DIR")
     with tempfile.TemporaryDirectory(prefix="convoy-bench-maps-") as tmp:

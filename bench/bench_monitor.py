@@ -46,10 +46,10 @@ def _build(n: int, now: datetime) -> tuple[Any, Path]:
     from sqlalchemy import insert
 
     from config import reset_settings
+    from models.convoy.tables import Convoy, Position
     from models.db import dispose_engines, session_scope
-    from models.eta import route_of
-    from models.geo import interpolate_along
-    from models.tables import Convoy, Position
+    from models.geo.geodesy import interpolate_along
+    from models.tracking.eta import route_of
 
     var = Path(tempfile.mkdtemp(prefix=f"convoy-bench-{n}-"))
     _made.append(var)
@@ -101,8 +101,8 @@ def _build(n: int, now: datetime) -> tuple[Any, Path]:
 
 
 def _measure(n: int, now: datetime) -> tuple[float, float, dict[str, Any]]:
-    from models.alerts import run_checks
     from models.db import session_scope
+    from models.tracking.alerts import run_checks
 
     t0 = time.perf_counter()
     settings, db = _build(n, now)

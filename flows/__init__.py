@@ -1,5 +1,5 @@
 """Orchestration: Prefect flows and tasks, the simulator, the CLI. Imports config, models, maps."""
 
-from flows.runtime import prepare_environment
+from flows.service.runtime import prepare_environment
 
 prepare_environment()

@@ -1,7 +1,7 @@
 """The convoy flow: one Prefect flow run per charter train, flight or bus.
 
 It reads like the escort team's checklist. Each step is a task that calls one plain function
-(``models.operations.advance``) in its own database transaction; the steps that need people
+(``models.convoy.operations.advance``) in its own database transaction; the steps that need people
 wait for the escorts' check-ins. Run it again after a crash and it resumes at the first step
 not yet done.
 """
@@ -17,13 +17,13 @@ from prefect import Task, flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from config import get_settings
-from flows.maps_cli import save_convoy_map
+from flows.cli.maps import save_convoy_map
+from models.convoy.lifecycle import Stage
+from models.convoy.operations import StageResult, advance
+from models.convoy.store import get_convoy
 from models.db import session_scope
-from models.lifecycle import Stage
-from models.operations import StageResult, advance
-from models.reports import convoy_summary, summary_markdown
-from models.store import get_convoy
-from models.verification import summary_table as verification_summary
+from models.intake.verification import summary_table as verification_summary
+from models.views.reports import convoy_summary, summary_markdown
 
 
 def wait_for_step(
@@ -50,9 +50,9 @@ def notify_escorts_before(code: str, stage: Stage) -> None:
     """Queue the escorts' task for ``stage`` (and enterprise notices) in the outbox, e.g. the
     passengers still lacking an entry application once under way. Idempotent; a failure to
     queue is logged and never stops the convoy."""
-    from flows.notify import queue_task_notices
+    from flows.service.sender import queue_task_notices
+    from models.convoy.lifecycle import STAGES
     from models.errors import ConvoyOpsError
-    from models.lifecycle import STAGES
 
     try:
         queue_task_notices(code, STAGES[STAGES.index(stage) - 1])

@@ -3,10 +3,11 @@
 It reads like the permit officer's checklist: survey the site → plan the route → issue the
 pass → deliver it. The officer records each step through the CLI (``convoy permit survey …``,
 ``route``, ``issue``, ``deliver``), which applies it in the database through
-``models.permits``; each task of the flow waits for its step by polling the database (as the
-convoy flow waits for check-ins). With ``max_wait_seconds`` a step still waiting stops the run
-cleanly; run it again and it resumes there. Once the pass is issued the flow writes its route
-map (offline HTML under ``output_dir/permits``) and attaches a link to it to the flow run.
+``models.permits.workflow``; each task of the flow waits for its step by polling the database
+(as the convoy flow waits for check-ins). With ``max_wait_seconds`` a step still waiting
+stops the run cleanly; run it again and it resumes there. Once the pass is issued the flow
+writes its route map (offline HTML under ``output_dir/permits``) and attaches a link
+to it to the flow run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from maps.offline import OfflineMode, save_offline
 from maps.permit import permit_map
 from maps.style import MapOptions
 from models.db import session_scope
-from models.permits import get_application, get_permit, local_day, permit_record, step_state
+from models.permits.workflow import (
+    get_application,
+    get_permit,
+    local_day,
+    permit_record,
+    step_state,
+)
 
 __all__ = ["permit_flow", "save_permit_map", "wait_for_permit_step"]
 

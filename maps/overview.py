@@ -1,6 +1,6 @@
 """The operations overview of a campaign: every convoy on one offline map.
 
-:func:`overview_map` takes a :class:`models.mapdata.CampaignView` (``campaign_view(session,
+:func:`overview_map` takes a :class:`models.views.mapdata.CampaignView` (``campaign_view(session,
 name)``) and returns a ``folium.Map``:
 
 * one line per convoy from its origin through its waypoints to the destination, all
@@ -39,8 +39,8 @@ from maps.style import (
     legend_html,
     table_html,
 )
-from models.lifecycle import STAGE_LABELS, STAGES
-from models.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
+from models.convoy.lifecycle import STAGE_LABELS, STAGES
+from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
 
 __all__ = ["overview_map", "summary_html"]
 

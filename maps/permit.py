@@ -17,7 +17,7 @@ from folium import plugins
 
 from maps.style import Bindings, InfoPanel, MapOptions, badge_icon, esc, fit, legend_html
 from models.errors import ValidationError
-from models.geo import LatLon
+from models.geo.geodesy import LatLon
 
 __all__ = ["permit_map"]
 

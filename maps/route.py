@@ -1,7 +1,7 @@
 """The route map of one convoy, for managers: plan, track, checkpoints, counts, alerts.
 
-:func:`convoy_map` takes a :class:`models.mapdata.ConvoyView` (plain data: build it with
-``models.mapdata.convoy_view(session, code)`` or ``ConvoyView.of(convoy, positions, census)``)
+:func:`convoy_map` takes a :class:`models.views.mapdata.ConvoyView` (plain data: build it with
+``models.views.mapdata.convoy_view(session, code)`` or ``ConvoyView.of(convoy, positions, census)``)
 and returns a ``folium.Map`` built for offline use. Saving is separate
 (``maps.offline.save_offline``). Popups and labels carry counts, places and codes, never
 personal data.
@@ -41,8 +41,8 @@ from maps.style import (
     legend_html,
     table_html,
 )
-from models.lifecycle import STAGE_LABELS
-from models.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
+from models.convoy.lifecycle import STAGE_LABELS
+from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
 
 __all__ = ["convoy_map", "convoy_popup_html", "eta_text"]
 

@@ -22,8 +22,8 @@ from config import Settings, get_settings
 from maps.basemap import add_basemap
 from maps.offline import new_map
 from models.errors import ConfigurationError
-from models.geo import LatLon, wgs84_to_gcj02
-from models.mapdata import CheckpointKind, MapStatus, scrub
+from models.geo.geodesy import LatLon, wgs84_to_gcj02
+from models.views.mapdata import CheckpointKind, MapStatus, scrub
 
 __all__ = [
     "CHECKPOINT_ICONS",

@@ -20,13 +20,13 @@ from config import Settings, get_settings
 
 # Modules that define tables; ``init_db`` imports them so every table is created.
 TABLE_MODULES: tuple[str, ...] = (
-    "models.tables",
-    "models.tracking",
-    "models.alerts",
-    "models.outbox",
-    "models.verification",
-    "models.registration",
-    "models.permits",
+    "models.convoy.tables",
+    "models.tracking.positions",
+    "models.tracking.alerts",
+    "models.notify.outbox",
+    "models.intake.verification",
+    "models.intake.registration",
+    "models.permits.workflow",
 )
 
 _engines: dict[str, Engine] = {}

@@ -27,16 +27,16 @@ from sqlalchemy.exc import OperationalError
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="convoy-prefect-"))
 import flows  # noqa: F401  (quiet Prefect defaults)
 from config import Settings, reset_settings
-from models.db import dispose_engines, session_scope
-from models.identity import synthetic_id, synthetic_mobile
-from models.lifecycle import Mode
-from models.store import (
+from models.convoy.lifecycle import Mode
+from models.convoy.store import (
     ConvoySpec,
     PassengerRow,
     add_passengers,
     upsert_convoy,
     upsert_enterprise,
 )
+from models.db import dispose_engines, session_scope
+from models.intake.identity import synthetic_id, synthetic_mobile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -99,8 +99,8 @@ COUNTY_SUFFIXES = (
 )
 
 
-# --- the GCJ-02 inverse, duplicated from models/geo.py (config must not import models) ------
-# tests/models/test_gazetteer.py checks that both agree.
+# --- the GCJ-02 inverse, duplicated from models/geo/geodesy.py (config must not import models)
+# tests/models/geo/test_gazetteer.py checks that both agree.
 
 _GCJ_A = 6378245.0
 _GCJ_EE = 0.00669342162296594323

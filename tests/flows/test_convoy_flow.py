@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from config import Settings
 from flows.convoy import convoy_flow
-from flows.escorts import simulated_escorts
-from models.custody import census, replay, states
+from flows.sim.escorts import simulated_escorts
+from models.convoy.custody import census, replay, states
+from models.convoy.lifecycle import Stage, check_conservation
+from models.convoy.store import get_convoy
+from models.convoy.tables import CheckIn, CustodyEvent, Passenger, StageRun
 from models.db import session_scope
-from models.lifecycle import Stage, check_conservation
-from models.store import get_convoy
-from models.tables import CheckIn, CustodyEvent, Passenger, StageRun
 
 
 def test_flow_runs_a_convoy_to_closed(make_convoy: Callable[..., str], settings: Settings) -> None:

@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 from config import Settings
 from flows.permits import permit_flow
 from models.db import session_scope
-from models.permits import (
+from models.permits.workflow import (
     apply_for_permit,
     deliver_permit,
     get_application,

@@ -13,14 +13,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from config import Settings
-from models.custody import census, replay, states
+from models.convoy.custody import census, replay, states
+from models.convoy.lifecycle import Custody, Stage
+from models.convoy.store import get_convoy
+from models.convoy.tables import CheckIn, CustodyEvent, Passenger, StageRun
 from models.db import session_scope
-from models.lifecycle import Custody, Stage
-from models.store import get_convoy
-from models.tables import CheckIn, CustodyEvent, Passenger, StageRun
 from tests.conftest import child_env
 
-CONVOY = [sys.executable, "-m", "flows.cli"]
+CONVOY = [sys.executable, "-m", "flows.cli.main"]
 
 
 def _stage(code: str) -> str:

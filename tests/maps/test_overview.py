@@ -12,9 +12,9 @@ from config import Settings
 from maps.offline import HeadlessChromium, save_offline
 from maps.overview import overview_map
 from maps.style import MapOptions
+from models.convoy.store import get_convoy, upsert_enterprise
 from models.db import session_scope
-from models.mapdata import CampaignView, MapStatus, campaign_view
-from models.store import get_convoy, upsert_enterprise
+from models.views.mapdata import CampaignView, MapStatus, campaign_view
 from tests.conftest import ENTERPRISES
 from tests.maps.mapcheck import assert_offline_files, decoded, leaks, load, personal_data
 from tests.maps.mapcheck import put_in_the_field as field

@@ -14,12 +14,12 @@ from maps.basemap import has_basemap
 from maps.offline import HeadlessChromium, save_offline
 from maps.route import convoy_map
 from maps.style import MapOptions
+from models.convoy.lifecycle import Census, Custody, Stage
+from models.convoy.tables import Convoy, Position
 from models.db import session_scope
 from models.errors import ConfigurationError
-from models.geo import wgs84_to_gcj02
-from models.lifecycle import Census, Custody, Stage
-from models.mapdata import CheckpointKind, ConvoyView, MapStatus, convoy_view, scrub
-from models.tables import Convoy, Position
+from models.geo.geodesy import wgs84_to_gcj02
+from models.views.mapdata import CheckpointKind, ConvoyView, MapStatus, convoy_view, scrub
 from tests.maps.mapcheck import (
     SHANGHAI,
     T0,

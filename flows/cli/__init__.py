@@ -1,0 +1,1 @@
+"""The `convoy` command line: one module per command group and the shared helpers."""

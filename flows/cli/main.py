@@ -1,0 +1,422 @@
+"""The ``convoy`` command: a thin layer over the library. Errors become one clear line and a
+non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+import flows  # noqa: F401  (prepares the Prefect environment before Prefect is imported)
+from config import get_settings
+from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
+from models.db import init_db, session_scope
+from models.errors import ValidationError
+
+app = typer.Typer(
+    name="convoy",
+    help="Convoy Ops: orchestrated, auditable convoy escort operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _seats(text: str | None) -> list[int]:
+    if not text:
+        return []
+    out: list[int] = []
+    for part in text.replace("，", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out += list(range(int(a), int(b) + 1))
+        elif part.isdigit():
+            out.append(int(part))
+        else:
+            raise ValidationError(f"{part!r} is not a seat number or a range like 3-7.")
+    return out
+
+
+@app.command()
+@friendly
+def init() -> None:
+    """Create the database and the output folder (safe to run again)."""
+    s = get_settings()
+    init_db(s)
+    s.output_dir.mkdir(parents=True, exist_ok=True)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(s.db_url).render_as_string(hide_password=True)
+    console.print(f"Database ready: {url}\nOutputs go to: {s.output_dir}")
+
+
+def _short(place: str) -> str:
+    """'陕西省渭南市蒲城县' → '蒲城县' (the last division or the place itself)."""
+    for marker in ("自治州", "地区", "盟", "省", "市", "区", "县"):
+        if marker in place[:-1]:
+            place = place[place.rindex(marker, 0, len(place) - 1) + len(marker) :] or place
+    return place
+
+
+def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
+    t = Table(title=title)
+    right = ("passengers", "handed off", "held", "withdrawn", "late")
+    for col in ("convoy", "mode", "from → to", "stage", *right[:4],
+                "planned arrival", "actual arrival", "late"):  # fmt: skip
+        t.add_column(col, justify="right" if col in right else "left")
+    for r in rows:
+        late = "" if r["late_minutes"] is None else f"{r['late_minutes']:+d} min"
+        t.add_row(
+            r["code"], r["mode"], f"{_short(r['origin'])} → {_short(r['destination'])}",
+            r["stage"], str(r["passengers"]), str(r["handed_off"]), str(r["held"]),
+            str(r["withdrawn"]), r["planned_arrival"][5:], r["actual_arrival"][5:], late,
+        )  # fmt: skip
+    return t
+
+
+@app.command()
+@friendly
+def demo(
+    speed: Annotated[
+        float, typer.Option(help="Field seconds per real second for the simulated escorts.")
+    ] = 20000.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the demo campaign end to end with simulated escorts.
+
+    Builds the demo campaign, runs every convoy flow to the end, prints the summary and the
+    campaign figures, and writes one route map per convoy.
+    """
+    from flows.campaign import campaign_flow
+    from flows.sim.demo import CAMPAIGN, build_demo
+    from flows.sim.escorts import simulated_escorts
+
+    with session_scope() as session:
+        codes = build_demo(session)
+    if not json_out:
+        console.print(f"Demo campaign [bold]{CAMPAIGN}[/bold]: {len(codes)} convoys. Running…")
+    with simulated_escorts(codes, speed=speed):
+        results = campaign_flow(CAMPAIGN, codes, poll_seconds=0.1, max_wait_seconds=600)
+    if json_out:
+        print_json(results)
+        return
+    from flows.cli.maps import save_campaign_map
+
+    overview = save_campaign_map(CAMPAIGN)
+    console.print(summary_table(results, f"{CAMPAIGN}: convoys"))
+    for r in results:
+        console.print(f"  map {r['code']}: {r['map']}")
+    console.print(f"  operations overview: {overview}")
+    _report_figures(CAMPAIGN)
+
+
+@app.command()
+@friendly
+def plan(file: Annotated[Path, typer.Argument(help="A convoy plan in YAML.")]) -> None:
+    """Load convoy plans (campaign, enterprises, escorts, convoys, manifests) from YAML."""
+    from models.intake.plans import load_plan
+
+    with session_scope() as session:
+        result = load_plan(session, file)
+    console.print(
+        f"Loaded {len(result.convoys)} convoy(s) ({', '.join(result.convoys) or '—'}), "
+        f"{result.enterprises} enterprise(s), {result.escorts} escort(s); "
+        f"{result.passengers_added} passenger(s) added, {result.passengers_rejected} rejected."
+    )
+    for f in result.rejection_files:
+        console.print(f"  rejected rows: {f}")
+
+
+@app.command()
+@friendly
+def convoys(
+    code: Annotated[str | None, typer.Argument(help="Show one convoy in detail.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List convoys, or show one."""
+    from models.convoy.store import list_convoys
+    from models.views.reports import convoy_summary
+
+    with session_scope() as session:
+        codes = [code] if code else [c.code for c in list_convoys(session, campaign)]
+        rows = [convoy_summary(session, c) for c in codes]
+    if json_out:
+        print_json(rows[0] if code else rows)
+    elif code:
+        _show(rows[0])
+    else:
+        console.print(summary_table(rows, "Convoys"))
+
+
+def _show(s: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{s['code']}[/bold] {s['mode']} {s['vehicle']}: {s['origin']} → {s['destination']}"
+    )
+    console.print(
+        f"stage {s['stage']}; planned {s['planned_departure']} → {s['planned_arrival']}"
+        f"; actual {s['actual_departure'] or '—'} → {s['actual_arrival'] or '—'}"
+    )
+    t = Table("stage", "at", "details")
+    for st in s["stages"]:
+        details = ", ".join(f"{k} {v}" for k, v in st.items() if k not in ("stage", "label", "at"))
+        t.add_row(st["label"], st["at"], details)
+    console.print(t)
+
+
+@app.command()
+@friendly
+def status(code: str, json_out: JsonOpt = False) -> None:
+    """Stage and custody counts of a convoy, and what it waits for."""
+    from models.views.reports import convoy_status
+
+    with session_scope() as session:
+        s = convoy_status(session, code)
+    if json_out:
+        print_json({k: v for k, v in s.items() if k != "stages"})
+        return
+    console.print(
+        f"[bold]{code}[/bold]: stage {s['stage']}"
+        + (f", next {s['next_step']}" if s["next_step"] else "")
+        + (f" (waits for the {s['waiting_for']} check-in)" if s["waiting_for"] else "")
+        + (", which has arrived" if s["checkin_received"] else "")
+    )
+    t = Table("custody", "passengers")
+    for state, n in sorted(s["by_state"].items()):
+        t.add_row(state, str(n))
+    t.add_row("[bold]total[/bold]", str(s["passengers"]))
+    console.print(t)
+
+
+@app.command()
+@friendly
+def run(
+    code: str,
+    simulate: Annotated[bool, typer.Option(help="Play the escorts with the simulator.")] = False,
+    speed: Annotated[float, typer.Option(help="Simulator speed (field s per real s).")] = 0.0,
+    max_wait: Annotated[
+        float | None, typer.Option(help="Give up waiting for a check-in after this many s.")
+    ] = None,
+    poll: Annotated[float | None, typer.Option(help="Seconds between check-in polls.")] = None,
+) -> None:
+    """Run (or resume) the flow of one convoy.
+
+    Without --simulate it waits for the escorts' check-ins; with --max-wait it stops at a step
+    still waiting (exit code 3) and resumes there next time.
+    """
+    from contextlib import nullcontext
+
+    from flows.convoy import convoy_flow
+    from flows.sim.escorts import simulated_escorts
+
+    with session_scope() as session:  # fail fast on an unknown code
+        from models.convoy.store import get_convoy
+
+        get_convoy(session, code)
+    ctx = simulated_escorts([code], speed=speed) if simulate else nullcontext()
+    with ctx:
+        result = convoy_flow(
+            code, poll if poll is not None else (0.1 if simulate else None), max_wait
+        )
+    console.print(summary_table([result], f"Convoy {code}"))
+    console.print(f"  map: {result['map']}")
+    if result.get("waiting_for"):
+        console.print(
+            f"Convoy {code} is waiting for the {result['waiting_for']} check-in: record it with "
+            f"'convoy checkin {code} {result['waiting_for']} …', then run it again to resume."
+        )
+        raise typer.Exit(3)
+
+
+@app.command()
+@friendly
+def checkin(
+    code: Annotated[str, typer.Argument(help="The convoy.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="muster, screening, depart, position, entry, arrive, arrival_screening or handoff."
+        ),
+    ],
+    absent: Annotated[
+        str | None, typer.Option(help="Seats absent (muster, depart): 3,7,10-12.")
+    ] = None,
+    missing: Annotated[str | None, typer.Option(help="Seats missing on arrival.")] = None,
+    seats: Annotated[str | None, typer.Option(help="Seats (entry, handoff).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Reason for absences.")] = None,
+    result_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Screening results CSV: "
+            "seat,temperature,retemperature,nat_result,nat_time,health_code.",
+        ),
+    ] = None,
+    result: Annotated[
+        list[str] | None, typer.Option(help="One screening result SEAT:TEMP[:RETEMP] (repeatable).")
+    ] = None,
+    enterprise: Annotated[str | None, typer.Option(help="Enterprise receiving (handoff).")] = None,
+    received_by: Annotated[str | None, typer.Option(help="Who received them (handoff).")] = None,
+    location: Annotated[str | None, typer.Option(help="Where it happened.")] = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude (position).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude (position).")] = None,
+    crs: Annotated[str, typer.Option(help="wgs84, gcj02 or bd09 (position).")] = "wgs84",
+    at: Annotated[
+        str | None, typer.Option(help="When (default now), e.g. 2020-02-20 14:05.")
+    ] = None,
+    escort: Annotated[str | None, typer.Option(help="Badge of the reporting escort.")] = None,
+) -> None:
+    """Report from the field: what the convoy flow waits for."""
+    from models.convoy.checkins import record_checkin
+    from models.convoy.store import get_escort
+    from models.geo.geodesy import to_wgs84
+
+    kind = kind.replace("-", "_")
+    payload: dict[str, Any] = {}
+    if kind in ("muster", "depart"):
+        payload["absent"] = _seats(absent)
+        if reason:
+            payload["reason"] = reason
+    elif kind == "arrive":
+        payload["missing"] = _seats(missing)
+        if reason:
+            payload["reason"] = reason
+    elif kind in ("screening", "arrival_screening"):
+        payload["results"] = _screening_results(result_file, result or [])
+    elif kind == "entry":
+        payload["seats"] = _seats(seats)
+    elif kind == "handoff":
+        payload = {"enterprise": enterprise or "", "received_by": received_by or ""}
+        if seats:
+            payload["seats"] = _seats(seats)
+        if not enterprise or not received_by:
+            raise ValidationError("A handoff needs --enterprise and --received-by.")
+    elif kind == "position":
+        if lat is None or lon is None:
+            raise ValidationError("A position needs --lat and --lon.")
+        wlat, wlon = to_wgs84(lat, lon, crs)  # type: ignore[arg-type]
+        payload = {"lat": wlat, "lon": wlon}
+    if location and kind in ("screening", "arrival_screening", "arrive", "handoff"):
+        payload["location"] = location
+    with session_scope() as session:
+        who = get_escort(session, escort) if escort else None
+        ci = record_checkin(session, code, kind, payload, at=parse_time(at), escort=who)
+        console.print(f"Recorded {ci.kind} check-in #{ci.id} for {code}.")
+
+
+def _screening_results(path: Path | None, inline: list[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if path is not None:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            for n, rec in enumerate(csv.DictReader(fh), start=2):
+                try:
+                    entry: dict[str, Any] = {"seat": int(rec["seat"])}
+                    for key in ("temperature", "retemperature"):
+                        if rec.get(key):
+                            entry[key] = float(rec[key])
+                except (KeyError, ValueError):
+                    raise ValidationError(
+                        f"{path} row {n}: seat must be a whole number and temperatures numbers."
+                    ) from None
+                for key in ("nat_result", "nat_time", "health_code"):
+                    if rec.get(key):
+                        entry[key] = rec[key]
+                rows.append(entry)
+    for item in inline:
+        parts = item.split(":")
+        try:
+            entry = {"seat": int(parts[0]), "temperature": float(parts[1])}
+            if len(parts) > 2:
+                entry["retemperature"] = float(parts[2])
+        except (IndexError, ValueError):
+            raise ValidationError(f"{item!r} is not SEAT:TEMP or SEAT:TEMP:RETEMP.") from None
+        rows.append(entry)
+    return rows
+
+
+@app.command()
+@friendly
+def hold(
+    code: str,
+    seat: int,
+    reason: Annotated[str, typer.Option(help="Why (required).")],
+    withdraw: Annotated[bool, typer.Option(help="Withdrawn (left) rather than held.")] = False,
+    location: Annotated[str, typer.Option(help="Where the passenger is now.")] = "",
+    escort: Annotated[str, typer.Option(help="Badge of the reporting escort.")] = "",
+) -> None:
+    """Take one passenger out of the trip at any point: held (e.g. ill) or --withdraw (left)."""
+    from models.convoy.lifecycle import Custody
+    from models.convoy.operations import hold_or_withdraw
+    from models.db import utcnow
+
+    to = Custody.WITHDRAWN if withdraw else Custody.HELD
+    with session_scope() as session:
+        hold_or_withdraw(
+            session, code, seat, to, reason, at=utcnow(), actor=escort or "cli", location=location
+        )
+    console.print(f"Seat {seat} of {code} is now {to.value}: {reason}.")
+
+
+def _report_figures(campaign: str | None, json_out: bool = False) -> None:
+    from models.views.reports import campaign_figures
+
+    with session_scope() as session:
+        f = campaign_figures(session, campaign)
+    if json_out:
+        print_json(f)
+        return
+    t = Table(title=f"Campaign figures: {f['campaign']}")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for label, key in (
+        ("officers sent", "officers_sent"),
+        ("provinces", "provinces"),
+        ("origin places", "origin_places"),
+        ("trips", "trips"),
+        ("workers escorted (handed off)", "workers_escorted"),
+        ("held", "held"),
+        ("withdrawn", "withdrawn"),
+        ("still in custody", "in_custody"),
+    ):
+        t.add_row(label, str(f[key]))
+    modes = ", ".join(f"{m} {n}" for m, n in sorted(f["trips_by_mode"].items()))
+    t.add_row("trips by mode", modes or "—")
+    t.add_row("vehicle passes issued", str(f["passes_issued"]))
+    rate = f["passes_same_day_rate"]
+    t.add_row("passes delivered the same day", "—" if rate is None else f"{rate:.0%}")
+    console.print(t)
+
+
+@app.command()
+@friendly
+def report(
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The figures a manager reports, computed from the data."""
+    _report_figures(campaign, json_out)
+
+
+# Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
+# maps live beside their code; each module adds its own to this app.
+from flows.cli.intake import register as _register_intake  # noqa: E402
+from flows.cli.maps import register as _register_maps  # noqa: E402
+from flows.cli.permits import register as _register_permits  # noqa: E402
+from flows.cli.tracking import register as _register_tracking  # noqa: E402
+
+for _register in (_register_intake, _register_tracking, _register_maps, _register_permits):
+    _register(app)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Simulated field operation: the demo, the escort simulator and simulated escorts."""

@@ -1,0 +1,36 @@
+"""Running convoy flows with simulated escorts beside them (demo, tests, rehearsals)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from flows.sim.simulator import ConvoySimulator
+
+
+@contextmanager
+def simulated_escorts(codes: Sequence[str], speed: float = 0.0) -> Iterator[list[ConvoySimulator]]:
+    """Start one simulator thread per convoy; stop them (and re-raise their errors) on exit."""
+    sims = [ConvoySimulator(code, speed=speed) for code in codes]
+    errors: list[BaseException] = []
+
+    def play(sim: ConvoySimulator) -> None:
+        try:
+            sim.play()
+        except BaseException as exc:  # reported to the caller below
+            errors.append(exc)
+            sim.stop_event.set()
+
+    threads = [threading.Thread(target=play, args=(s,), daemon=True) for s in sims]
+    for t in threads:
+        t.start()
+    try:
+        yield sims
+    finally:
+        for s in sims:
+            s.stop_event.set()
+        for t in threads:
+            t.join(timeout=30)
+    if errors:
+        raise errors[0]

@@ -1,0 +1,250 @@
+"""Plays the escorts of a convoy on an accelerated clock, for the demo and the tests.
+
+It reports exactly what real escorts report, through the same library calls as
+``convoy checkin``: the muster roll, screening results, departure, positions along the route,
+entry applications, arrival, spot checks and handoffs. Field times follow the convoy's plan
+(with seeded, repeatable delays); real time runs ``speed`` times faster. Replaying a convoy that
+already has its reports adds nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from config import Settings, get_settings
+from models.convoy.checkins import Kind, record_checkin
+from models.convoy.lifecycle import STAGES, Custody, Stage
+from models.convoy.operations import arrival_sample
+from models.convoy.store import get_convoy
+from models.convoy.tables import CheckIn, Convoy, Enterprise, Passenger
+from models.db import session_scope
+from models.geo.geodesy import interpolate_along, prepare_polyline
+
+
+@dataclass(order=True)
+class Report:
+    at: datetime
+    order: int
+    kind: Kind = field(compare=False)
+    # Built when due, from the convoy as it is then (who is still aboard, who was sampled…).
+    build: Callable[[Any], dict[str, Any] | None] = field(compare=False)
+    key: str = field(compare=False, default="")
+
+
+class ConvoySimulator:
+    """The escorts of one convoy. ``speed`` is field seconds per real second (0 = no waiting)."""
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        speed: float = 0.0,
+        no_show_rate: float = 0.02,
+        fever_rate: float = 0.015,
+        settings: Settings | None = None,
+    ) -> None:
+        self.code = code
+        self.speed = speed
+        self.no_show_rate = no_show_rate
+        self.fever_rate = fever_rate
+        self.settings = settings or get_settings()
+        self.rng = random.Random(zlib.crc32(code.encode()))
+        self.stop_event = threading.Event()
+
+    # -- the script -------------------------------------------------------------------------
+    def script(self, convoy: Convoy) -> list[Report]:
+        rng = self.rng
+        dep = convoy.planned_departure + timedelta(minutes=rng.randint(0, 25))
+        duration = convoy.planned_arrival - convoy.planned_departure
+        arr = dep + duration * (1 + rng.uniform(-0.03, 0.06))
+        reports = [
+            Report(convoy.planned_departure - timedelta(hours=3), 0, Kind.MUSTER, self._muster),
+            Report(convoy.planned_departure - timedelta(hours=2), 1, Kind.SCREENING, self._screen),
+            Report(dep, 2, Kind.DEPART, lambda s: {"absent": []}),
+        ]
+        route = prepare_polyline(convoy.route())
+        step = timedelta(minutes=15 if convoy.mode != "flight" else 5)
+        t, n = dep, 0
+        while t <= arr:
+            frac = (t - dep) / (arr - dep)
+            lat, lon = interpolate_along(route, frac)
+            kmh = 0.0 if frac >= 1 else self.rng.uniform(0.8, 1.1) * 80
+            payload = {"lat": round(lat, 6), "lon": round(lon, 6), "speed_kmh": round(kmh, 1)}
+            reports.append(Report(t, 10 + n, Kind.POSITION, _constant(payload)))
+            t += step
+            n += 1
+        third = dep + (arr - dep) / 3
+        reports.append(Report(third, 5, Kind.ENTRY, lambda s: self._entry(s, 0.9), "first"))
+        reports.append(
+            Report(arr - (arr - dep) / 4, 6, Kind.ENTRY, lambda s: self._entry(s, 1.0), "rest")
+        )
+        reports.append(Report(arr, 100_000, Kind.ARRIVE, lambda s: {"missing": []}))
+        reports.append(
+            Report(arr + timedelta(minutes=20), 100_001, Kind.ARRIVAL_SCREENING, self._spot_check)
+        )
+        return sorted(reports)
+
+    def _passengers(self, session: Any, state: Custody | None = None) -> list[Passenger]:
+        convoy = get_convoy(session, self.code)
+        stmt = select(Passenger).where(col(Passenger.convoy_id) == convoy.id)
+        if state is not None:
+            stmt = stmt.where(col(Passenger.custody) == state.value)
+        return list(session.execute(stmt.order_by(col(Passenger.seat))).scalars())
+
+    def _muster(self, session: Any) -> dict[str, Any]:
+        seats = [p.seat for p in self._passengers(session)]
+        absent = [s for s in seats if self.rng.random() < self.no_show_rate]
+        return {"absent": absent}
+
+    def _screen(self, session: Any) -> dict[str, Any]:
+        convoy = get_convoy(session, self.code)
+        at = convoy.planned_departure - timedelta(hours=2)
+        results = []
+        for p in self._passengers(session):
+            if p.custody in (Custody.WITHDRAWN.value, Custody.HELD.value):
+                continue
+            temp = round(min(37.2, self.rng.gauss(36.5, 0.25)), 1)
+            entry: dict[str, Any] = {"seat": p.seat, "temperature": temp}
+            if self.rng.random() < self.fever_rate:
+                entry["temperature"] = round(self.rng.uniform(37.4, 38.6), 1)
+                if self.rng.random() < 0.4:  # it was the sun and the queue: fine after rest
+                    entry["retemperature"] = round(self.rng.uniform(36.4, 37.1), 1)
+            entry["nat_result"] = "negative"
+            nat = at - timedelta(hours=self.rng.randint(6, 36))
+            entry["nat_time"] = nat.isoformat()
+            entry["health_code"] = "green"
+            results.append(entry)
+        return {"results": results}
+
+    def _entry(self, session: Any, share: float) -> dict[str, Any] | None:
+        todo = [p.seat for p in self._passengers(session, Custody.BOARDED) if not p.entry_applied]
+        seats = [s for s in todo if share >= 1 or self.rng.random() < share]
+        return {"seats": seats} if seats else None
+
+    def _spot_check(self, session: Any) -> dict[str, Any]:
+        convoy = get_convoy(session, self.code)
+        rate = float(self.settings.rules().get("screening", {}).get("arrival_sample_rate", 0.1))
+        arrived = [p.seat for p in self._passengers(session, Custody.ARRIVED)]
+        sample = arrival_sample(convoy, arrived, rate)
+        results = [
+            {
+                "seat": s,
+                "temperature": round(min(37.2, self.rng.gauss(36.5, 0.2)), 1),
+                "health_code": "green",
+            }
+            for s in sample
+        ]
+        return {"results": results}
+
+    def _handoffs(self, session: Any, arrived_at: datetime) -> list[Report]:
+        people = self._passengers(session, Custody.ARRIVED)
+        ids = sorted({p.enterprise_id for p in people if p.enterprise_id})
+        out = []
+        for i, eid in enumerate(ids):
+            ent = session.get(Enterprise, eid)
+            payload = {
+                "enterprise": ent.name,
+                "received_by": ent.contact_name or f"{ent.name} reception",
+                "location": ent.address,
+            }
+            at = arrived_at + timedelta(minutes=45 + 20 * i)
+            out.append(Report(at, 200_000 + i, Kind.HANDOFF, _constant(payload), ent.name))
+        return out
+
+    # -- playing ----------------------------------------------------------------------------
+    @staticmethod
+    def _key(kind: Kind, at: datetime, payload: dict[str, Any]) -> tuple[Any, ...]:
+        """What tells one report from another of its kind: positions and entry reports by
+        time, handoffs by enterprise; of the other kinds there is one per convoy."""
+        if kind in (Kind.POSITION, Kind.ENTRY):
+            return (kind, at)
+        if kind is Kind.HANDOFF:
+            return (kind, payload.get("enterprise"))
+        return (kind,)
+
+    def _reported(self, session: Any, convoy: Convoy) -> set[tuple[Any, ...]]:
+        """The keys of every check-in this convoy already has (read once per play)."""
+        rows = session.execute(
+            select(col(CheckIn.kind), col(CheckIn.at), col(CheckIn.payload)).where(
+                col(CheckIn.convoy_id) == convoy.id
+            )
+        ).all()
+        return {self._key(Kind(kind), at, payload or {}) for kind, at, payload in rows}
+
+    def _sleep_until(self, at: datetime, t0_field: datetime, t0_real: float) -> bool:
+        if self.speed <= 0:
+            return not self.stop_event.is_set()
+        due = t0_real + (at - t0_field).total_seconds() / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            return not self.stop_event.wait(delay)
+        return not self.stop_event.is_set()
+
+    def play(self) -> int:
+        """Report everything not yet reported, in field-time order. Returns reports written."""
+        with session_scope(self.settings) as session:
+            convoy = get_convoy(session, self.code)
+            queue = self.script(convoy)
+            reported = self._reported(session, convoy)
+        t0_field, t0_real = queue[0].at, time.monotonic()
+        written = 0
+        while queue:
+            report = queue.pop(0)
+            if self._key(report.kind, report.at, {"enterprise": report.key}) in reported:
+                continue
+            if not self._sleep_until(report.at, t0_field, t0_real):
+                break
+            if not self._wait_for_flow(report.kind):
+                break
+            with session_scope(self.settings) as session:
+                payload = report.build(session)
+                if payload is not None:
+                    record_checkin(
+                        session,
+                        self.code,
+                        report.kind.value,
+                        payload,
+                        at=report.at,
+                        source="simulator",
+                    )
+                    written += 1
+                if report.kind is Kind.ARRIVAL_SCREENING:
+                    queue = sorted(
+                        queue + self._handoffs(session, report.at - timedelta(minutes=20))
+                    )
+        return written
+
+    def _wait_for_flow(self, kind: Kind) -> bool:
+        """Escorts report a step only once the convoy has reached the step before it: the
+        screening needs the verified roll, the spot check needs the arrived list."""
+        needed = _NEEDS_STAGE.get(kind)
+        if needed is None:
+            return True
+        while not self.stop_event.is_set():
+            with session_scope(self.settings) as session:
+                stage = Stage(get_convoy(session, self.code).stage)
+            if STAGES.index(stage) >= STAGES.index(needed):
+                return True
+            self.stop_event.wait(0.05)
+        return False
+
+
+def _constant(payload: dict[str, Any]) -> Callable[[Any], dict[str, Any] | None]:
+    return lambda _session: payload
+
+
+_NEEDS_STAGE = {
+    Kind.SCREENING: Stage.VERIFIED,
+    Kind.ENTRY: Stage.DEPARTED,
+    Kind.ARRIVAL_SCREENING: Stage.ARRIVED,
+}

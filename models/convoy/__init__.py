@@ -1,0 +1,1 @@
+"""Convoys, passengers and custody: tables, stages, screening, check-ins and the store."""

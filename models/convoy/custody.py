@@ -1,0 +1,124 @@
+"""Bulk custody changes: validated against the lifecycle, written as append-only events.
+
+Work is done on whole manifests (SQLAlchemy Core executemany), never one ORM object per person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlmodel import Session
+
+from models.convoy.lifecycle import Census, Custody, check_custody_transition
+from models.convoy.tables import Convoy, CustodyEvent, Passenger
+from models.errors import NotFoundError
+
+_P = Passenger.__table__  # type: ignore[attr-defined]
+_E = CustodyEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Change:
+    """Move one passenger to ``to`` (a reason is required for held and withdrawn)."""
+
+    passenger_id: int
+    to: Custody
+    reason: str = ""
+    location: str | None = None
+
+
+def states(session: Session, convoy_id: int) -> dict[int, Custody]:
+    """Current custody state of every passenger of a convoy, by passenger id."""
+    rows = session.execute(select(_P.c.id, _P.c.custody).where(_P.c.convoy_id == convoy_id))
+    return {pid: Custody(state) for pid, state in rows}
+
+
+def census(session: Session, convoy_id: int) -> Census:
+    """Counts per custody state for one convoy."""
+    rows = session.execute(
+        select(_P.c.custody, func.count()).where(_P.c.convoy_id == convoy_id).group_by(_P.c.custody)
+    ).all()
+    by_state = {Custody(state): int(n) for state, n in rows}
+    return Census(total=sum(by_state.values()), by_state=by_state)
+
+
+def apply_changes(
+    session: Session,
+    convoy: Convoy,
+    changes: Sequence[Change],
+    *,
+    at: datetime,
+    actor: str,
+    location: str,
+    stage: str,
+    current: dict[int, Custody] | None = None,
+) -> int:
+    """Validate every change, then write all events and state updates in bulk.
+
+    Nothing is written if any change is illegal: the caller's transaction rolls back.
+    Returns the number of passengers moved.
+    """
+    if not changes:
+        return 0
+    assert convoy.id is not None
+    current = current if current is not None else states(session, convoy.id)
+    events: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for ch in changes:
+        try:
+            was = current[ch.passenger_id]
+        except KeyError:
+            raise NotFoundError(
+                f"Passenger {ch.passenger_id} is not on the manifest of convoy {convoy.code}."
+            ) from None
+        check_custody_transition(was, ch.to, ch.reason)
+        where = ch.location if ch.location is not None else location
+        events.append(
+            {
+                "convoy_id": convoy.id,
+                "passenger_id": ch.passenger_id,
+                "at": at,
+                "actor": actor,
+                "location": where,
+                "stage": stage,
+                "from_state": was.value,
+                "to_state": ch.to.value,
+                "reason": ch.reason,
+            }
+        )
+        updates.append(
+            {
+                "b_id": ch.passenger_id,
+                "b_custody": ch.to.value,
+                "b_reason": ch.reason,
+                "b_location": where,
+                "b_at": at,
+            }
+        )
+        current[ch.passenger_id] = ch.to
+    session.execute(insert(CustodyEvent), events)
+    session.connection().execute(
+        update(_P)
+        .where(_P.c.id == bindparam("b_id"))
+        .values(
+            custody=bindparam("b_custody"),
+            custody_reason=bindparam("b_reason"),
+            custody_location=bindparam("b_location"),
+            custody_at=bindparam("b_at"),
+        ),
+        updates,
+    )
+    return len(changes)
+
+
+def replay(session: Session, convoy_id: int) -> dict[int, Custody]:
+    """Each passenger's state as the event log tells it (to check against the passenger table)."""
+    rows = session.execute(
+        select(_E.c.passenger_id, _E.c.to_state)
+        .where(_E.c.convoy_id == convoy_id)
+        .order_by(_E.c.id)
+    )
+    return {pid: Custody(state) for pid, state in rows}

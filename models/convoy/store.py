@@ -1,0 +1,399 @@
+"""Look-ups and idempotent upserts for campaigns, enterprises, escorts, convoys and passengers."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, literal, select
+from sqlmodel import Session, col
+
+from models.convoy.lifecycle import Custody, Mode, Stage
+from models.convoy.tables import (
+    Assignment,
+    Campaign,
+    Convoy,
+    CustodyEvent,
+    Enterprise,
+    Escort,
+    Passenger,
+)
+from models.db import UTCDateTime, utcnow
+from models.errors import NotFoundError, ValidationError
+
+_P = Passenger.__table__  # type: ignore[attr-defined]
+_E = CustodyEvent.__table__  # type: ignore[attr-defined]
+
+_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
+_NAME_JUNK = re.compile(r"[\s()（）\[\]【】·.,，]")
+
+
+def normalise_enterprise_name(name: str) -> str:
+    """Full-width → half-width, no spaces or brackets, no 有限公司-style suffix, lower case."""
+    text = unicodedata.normalize("NFKC", name or "").lower()
+    text = _NAME_JUNK.sub("", text)
+    for suffix in _SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]
+            break
+    return text
+
+
+def get_convoy(session: Session, code: str) -> Convoy:
+    convoy = session.execute(select(Convoy).where(col(Convoy.code) == code)).scalars().first()
+    if convoy is None:
+        codes = list(session.execute(select(col(Convoy.code))).scalars())
+        near = difflib.get_close_matches(code, codes, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(near)}?" if near else ""
+        raise NotFoundError(f"There is no convoy with the code {code!r}.{hint}")
+    return convoy
+
+
+def list_convoys(session: Session, campaign: str | None = None) -> list[Convoy]:
+    stmt = select(Convoy).order_by(col(Convoy.planned_departure), Convoy.code)
+    if campaign:
+        stmt = stmt.join(Campaign).where(col(Campaign.name) == campaign)
+    return list(session.execute(stmt).scalars())
+
+
+def get_campaign(session: Session, name: str) -> Campaign:
+    found = session.execute(select(Campaign).where(col(Campaign.name) == name)).scalars().first()
+    if found is None:
+        raise NotFoundError(f"There is no campaign named {name!r}.")
+    return found
+
+
+def upsert_campaign(session: Session, name: str, **fields: Any) -> Campaign:
+    found = session.execute(select(Campaign).where(col(Campaign.name) == name)).scalars().first()
+    if found is None:
+        found = Campaign(name=name, **fields)
+        session.add(found)
+    else:
+        for key, value in fields.items():
+            setattr(found, key, value)
+    session.flush()
+    return found
+
+
+def upsert_enterprise(session: Session, name: str, **fields: Any) -> Enterprise:
+    found = (
+        session.execute(select(Enterprise).where(col(Enterprise.name) == name)).scalars().first()
+    )
+    if found is None:
+        found = Enterprise(name=name, norm_name=normalise_enterprise_name(name), **fields)
+        session.add(found)
+    else:
+        for key, value in fields.items():
+            setattr(found, key, value)
+    session.flush()
+    return found
+
+
+def upsert_escort(session: Session, badge: str, **fields: Any) -> Escort:
+    found = session.execute(select(Escort).where(col(Escort.badge) == badge)).scalars().first()
+    if found is None:
+        found = Escort(badge=badge, **fields)
+        session.add(found)
+    else:
+        for key, value in fields.items():
+            setattr(found, key, value)
+    session.flush()
+    return found
+
+
+def get_escort(session: Session, key: str) -> Escort:
+    """An escort by badge number, or by name when that is unique."""
+    found = session.execute(select(Escort).where(col(Escort.badge) == key)).scalars().first()
+    if found is not None:
+        return found
+    named = list(session.execute(select(Escort).where(col(Escort.name) == key)).scalars())
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        badges = ", ".join(e.badge for e in named)
+        raise ValidationError(f"Several escorts are named {key}; give the badge ({badges}).")
+    raise NotFoundError(f"There is no escort with the badge or name {key!r}.")
+
+
+def assign_escort(session: Session, convoy: Convoy, escort: Escort, role: str = "escort") -> None:
+    exists = (
+        session.execute(
+            select(Assignment).where(
+                col(Assignment.convoy_id) == convoy.id, col(Assignment.escort_id) == escort.id
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if exists is None:
+        session.add(Assignment(convoy_id=convoy.id, escort_id=escort.id, role=role))  # type: ignore[arg-type]
+    else:
+        exists.role = role
+    session.flush()
+
+
+def convoy_escorts(session: Session, convoy: Convoy) -> list[tuple[Escort, str]]:
+    rows = session.execute(
+        select(Escort, col(Assignment.role))
+        .join(Assignment, col(Assignment.escort_id) == Escort.id)
+        .where(col(Assignment.convoy_id) == convoy.id)
+        .order_by(col(Assignment.id))
+    ).all()
+    return [(e, role) for e, role in rows]
+
+
+@dataclass
+class ConvoySpec:
+    """A convoy plan in resolved form (places already turned into coordinates)."""
+
+    code: str
+    mode: Mode
+    origin_name: str
+    origin: tuple[float, float]
+    destination_name: str
+    destination: tuple[float, float]
+    planned_departure: datetime
+    planned_arrival: datetime
+    vehicle: str = ""
+    origin_adcode: str = ""
+    destination_adcode: str = ""
+    waypoints: Sequence[dict[str, Any]] = ()
+    campaign: str | None = None
+    notes: str = ""
+
+
+def upsert_convoy(session: Session, spec: ConvoySpec) -> Convoy:
+    """Create a convoy or update its plan. A convoy that has started keeps its route and times."""
+    if spec.planned_arrival <= spec.planned_departure:
+        raise ValidationError(
+            f"Convoy {spec.code}: the planned arrival must come after the planned departure."
+        )
+    campaign_id = upsert_campaign(session, spec.campaign).id if spec.campaign else None
+    fields: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "mode": spec.mode.value,
+        "vehicle": spec.vehicle,
+        "origin_name": spec.origin_name,
+        "origin_lat": spec.origin[0],
+        "origin_lon": spec.origin[1],
+        "origin_adcode": spec.origin_adcode,
+        "destination_name": spec.destination_name,
+        "destination_lat": spec.destination[0],
+        "destination_lon": spec.destination[1],
+        "destination_adcode": spec.destination_adcode,
+        "waypoints": list(spec.waypoints),
+        "planned_departure": spec.planned_departure,
+        "planned_arrival": spec.planned_arrival,
+        "notes": spec.notes,
+    }
+    found = session.execute(select(Convoy).where(col(Convoy.code) == spec.code)).scalars().first()
+    if found is None:
+        found = Convoy(code=spec.code, **fields)
+        session.add(found)
+    elif found.stage == Stage.PLANNED.value:
+        for key, value in fields.items():
+            setattr(found, key, value)
+    session.flush()
+    return found
+
+
+@dataclass(slots=True)
+class PassengerRow:
+    """One validated manifest row, ready to store."""
+
+    name: str
+    id_number: str
+    phone: str = ""
+    employer: str = ""
+    origin: str = ""
+    health_code: str = ""
+    nat_result: str = ""
+    nat_time: datetime | None = None
+    temperature: float | None = None
+    extra: dict[str, Any] | None = None
+    entry_applied: bool = False
+
+
+def match_enterprise(session: Session, employer: str) -> Enterprise | None:
+    """Exact name first, then the normalised name."""
+    exact = (
+        session.execute(select(Enterprise).where(col(Enterprise.name) == employer))
+        .scalars()
+        .first()
+    )
+    if exact is not None:
+        return exact
+    norm = normalise_enterprise_name(employer)
+    return (
+        session.execute(select(Enterprise).where(col(Enterprise.norm_name) == norm))
+        .scalars()
+        .first()
+    )
+
+
+_CHUNK = 5000
+_PASSENGER_COLUMNS = (
+    "convoy_id", "seat", "name", "id_number", "phone", "employer", "enterprise_id", "origin",
+    "health_code", "nat_result", "nat_time", "temperature", "entry_applied", "custody",
+    "custody_reason", "custody_location", "custody_at", "extra",
+)  # fmt: skip
+
+
+class _BulkInsert:
+    """A Core INSERT compiled once for the connection's dialect, executed with the DBAPI's
+    executemany through ``Connection.exec_driver_sql``. Values are converted with each
+    column type's own bind processor, but only where one exists and only once per distinct
+    value (times, JSON), which keeps a 200,000-row manifest at a few µs a row."""
+
+    def __init__(self, conn: Any, table: Any, columns: Sequence[str]) -> None:
+        dialect = conn.dialect
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        self.conn = conn
+        self.table = table
+        self.sql = str(compiled)
+        self.columns = tuple(columns)
+        self.positional = bool(compiled.positional)
+        names = list(compiled.positiontup or []) if self.positional else list(columns)
+        if sorted(names) != sorted(columns):
+            raise RuntimeError(f"Unexpected bind names {names} for {columns}.")
+        self.order = [self.columns.index(n) for n in names]
+        self.names = names
+        self.procs = {
+            i: proc
+            for i, c in enumerate(self.columns)
+            if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect))
+        }
+
+    def run(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        items = list(self.procs.items())
+        if items:
+            caches: list[dict[Any, Any]] = [{} for _ in items]
+            empty = {i: proc({}) if self._is_json(i) else None for i, proc in items}
+            fixed: list[Any] = []
+            for row in rows:
+                r = list(row)
+                for (i, proc), cache in zip(items, caches, strict=True):
+                    v = r[i]
+                    if v is None:
+                        continue
+                    if type(v) is dict:
+                        r[i] = proc(v) if v else empty[i]
+                        continue
+                    out = cache.get(v)
+                    if out is None:
+                        out = proc(v)
+                        if len(cache) < 10_000:
+                            cache[v] = out
+                    r[i] = out
+                fixed.append(r)
+        else:
+            fixed = list(rows)
+        if not self.positional:
+            params: list[Any] = [dict(zip(self.columns, r, strict=True)) for r in fixed]
+        elif self.order == list(range(len(self.columns))):
+            params = [tuple(r) for r in fixed] if items else fixed
+        else:
+            order = self.order
+            params = [tuple(r[i] for i in order) for r in fixed]
+        self.conn.exec_driver_sql(self.sql, params)
+
+    def _is_json(self, i: int) -> bool:
+        from sqlalchemy import JSON
+
+        return isinstance(self.table.c[self.columns[i]].type, JSON)
+
+
+def add_passengers(
+    session: Session,
+    convoy: Convoy,
+    rows: Iterable[PassengerRow],
+    *,
+    actor: str = "manifest",
+    enterprise_ids: dict[str, int | None] | None = None,
+    chunk: int = _CHUNK,
+) -> tuple[int, int]:
+    """Add manifest rows not yet on the convoy (by ID number); returns (added, already there).
+
+    Streams: rows are inserted in chunks with one compiled Core INSERT and the DBAPI's
+    executemany, and each chunk's registration events are written by one INSERT … SELECT.
+    Seats continue after the highest seat in use, so re-importing a file adds nothing.
+    ``enterprise_ids`` maps employer text to an enterprise id when the caller has matched
+    them already (it is filled in for the others).
+    """
+    assert convoy.id is not None
+    if convoy.stage != Stage.PLANNED.value:
+        raise ValidationError(
+            f"Convoy {convoy.code} is at stage {convoy.stage}; passengers can only be added "
+            "while it is planned."
+        )
+    conn = session.connection()
+    existing = set(
+        conn.execute(select(_P.c.id_number).where(_P.c.convoy_id == convoy.id)).scalars()
+    )
+    seat = conn.execute(select(func.max(_P.c.seat)).where(_P.c.convoy_id == convoy.id)).scalar()
+    seat = int(seat or 0)
+    enterprises: dict[str, int | None] = {} if enterprise_ids is None else enterprise_ids
+    at = utcnow()
+    added = skipped = 0
+    batch: list[tuple[Any, ...]] = []
+    first_seat = seat + 1
+    registered = Custody.REGISTERED.value
+    writer = _BulkInsert(conn, _P, _PASSENGER_COLUMNS)
+    events = insert(_E).from_select(
+        ["convoy_id", "passenger_id", "at", "actor", "location", "stage",
+         "from_state", "to_state", "reason"],
+        select(
+            _P.c.convoy_id, _P.c.id, literal(at, UTCDateTime()), literal(actor),
+            literal(""), literal(Stage.PLANNED.value), literal(""), literal(registered),
+            literal("on the manifest"),
+        ).where(_P.c.convoy_id == convoy.id, _P.c.seat >= bindparam("first_seat")),
+    )  # fmt: skip
+    cid = convoy.id
+
+    def flush() -> None:
+        nonlocal added, first_seat
+        if not batch:
+            return
+        writer.run(batch)
+        conn.execute(events, {"first_seat": first_seat})
+        added += len(batch)
+        first_seat = seat + 1
+        batch.clear()
+
+    for row in rows:
+        idn = row.id_number
+        if idn in existing:
+            skipped += 1
+            continue
+        employer = row.employer
+        if employer not in enterprises:
+            ent = match_enterprise(session, employer) if employer else None
+            enterprises[employer] = ent.id if ent else None
+        seat += 1
+        existing.add(idn)
+        batch.append(
+            (cid, seat, row.name, idn, row.phone, employer, enterprises[employer], row.origin,
+             row.health_code, row.nat_result, row.nat_time, row.temperature, row.entry_applied,
+             registered, "", "", None, row.extra or {})
+        )  # fmt: skip
+        if len(batch) >= chunk:
+            flush()
+    flush()
+    return added, skipped
+
+
+def passengers(session: Session, convoy: Convoy) -> list[Passenger]:
+    return list(
+        session.execute(
+            select(Passenger)
+            .where(col(Passenger.convoy_id) == convoy.id)
+            .order_by(col(Passenger.seat))
+        ).scalars()
+    )

@@ -1,0 +1,1 @@
+"""Getting passengers in: manifests, ID checks, import, pre-verification, registration, plans."""

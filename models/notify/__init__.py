@@ -1,0 +1,1 @@
+"""Telling people: the notification outbox, message texts and escort task notices."""

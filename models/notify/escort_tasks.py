@@ -1,0 +1,252 @@
+"""What escorts have to do next (what, where, when), and the notices queued as a convoy moves.
+
+``escort_tasks`` lists an escort's tasks across their convoys from the plan and the data;
+``queue_stage_notices`` puts the task for the next step in the outbox once a step completes
+(idempotent: the outbox keeps one message per step and recipient). Passengers appear only as
+seat numbers with masked names and phones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from config import Settings, get_settings
+from models.convoy.lifecycle import STAGES, Custody, Stage
+from models.convoy.store import convoy_escorts, get_convoy, get_escort
+from models.convoy.tables import Assignment, Convoy, Enterprise, Passenger
+from models.intake.identity import mask_name, mask_phone
+from models.notify.messages import Message, render
+from models.notify.outbox import enqueue, enterprise_recipients, escort_recipients
+
+_LIST_LIMIT = 30  # passengers listed by name in one message; the rest are counted
+
+
+@dataclass
+class Task:
+    convoy: str
+    step: str
+    what: str
+    where: str
+    when: datetime | None
+    status: str  # done, next, upcoming
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _rule(settings: Settings, key: str, default: float) -> timedelta:
+    return timedelta(minutes=float(settings.rules().get("tasks", {}).get(key, default)))
+
+
+def _local(at: datetime | None, settings: Settings) -> str:
+    return "" if at is None else at.astimezone(settings.tz).strftime("%m-%d %H:%M")
+
+
+def _people(session: Session, convoy: Convoy, state: Custody) -> list[Passenger]:
+    return list(
+        session.execute(
+            select(Passenger)
+            .where(Passenger.convoy_id == convoy.id, Passenger.custody == state.value)  # type: ignore[arg-type]
+            .order_by(Passenger.seat)  # type: ignore[arg-type]
+        ).scalars()
+    )
+
+
+def masked_list(people: list[Passenger]) -> str:
+    """'座 3 张** 138****5678' lines, at most 30, then '… and N more'."""
+    lines = [
+        f"#{p.seat} {mask_name(p.name)} {mask_phone(p.phone)}".rstrip()
+        for p in people[:_LIST_LIMIT]
+    ]
+    if len(people) > _LIST_LIMIT:
+        lines.append(f"… +{len(people) - _LIST_LIMIT}")
+    return "\n".join(lines)
+
+
+def _handoffs(session: Session, convoy: Convoy) -> list[tuple[Enterprise | None, str, int]]:
+    rows = session.execute(
+        select(Passenger.enterprise_id, Passenger.employer).where(  # type: ignore[call-overload]
+            Passenger.convoy_id == convoy.id, Passenger.custody == Custody.ARRIVED.value
+        )
+    ).all()
+    counts = Counter((eid, emp) for eid, emp in rows)
+    out = []
+    for (eid, emp), n in sorted(counts.items(), key=lambda kv: str(kv[0][1])):
+        out.append((session.get(Enterprise, eid) if eid else None, emp or "", n))
+    return out
+
+
+def stage_messages(
+    session: Session, convoy: Convoy, done: Stage, settings: Settings
+) -> list[tuple[str, Message, str]]:
+    """Messages due once ``done`` is complete: (key suffix, message, audience 'escorts' or
+    'enterprise:<id>')."""
+    loc = settings.locale
+    origin, dest = convoy.origin_name, convoy.destination_name
+    dep = convoy.planned_departure
+    out: list[tuple[str, Message, str]] = []
+    if done is Stage.PLANNED:
+        when = dep - _rule(settings, "muster_before_departure_min", 180)
+        count = len(_people(session, convoy, Custody.REGISTERED))
+        out.append(
+            ("muster", render("task.muster", loc, code=convoy.code, when=_local(when, settings),
+                              where=origin, count=count), "escorts")
+        )  # fmt: skip
+    elif done in (Stage.MUSTERING, Stage.VERIFIED):
+        when = dep - _rule(settings, "screening_before_departure_min", 120)
+        if done is Stage.VERIFIED:
+            count = len(_people(session, convoy, Custody.VERIFIED))
+            out.append(
+                ("screening", render("task.screening", loc, code=convoy.code,
+                                     when=_local(when, settings), where=origin, count=count),
+                 "escorts")
+            )  # fmt: skip
+    elif done is Stage.SCREENED:
+        cleared = len(_people(session, convoy, Custody.CLEARED))
+        held = len(_people(session, convoy, Custody.HELD))
+        out.append(
+            ("depart", render("task.depart", loc, code=convoy.code, when=_local(dep, settings),
+                              where=origin, count=cleared, held=held), "escorts")
+        )  # fmt: skip
+    elif done is Stage.IN_TRANSIT:
+        missing = [p for p in _people(session, convoy, Custody.BOARDED) if not p.entry_applied]
+        if missing:
+            out.append(
+                ("entry_missing", render("task.entry_missing", loc, code=convoy.code,
+                                         count=len(missing), people=masked_list(missing)),
+                 "escorts")
+            )  # fmt: skip
+    elif done is Stage.ARRIVED:
+        rate = float(settings.rules().get("screening", {}).get("arrival_sample_rate", 0.1))
+        arrived = len(_people(session, convoy, Custody.ARRIVED))
+        sample = min(arrived, max(1, round(arrived * rate))) if arrived else 0
+        when = convoy.actual_arrival or convoy.planned_arrival
+        out.append(
+            ("spot_check", render("task.spot_check", loc, code=convoy.code,
+                                  when=_local(when, settings), where=dest, count=sample),
+             "escorts")
+        )  # fmt: skip
+    elif done is Stage.ARRIVAL_SCREENED:
+        when = convoy.actual_arrival or convoy.planned_arrival
+        for ent, employer, n in _handoffs(session, convoy):
+            name = ent.name if ent else employer or "?"
+            where = (ent.address if ent and ent.address else "") or dest
+            out.append(
+                (f"handoff:{name}", render(
+                    "task.handoff", loc, code=convoy.code, count=n, enterprise=name,
+                    where=where, contact=mask_name(ent.contact_name) if ent else "",
+                    phone=mask_phone(ent.contact_phone) if ent else ""), "escorts")
+            )  # fmt: skip
+            if ent is not None:
+                out.append(
+                    (f"arrival:{name}", render(
+                        "notice.enterprise_arrival", loc, code=convoy.code,
+                        when=_local(when, settings), destination=dest, where=where, count=n),
+                     f"enterprise:{ent.id}")
+                )  # fmt: skip
+    return out
+
+
+def queue_stage_notices(
+    session: Session,
+    code: str,
+    done: Stage,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Queue the escort tasks (and enterprise notices) due after step ``done``; returns the
+    outbox rows added (0 when they were queued before)."""
+    settings = settings or get_settings()
+    convoy = get_convoy(session, code)
+    escorts = [e for e, _ in convoy_escorts(session, convoy)]
+    added = 0
+    for suffix, msg, audience in stage_messages(session, convoy, done, settings):
+        if audience == "escorts":
+            recipients = escort_recipients(escorts)
+        else:
+            ent = session.get(Enterprise, int(audience.split(":", 1)[1]))
+            recipients = enterprise_recipients(ent) if ent else []
+        added += enqueue(
+            session,
+            f"task:{convoy.code}:{suffix}",
+            msg,
+            recipients,
+            kind="task" if audience == "escorts" else "notice",
+            convoy=convoy,
+            locale=settings.locale,
+            now=now,
+        )
+    return added
+
+
+def escort_tasks(session: Session, escort_key: str, settings: Settings | None = None) -> list[Task]:
+    """The tasks of one escort across the convoys they are assigned to (closed ones omitted)."""
+    settings = settings or get_settings()
+    escort = get_escort(session, escort_key)
+    convoys = session.execute(
+        select(Convoy)
+        .join(Assignment, Assignment.convoy_id == Convoy.id)  # type: ignore[arg-type]
+        .where(Assignment.escort_id == escort.id, Convoy.stage != Stage.CLOSED.value)  # type: ignore[arg-type]
+        .order_by(Convoy.planned_departure)  # type: ignore[arg-type]
+    ).scalars()
+    tasks: list[Task] = []
+    for convoy in convoys:
+        tasks += _convoy_tasks(session, convoy, settings)
+    return tasks
+
+
+_PLAN: tuple[tuple[Stage, str, str], ...] = (
+    (Stage.MUSTERING, "muster", "muster the workers and take the roll"),
+    (Stage.VERIFIED, "pre_verify", "pre-verify identities in bulk"),
+    (Stage.SCREENED, "screening", "pre-departure screening"),
+    (Stage.DEPARTED, "depart", "depart"),
+    (Stage.IN_TRANSIT, "entry", "follow up entry applications"),
+    (Stage.ARRIVED, "arrive", "arrive"),
+    (Stage.ARRIVAL_SCREENED, "spot_check", "spot checks on arrival"),
+    (Stage.HANDED_OFF, "handoff", "hand workers to their employers"),
+    (Stage.CLOSED, "close", "close the convoy"),
+)
+
+
+def _convoy_tasks(session: Session, convoy: Convoy, settings: Settings) -> list[Task]:
+    reached = STAGES.index(Stage(convoy.stage))
+    dep, arr = convoy.planned_departure, convoy.planned_arrival
+    when: Mapping[Stage, datetime] = {
+        Stage.MUSTERING: dep - _rule(settings, "muster_before_departure_min", 180),
+        Stage.VERIFIED: dep - _rule(settings, "screening_before_departure_min", 120),
+        Stage.SCREENED: dep - _rule(settings, "screening_before_departure_min", 120),
+        Stage.DEPARTED: dep,
+        Stage.IN_TRANSIT: dep,
+        Stage.ARRIVED: arr,
+        Stage.ARRIVAL_SCREENED: arr + _rule(settings, "spot_check_after_arrival_min", 20),
+        Stage.HANDED_OFF: arr + _rule(settings, "spot_check_after_arrival_min", 20),
+        Stage.CLOSED: arr,
+    }
+    at_origin = {Stage.MUSTERING, Stage.VERIFIED, Stage.SCREENED, Stage.DEPARTED}
+    out: list[Task] = []
+    first_open = True
+    for stage, step, what in _PLAN:
+        done = STAGES.index(stage) <= reached
+        status = "done" if done else ("next" if first_open else "upcoming")
+        if not done:
+            first_open = False
+        details: dict[str, Any] = {}
+        where = convoy.origin_name if stage in at_origin else convoy.destination_name
+        if stage is Stage.IN_TRANSIT:
+            where = "en route"
+            missing = [p for p in _people(session, convoy, Custody.BOARDED) if not p.entry_applied]
+            details["entry_missing"] = len(missing)
+            if missing:
+                what = f"{len(missing)} passengers still lack an entry application"
+        if stage is Stage.HANDED_OFF and not done:
+            details["enterprises"] = [
+                {"enterprise": ent.name if ent else emp, "workers": n}
+                for ent, emp, n in _handoffs(session, convoy)
+            ]
+        out.append(Task(convoy.code, step, what, where, when[stage], status, details))
+    return out

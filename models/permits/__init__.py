@@ -1,0 +1,1 @@
+"""The vehicle-pass workflow: applications, review, issue and revocation."""

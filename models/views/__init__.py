@@ -1,0 +1,1 @@
+"""Read models for people: reports and the data the maps draw."""

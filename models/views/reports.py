@@ -1,0 +1,149 @@
+"""Figures for people: per-convoy summaries and campaign totals, computed from the data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from config import get_settings
+from models.convoy.checkins import latest
+from models.convoy.custody import census
+from models.convoy.lifecycle import STAGE_LABELS, Stage, next_stage
+from models.convoy.operations import WAITS_FOR
+from models.convoy.store import convoy_escorts, get_convoy, list_convoys
+from models.convoy.tables import Convoy, Position, StageRun
+from models.permits.workflow import permit_figures
+
+
+def local(at: datetime | None) -> str:
+    """A time in the display time zone, 'YYYY-MM-DD HH:MM', or '' for none."""
+    if at is None:
+        return ""
+    return at.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M")
+
+
+def track(session: Session, convoy: Convoy) -> list[Position]:
+    return list(
+        session.execute(
+            select(Position).where(col(Position.convoy_id) == convoy.id).order_by(col(Position.at))
+        ).scalars()
+    )
+
+
+def convoy_summary(session: Session, code: str) -> dict[str, Any]:
+    """Counts and times of one convoy (no personal data)."""
+    convoy = get_convoy(session, code)
+    c = census(session, convoy.id or 0)
+    runs = session.execute(
+        select(StageRun).where(col(StageRun.convoy_id) == convoy.id).order_by(col(StageRun.id))
+    ).scalars()
+    labels = STAGE_LABELS.get(get_settings().locale, STAGE_LABELS["en"])
+    stages = [
+        {
+            "stage": r.stage,
+            "label": labels[Stage(r.stage)],
+            "at": local(r.at),
+            **{k: v for k, v in (r.summary or {}).items() if isinstance(v, int | float | str)},
+        }
+        for r in runs
+    ]
+    late = None
+    if convoy.actual_arrival is not None:
+        late = round((convoy.actual_arrival - convoy.planned_arrival).total_seconds() / 60)
+    return {
+        "code": convoy.code,
+        "mode": convoy.mode,
+        "vehicle": convoy.vehicle,
+        "origin": convoy.origin_name,
+        "destination": convoy.destination_name,
+        "stage": convoy.stage,
+        "passengers": c.total,
+        "in_custody": c.in_custody,
+        "handed_off": c.handed_off,
+        "held": c.held,
+        "withdrawn": c.withdrawn,
+        "by_state": {s.value: n for s, n in c.by_state.items()},
+        "planned_departure": local(convoy.planned_departure),
+        "actual_departure": local(convoy.actual_departure),
+        "planned_arrival": local(convoy.planned_arrival),
+        "actual_arrival": local(convoy.actual_arrival),
+        "late_minutes": late,
+        "escorts": len(convoy_escorts(session, convoy)),
+        "positions": session.execute(
+            select(func.count()).where(col(Position.convoy_id) == convoy.id)
+        ).scalar_one(),
+        "stages": stages,
+    }
+
+
+def convoy_status(session: Session, code: str) -> dict[str, Any]:
+    """Stage, the next step and the check-in it waits for, custody counts and completed stages
+    (no personal data)."""
+    s = convoy_summary(session, code)
+    stage = Stage(s["stage"])
+    following = None if stage is Stage.CLOSED else next_stage(stage)
+    waits = WAITS_FOR.get(following) if following is not None else None
+    received = False
+    if waits is not None:
+        received = latest(session, get_convoy(session, code), waits) is not None
+    return {
+        **s,
+        "next_step": following.value if following else None,
+        "waiting_for": waits.value if waits else None,
+        "checkin_received": received,
+    }
+
+
+def summary_markdown(s: dict[str, Any]) -> str:
+    late = "" if s["late_minutes"] is None else f" ({s['late_minutes']:+d} min)"
+    return "\n".join(
+        [
+            f"# Convoy {s['code']} ({s['mode']} {s['vehicle']})",
+            f"{s['origin']} → {s['destination']}; stage **{s['stage']}**",
+            "",
+            "| passengers | handed off | held | withdrawn | in custody |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {s['passengers']} | {s['handed_off']} | {s['held']} | {s['withdrawn']} "
+            f"| {s['in_custody']} |",
+            "",
+            f"Planned arrival {s['planned_arrival']}, actual {s['actual_arrival'] or '—'}{late}.",
+        ]
+    )
+
+
+def campaign_figures(session: Session, campaign: str | None = None) -> dict[str, Any]:
+    """The figures a manager reports, computed from the data (never typed in)."""
+    convoys = list_convoys(session, campaign)
+    officers: set[int] = set()
+    provinces: set[str] = set()
+    places: set[str] = set()
+    totals = {"passengers": 0, "handed_off": 0, "held": 0, "withdrawn": 0, "in_custody": 0}
+    by_mode: dict[str, int] = {}
+    for cv in convoys:
+        for escort, _role in convoy_escorts(session, cv):
+            officers.add(escort.id or 0)
+        if cv.origin_adcode:
+            provinces.add(cv.origin_adcode[:2])
+        places.add(cv.origin_name)
+        by_mode[cv.mode] = by_mode.get(cv.mode, 0) + 1
+        c = census(session, cv.id or 0)
+        totals["passengers"] += c.total
+        totals["handed_off"] += c.handed_off
+        totals["held"] += c.held
+        totals["withdrawn"] += c.withdrawn
+        totals["in_custody"] += c.in_custody
+    return {
+        "campaign": campaign or "(all)",
+        "trips": len(convoys),
+        "trips_by_mode": by_mode,
+        "officers_sent": len(officers),
+        "provinces": len(provinces),
+        "origin_places": len(places),
+        "workers_escorted": totals["handed_off"],
+        **totals,
+        # Vehicle passes (通行证) linked to the campaign (all passes without a campaign name).
+        **permit_figures(session, campaign),
+    }

@@ -1,0 +1,245 @@
+"""Datum conversions, distances and corridor geometry of models.geo.geodesy (no network, no I/O)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.geo.geodesy import (
+    Polyline,
+    along_track_km,
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    distance_km,
+    from_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    interpolate_along,
+    is_in_china,
+    path_length_km,
+    point_to_polyline_km,
+    prepare_polyline,
+    to_wgs84,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
+
+# China's bounding box (the GCJ-02 rectangle, trimmed to land where people live and travel).
+china_lat = st.floats(min_value=18.0, max_value=53.5, allow_nan=False)
+china_lon = st.floats(min_value=73.5, max_value=135.0, allow_nan=False)
+# Eastern and central China, where every place of the model operation lies.
+east_lat = st.floats(min_value=20.0, max_value=45.0, allow_nan=False)
+east_lon = st.floats(min_value=100.0, max_value=125.0, allow_nan=False)
+
+NINGBO_STATION = (29.8627, 121.5411)
+PUCHENG = (34.9566, 109.5814)
+XIANGSHAN = (29.4794, 121.8653)
+ZHENGZHOU = (34.7457, 113.6583)
+
+
+def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return distance_km(a, b) * 1000.0
+
+
+# --- datum conversions -----------------------------------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(china_lat, china_lon)
+def test_wgs_gcj_round_trip_is_below_one_metre(lat: float, lon: float) -> None:
+    gcj = wgs84_to_gcj02(lat, lon)
+    assert metres((lat, lon), gcj02_to_wgs84(*gcj)) < 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(china_lat, china_lon)
+def test_gcj_wgs_round_trip_is_below_one_metre(lat: float, lon: float) -> None:
+    wgs = gcj02_to_wgs84(lat, lon)
+    assert metres((lat, lon), wgs84_to_gcj02(*wgs)) < 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(china_lat, china_lon)
+def test_wgs_bd_round_trip_is_below_one_metre(lat: float, lon: float) -> None:
+    assert metres((lat, lon), bd09_to_wgs84(*wgs84_to_bd09(lat, lon))) < 1.0
+    assert metres((lat, lon), bd09_to_gcj02(*gcj02_to_bd09(lat, lon))) < 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(east_lat, east_lon)
+def test_gcj_offset_is_100_to_700_m_in_eastern_and_central_china(lat: float, lon: float) -> None:
+    offset = metres((lat, lon), wgs84_to_gcj02(lat, lon))
+    assert 100.0 <= offset <= 700.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(china_lat, china_lon)
+def test_gcj_offset_never_exceeds_700_m_in_china(lat: float, lon: float) -> None:
+    # In parts of Qinghai and Tibet the offset shrinks to a few tens of metres.
+    assert 0.0 < metres((lat, lon), wgs84_to_gcj02(lat, lon)) <= 700.0
+
+
+@pytest.mark.parametrize(
+    "point",
+    [(48.8566, 2.3522), (35.6762, 139.6503), (-33.87, 151.21), (40.71, -74.0), (0.5, 100.0)],
+)
+def test_gcj02_is_wgs84_outside_china(point: tuple[float, float]) -> None:
+    assert not is_in_china(*point)
+    assert wgs84_to_gcj02(*point) == point
+    assert gcj02_to_wgs84(*point) == point
+
+
+def test_known_gcj02_offset_at_ningbo_station() -> None:
+    # The published algorithm moves Ningbo about 0.0045° east and 0.003° south.
+    glat, glon = wgs84_to_gcj02(*NINGBO_STATION)
+    assert glon - NINGBO_STATION[1] == pytest.approx(0.0044, abs=0.0008)
+    assert glat - NINGBO_STATION[0] == pytest.approx(-0.0027, abs=0.0008)
+
+
+def test_bd09_shift_from_gcj02_is_the_published_one() -> None:
+    # BD-09 is GCJ-02 shifted by roughly +0.006° latitude and +0.0065° longitude.
+    glat, glon = wgs84_to_gcj02(*NINGBO_STATION)
+    blat, blon = gcj02_to_bd09(glat, glon)
+    assert blat - glat == pytest.approx(0.006, abs=0.002)
+    assert blon - glon == pytest.approx(0.0065, abs=0.002)
+
+
+def test_to_and_from_wgs84_dispatch_on_the_datum() -> None:
+    for datum in ("wgs84", "gcj02", "bd09"):
+        shown = from_wgs84(*XIANGSHAN, datum)  # type: ignore[arg-type]
+        assert metres(XIANGSHAN, to_wgs84(*shown, datum)) < 1.0  # type: ignore[arg-type]
+    assert from_wgs84(*XIANGSHAN, "gcj02") == wgs84_to_gcj02(*XIANGSHAN)
+    with pytest.raises(ValueError, match="datum"):
+        to_wgs84(*XIANGSHAN, "utm")  # type: ignore[arg-type]
+
+
+def test_conversions_are_fast_enough_for_every_position() -> None:
+    start = time.perf_counter()
+    for _ in range(2000):
+        gcj02_to_wgs84(29.86, 121.54)
+    assert (time.perf_counter() - start) / 2000 < 200e-6
+
+
+# --- distances and polylines -----------------------------------------------------------------
+
+
+def test_distance_km_is_geodesic() -> None:
+    # One degree of latitude at the equator is 110.574 km on the WGS-84 ellipsoid.
+    assert distance_km((0.0, 0.0), (1.0, 0.0)) == pytest.approx(110.574, abs=0.01)
+    # Within half a percent of the spherical (haversine) distance, which is about 1,306 km.
+    lat1, lon1, lat2, lon2 = map(math.radians, (*PUCHENG, *XIANGSHAN))
+    hav = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    spherical = 2 * 6371.0088 * math.asin(math.sqrt(hav))
+    assert distance_km(PUCHENG, XIANGSHAN) == pytest.approx(spherical, rel=0.005)
+    assert distance_km(XIANGSHAN, XIANGSHAN) == 0.0
+
+
+def test_path_length_sums_the_legs() -> None:
+    route = [PUCHENG, ZHENGZHOU, XIANGSHAN]
+    expected = distance_km(PUCHENG, ZHENGZHOU) + distance_km(ZHENGZHOU, XIANGSHAN)
+    assert path_length_km(route) == pytest.approx(expected, rel=1e-9)
+    assert path_length_km(prepare_polyline(route)) == pytest.approx(expected, rel=1e-9)
+    assert path_length_km([PUCHENG]) == 0.0
+    assert path_length_km([]) == 0.0
+
+
+def test_interpolate_along_hits_the_ends_and_the_middle() -> None:
+    route = [PUCHENG, ZHENGZHOU, XIANGSHAN]
+    assert metres(interpolate_along(route, 0.0), PUCHENG) < 1.0
+    assert metres(interpolate_along(route, 1.0), XIANGSHAN) < 1.0
+    first_leg = distance_km(PUCHENG, ZHENGZHOU) / path_length_km(route)
+    assert metres(interpolate_along(route, first_leg), ZHENGZHOU) < 1.0
+    middle = interpolate_along(route, 0.5)
+    assert along_track_km(middle, route) == pytest.approx(path_length_km(route) / 2, abs=0.5)
+    assert point_to_polyline_km(middle, route) < 0.05
+
+
+def test_interpolate_along_rejects_fractions_outside_zero_to_one() -> None:
+    assert interpolate_along([PUCHENG, XIANGSHAN], 1.0 + 1e-12) == pytest.approx(XIANGSHAN)
+    for bad in (-0.1, 1.5, math.nan):
+        with pytest.raises(ValueError, match="fraction"):
+            interpolate_along([PUCHENG, XIANGSHAN], bad)
+
+
+def test_interpolate_along_a_single_point_is_that_point() -> None:
+    assert interpolate_along([XIANGSHAN], 0.7) == XIANGSHAN
+
+
+def test_point_to_polyline_on_off_and_beyond_the_route() -> None:
+    # A north–south segment along 121.5°E from 29.5°N to 30.0°N.
+    route = [(29.5, 121.5), (30.0, 121.5)]
+    assert point_to_polyline_km((29.75, 121.5), route) == pytest.approx(0.0, abs=1e-6)
+    # 0.1° of longitude at 29.75°N is about 9.66 km.
+    assert point_to_polyline_km((29.75, 121.6), route) == pytest.approx(9.66, rel=0.01)
+    # Beyond the end the distance is to the end point.
+    beyond = (30.1, 121.5)
+    assert point_to_polyline_km(beyond, route) == pytest.approx(
+        distance_km(beyond, (30.0, 121.5)), rel=0.01
+    )
+    assert point_to_polyline_km(XIANGSHAN, [XIANGSHAN]) == 0.0
+
+
+def test_point_to_polyline_matches_brute_force_geodesic_on_a_real_route() -> None:
+    route = [PUCHENG, ZHENGZHOU, (32.13, 114.07), (31.80, 117.29), XIANGSHAN]
+    prepared = prepare_polyline(route)
+    for i in range(0, 101, 5):
+        on_route = interpolate_along(prepared, i / 100)
+        probe = (on_route[0] + 0.05, on_route[1] - 0.03)
+        # Brute force: the nearest of many geodesically interpolated points.
+        dense = min(distance_km(probe, interpolate_along(prepared, j / 2000)) for j in range(2001))
+        assert point_to_polyline_km(probe, prepared) == pytest.approx(dense, abs=0.1)
+
+
+def test_along_track_and_remaining_distance() -> None:
+    route = [(29.5, 121.5), (30.0, 121.5), (30.0, 122.0)]
+    total = path_length_km(route)
+    assert along_track_km((29.5, 121.5), route) == pytest.approx(0.0, abs=1e-6)
+    assert along_track_km((30.0, 122.0), route) == pytest.approx(total, rel=1e-9)
+    # A point beside the middle of the first leg projects onto it.
+    first_leg = distance_km((29.5, 121.5), (30.0, 121.5))
+    assert along_track_km((29.75, 121.45), route) == pytest.approx(first_leg / 2, rel=0.01)
+    # Remaining distance shrinks as the convoy advances.
+    positions = [interpolate_along(route, f / 10) for f in range(11)]
+    remaining = [total - along_track_km(p, route) for p in positions]
+    assert remaining == sorted(remaining, reverse=True)
+    assert remaining[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_along_track_of_a_single_point_route_is_zero() -> None:
+    assert along_track_km(PUCHENG, [XIANGSHAN]) == 0.0
+
+
+def test_prepared_polyline_splits_long_legs_and_keeps_the_given_points() -> None:
+    route = [PUCHENG, XIANGSHAN]
+    prepared = prepare_polyline(route)
+    assert isinstance(prepared, Polyline)
+    assert prepared.points == (PUCHENG, XIANGSHAN)
+    assert len(prepared.vertices) > 40  # 1,306 km in pieces of at most 25 km
+    assert prepared.cumulative_km[-1] == pytest.approx(distance_km(PUCHENG, XIANGSHAN), rel=1e-9)
+    assert prepare_polyline(prepared) is prepared
+
+
+def test_invalid_routes_and_points_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least one point"):
+        prepare_polyline([])
+    with pytest.raises(ValueError, match="not a valid"):
+        point_to_polyline_km((95.0, 121.0), [XIANGSHAN])
+
+
+def test_corridor_check_is_fast_on_a_dense_route() -> None:
+    # A 1,000-vertex route from 蒲城 to 象山; a corridor check must stay well under 10 ms.
+    route = prepare_polyline(
+        [interpolate_along([PUCHENG, XIANGSHAN], i / 999) for i in range(1000)]
+    )
+    start = time.perf_counter()
+    for _ in range(100):
+        point_to_polyline_km((32.0, 115.0), route)
+        along_track_km((32.0, 115.0), route)
+    assert (time.perf_counter() - start) / 100 < 0.01
