@@ -87,7 +87,7 @@ def test_checkins_drive_a_run_that_resumes(settings: Settings) -> None:
         "--result",
         "5:36.6",
         "--result",
-        "6:36.7",
+        "7:36.7",
     )
     assert code == 0, out
     for args in (
