@@ -42,6 +42,8 @@ def name_key(name: str) -> str:
 def stem_key(name: str) -> str:
     """``name_key`` without the legal-form suffix: '宁波甬丰模具股份有限公司' → '宁波甬丰模具'."""
     key = name_key(name)
+    if key in _SUFFIXES:
+        return key
     for suffix in _SUFFIXES:
         if key.endswith(suffix) and len(key) > len(suffix):
             return key[: -len(suffix)]
