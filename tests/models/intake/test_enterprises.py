@@ -35,7 +35,9 @@ PAIR = ("宁波甬城电子有限公司", "宁波甬城电子股份有限公司"
 def test_keys() -> None:
     assert name_key(" 宁波 甬丰（模具）有限公司 ") == "宁波甬丰模具有限公司"
     assert name_key("ＡＢＣ电子") == "abc电子"  # full width
-    assert stem_key("宁波甬丰模具股份有限公司") == stem_key("宁波甬丰模具有限公司") == "宁波甬丰模具"
+    assert (
+        stem_key("宁波甬丰模具股份有限公司") == stem_key("宁波甬丰模具有限公司") == "宁波甬丰模具"
+    )
     assert stem_key("宁波建工集团有限公司") == "宁波建工集团"  # 集团 is part of the name
     assert stem_key("有限公司") == "有限公司"
 
@@ -100,7 +102,14 @@ def test_enterprise_import_is_idempotent_and_resolves_within_the_city(
     settings: Settings, tmp_path: Path
 ) -> None:
     rows = [
-        [PAIR[0], "江北区", "江北区长兴路1号", "王经理", "13805740001", "mailto://a@example.invalid"],
+        [
+            PAIR[0],
+            "江北区",
+            "江北区长兴路1号",
+            "王经理",
+            "13805740001",
+            "mailto://a@example.invalid",
+        ],
         [PAIR[1], "江北区", "江北区长兴路2号", "李经理", "13805740002", ""],
         ["宁波甬丰模具有限公司", "象山", "", "", "", ""],
         ["", "北仑区", "", "", "", ""],  # no name

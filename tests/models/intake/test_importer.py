@@ -174,7 +174,10 @@ def test_employer_matching_never_guesses(
         "宁波甬城电子股份公司",  # fits both
         "宁波 甬城电子股份有限公司",  # spacing: one
     ]
-    rows = [[f"工人{i}", idn, "", v, "", "", ""] for i, (idn, v) in enumerate(zip(ids(10), written, strict=True))]  # fmt: skip
+    rows = [
+        [f"工人{i}", idn, "", v, "", "", ""]
+        for i, (idn, v) in enumerate(zip(ids(10), written, strict=True))
+    ]
     r = do_import(code, write(tmp_path / "m.csv", rows))
     assert (r["added"], r["rejected"]) == (7, 3)
     assert r["reasons"] == {"unknown_employer": 1, "ambiguous_employer": 2}
@@ -344,20 +347,26 @@ def test_a_nul_character_rejects_its_row(
     assert seats(code) == [3, 5]
 
 
+NO_HEADER = "has no recognisable header row"
 BAD_FILES: list[tuple[str, bytes, str]] = [
     ("empty.csv", b"", "empty.csv is empty"),
     ("blank.csv", b"\r\n,,,\r\n\r\n", "blank.csv is empty"),
-    ("header.csv", "姓名,身份证号,用工企业\r\n".encode(), "header.csv has a header row (row 1) but no"),
-    ("nohead.csv", "a,b,c\r\n1,2,3\r\n".encode(), "nohead.csv has no recognisable header row"),
-    ("twice.csv", "姓名,身份证号,用工企业,身份证号码\r\n".encode(),
-     "twice.csv has 2 columns for id_number (身份证号): B (身份证号) and D (身份证号码)"),
-    ("giant.csv", ("x" * 5_000_000).encode(), "giant.csv has no recognisable header row"),
-    ("utf16.csv", "姓名,身份证号,用工企业\r\n".encode("utf-16"), "utf16.csv is neither UTF-8 nor GBK"),
-    ("partial.csv", "姓名,电话\r\n王伟,15151235120\r\n".encode(),
-     "partial.csv has no column for id_number (身份证号), employer (用工企业); its headers (row 1)"),
-    ("phone.csv", "王伟,15151235120,330225199001011234\r\n".encode(),
-     "phone.csv has no recognisable header row"),
-]  # fmt: skip
+    ("header.csv", "姓名,身份证号,用工企业\r\n".encode(), "has a header row (row 1) but no"),
+    ("nohead.csv", b"a,b,c\r\n1,2,3\r\n", f"nohead.csv {NO_HEADER}"),
+    (
+        "twice.csv",
+        "姓名,身份证号,用工企业,身份证号码\r\n".encode(),
+        "twice.csv has 2 columns for id_number (身份证号): B (身份证号) and D (身份证号码)",
+    ),
+    ("giant.csv", ("x" * 5_000_000).encode(), f"giant.csv {NO_HEADER}"),
+    ("utf16.csv", "姓名,身份证号,用工企业\r\n".encode("utf-16"), "is neither UTF-8 nor GBK"),
+    (
+        "partial.csv",
+        "姓名,电话\r\n王伟,15151235120\r\n".encode(),
+        "has no column for id_number (身份证号), employer (用工企业); its headers (row 1)",
+    ),
+    ("phone.csv", "王伟,15151235120,330225199001011234\r\n".encode(), f"phone.csv {NO_HEADER}"),
+]
 
 
 @pytest.mark.parametrize(("name", "data", "message"), BAD_FILES)
@@ -412,8 +421,8 @@ def test_round_trip_counts_add_up(
         s.execute(Passenger.__table__.delete())  # type: ignore[attr-defined]
     header = ["序号", *HEADER] if numbered else HEADER
     body = [[*([str(i + 1)] if numbered else []), *r, ""] for i, r in enumerate(rows)]
-    f = write(tmp_path / "fz.csv", [["0", "0", "0"] if numbered else ["x"]] + body, "gb18030",
-              header=header)  # fmt: skip
+    first = ["0", "0", "0"] if numbered else ["x"]
+    f = write(tmp_path / "fz.csv", [first, *body], "gb18030", header=header)
     try:
         r = do_import(code, f)
     except ValidationError as exc:

@@ -371,10 +371,10 @@ def test_truncated_xlsx_is_refused_cleanly(tmp_path: Path) -> None:
 
 def test_empty_files(tmp_path: Path) -> None:
     (tmp_path / "e.csv").write_bytes(b"")
-    with pytest.raises(ValidationError, match="e.csv is empty"):
+    with pytest.raises(ValidationError, match=r"e\.csv is empty"):
         read_manifest(tmp_path / "e.csv", SHANGHAI)
     Workbook().save(tmp_path / "e.xlsx")
-    with pytest.raises(ValidationError, match="e.xlsx is empty"):
+    with pytest.raises(ValidationError, match=r"e\.xlsx is empty"):
         read_manifest(tmp_path / "e.xlsx", SHANGHAI)
 
 

@@ -72,7 +72,7 @@ def test_registry_files_merge_and_normalise(tmp_path: Path) -> None:
 
 def test_registry_without_id_column_is_refused(tmp_path: Path) -> None:
     f = write_list(tmp_path / "x.csv", [["a"]], ["姓名"])
-    with pytest.raises(ValidationError, match="x.csv has no recognisable header row"):
+    with pytest.raises(ValidationError, match=r"x\.csv has no recognisable header row"):
         load_registry([f])
 
 
