@@ -131,6 +131,8 @@ def plan(file: Annotated[Path, typer.Argument(help="A convoy plan in YAML.")]) -
     )
     for f in result.rejection_files:
         console.print(f"  rejected rows: {f}")
+    for w in result.warnings:
+        console.print(f"  warning: {w}", highlight=False)
 
 
 @app.command()

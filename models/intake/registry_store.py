@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from config import Settings, get_settings
 from models.convoy.lifecycle import Stage
+from models.convoy.store import _BulkInsert
 from models.convoy.tables import Convoy, Passenger
 from models.db import utcnow
 from models.intake.identity import mask_id
@@ -80,23 +81,22 @@ def sync_registry(session: Session, settings: Settings | None = None) -> Synced:
         conn.execute(delete(_E).where(_E.c.source_id == row.id))
         conn.execute(delete(_S).where(_S.c.id == row.id))
         out.removed += 1
+    if out.loaded or out.removed:  # the planner then probes the big list, not the manifests
+        conn.exec_driver_sql("ANALYZE registry_entry")
+        conn.exec_driver_sql("ANALYZE passenger")
     return out
 
 
 def _store_entries(conn: Any, source_id: int, reg: Registry) -> None:
-    entries = reg.entries
-    stmt = insert(_E)
-    batch: list[dict[str, Any]] = []
+    writer = _BulkInsert(conn, _E, ("source_id", "id_number", "category", "reason"))
+    pairs = [(e.category, e.reason) for e in reg.entries]
+    batch: list[tuple[Any, ...]] = []
     for idn, slot in reg.index.items():
-        e = entries[slot]
-        batch.append(
-            {"source_id": source_id, "id_number": idn, "category": e.category, "reason": e.reason}
-        )
+        batch.append((source_id, idn, *pairs[slot]))
         if len(batch) >= _CHUNK:
-            conn.execute(stmt, batch)
+            writer.run(batch)
             batch = []
-    if batch:
-        conn.execute(stmt, batch)
+    writer.run(batch)
 
 
 def stored_lists(session: Session) -> list[dict[str, Any]]:
@@ -119,38 +119,44 @@ def check_stored(
     session: Session, codes: Iterable[str] | None = None, settings: Settings | None = None
 ) -> list[ConvoyCheck]:
     """Compare the manifests of every convoy that is not closed (or of ``codes``) with the
-    stored lists, changing nothing: one count and one joined query. Passengers listed in
-    several lists get one flag naming all of them."""
+    stored lists, changing nothing: one count and one join of the passengers with the lists.
+    A passenger listed several times gets one flag naming every list."""
     sync_registry(session, settings)
     conn = session.connection()
-    scope = [_C.c.stage != Stage.CLOSED.value] if codes is None else [_C.c.code.in_(list(codes))]
-    counts = conn.execute(
-        select(_C.c.code, func.count(_P.c.id))
-        .select_from(_C)
-        .outerjoin(_P, _P.c.convoy_id == _C.c.id)
-        .where(*scope)
-        .group_by(_C.c.code)
-        .order_by(_C.c.code)
-    ).all()
-    out = {code: ConvoyCheck(code, n) for code, n in counts}
-    hits = conn.execute(
-        select(_C.c.code, _P.c.seat, _P.c.id_number, _E.c.category, _E.c.reason, _S.c.name)
-        .select_from(_P)
-        .join(_C, _C.c.id == _P.c.convoy_id)
-        .join(_E, _E.c.id_number == _P.c.id_number)
-        .join(_S, _S.c.id == _E.c.source_id)
-        .where(*scope)
-        .order_by(_C.c.code, _P.c.seat, _S.c.name)
-    ).all()
-    last: dict[str, Any] | None = None
-    for code, seat, idn, category, reason, source in hits:
-        flags = out[code].flagged
-        if last is not None and flags and flags[-1] is last and last["seat"] == seat:
-            for key, value in (("category", category), ("reason", reason), ("source", source)):
-                if value and value not in last[key].split("; "):
-                    last[key] = f"{last[key]}; {value}" if last[key] else value
+    convoys = conn.execute(select(_C.c.id, _C.c.code, _C.c.stage)).all()
+    wanted = None if codes is None else set(codes)
+    chosen = {
+        cid: code
+        for cid, code, stage in convoys
+        if (code in wanted if wanted is not None else stage != Stage.CLOSED.value)
+    }
+    people = select(_P.c.convoy_id, func.count()).group_by(_P.c.convoy_id)
+    hits = select(
+        _P.c.convoy_id, _P.c.seat, _P.c.id_number, _E.c.category, _E.c.reason, _E.c.source_id
+    ).join_from(_P, _E, _E.c.id_number == _P.c.id_number)
+    if wanted is not None:  # a few convoys: their passengers only
+        people = people.where(_P.c.convoy_id.in_(list(chosen)))
+        hits = hits.where(_P.c.convoy_id.in_(list(chosen)))
+    counts = dict(conn.execute(people).all())
+    out = {
+        cid: ConvoyCheck(code, counts.get(cid, 0))
+        for cid, code in sorted(chosen.items(), key=lambda kv: kv[1])
+    }
+    sources = dict(conn.execute(select(_S.c.id, _S.c.name)).all())
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for cid, seat, idn, category, reason, source_id in sorted(
+        (h for h in conn.execute(hits).all() if h[0] in out),
+        key=lambda h: (h[1], sources.get(h[5], "")),
+    ):
+        source = sources.get(source_id, "")
+        flag = found.get((cid, seat))
+        if flag is None:
+            flag = {"seat": seat, "id": mask_id(idn), "outcome": "flagged",
+                    "category": category, "reason": reason, "source": source}  # fmt: skip
+            found[cid, seat] = flag
+            out[cid].flagged.append(flag)
             continue
-        last = {"seat": seat, "id": mask_id(idn), "outcome": "flagged", "category": category,
-                "reason": reason, "source": source}  # fmt: skip
-        flags.append(last)
+        for key, value in (("category", category), ("reason", reason), ("source", source)):
+            if value and value not in flag[key].split("; "):
+                flag[key] = f"{flag[key]}; {value}" if flag[key] else value
     return list(out.values())
