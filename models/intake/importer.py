@@ -221,8 +221,20 @@ def import_manifest(
 
         def good_rows() -> Iterator[PassengerRow]:
             judge = checks.problems
+            known, elsewhere, mine = checks.enterprises.ids, checks.elsewhere, checks.mine
+            owner, seats = checks.seat_owner, checks.seats_in_file
             for n, cells, out in check_rows(table, parser, counts):
                 if type(out) is PassengerRow:
+                    idn, seat_ = out.id_number, out.seat or 0
+                    if (  # the common case: nothing to look at closer
+                        known.get(out.employer) is not None
+                        and idn not in elsewhere
+                        and idn not in mine
+                        and seat_ not in owner
+                        and seats.setdefault(seat_, n) == n
+                    ):
+                        yield out
+                        continue
                     row: PassengerRow | None = out
                     problems, already = judge(
                         n, out.id_number, out.name, out.phone, out.employer, out.seat or 0

@@ -238,6 +238,7 @@ class RowParser:
         self._width1 = layout.width + 1
         self._pick = itemgetter(*(layout.index.get(k, layout.width) for k in FIELDS))
         self._has_extra = bool(layout.extra)
+        self._extra_at = [i for i, _ in layout.extra]
         self._dates = _DATES.get(self.today)
         self._times: dict[str, datetime | None] = {}
         self._temps: dict[str, float | None] = {}
@@ -342,7 +343,9 @@ class RowParser:
             nat_result=nat,
             nat_time=nat_time,
             temperature=temp,
-            extra=self.extra(cells) if self._has_extra else None,
+            extra=self.extra(cells)
+            if self._has_extra and any([c[i] for i in self._extra_at])
+            else None,
             entry_applied=entry,
             seat=seat,
         )
@@ -504,7 +507,7 @@ def check_rows(
 ) -> Iterator[tuple[int, list[str], PassengerRow | Flagged]]:
     """(row number, cells, outcome) of every non-blank row under the header (the reading loop
     of an import, without the database). ``counts`` is kept up to date as rows are read."""
-    parse = parser.parse
+    fast_parse = parser._fast
     for n, cells in table.rows:
         if table.formulas or table.nul_cells:  # filled as rows are read; empty but rarely
             problems, warnings = defects(table, n)
@@ -519,11 +522,17 @@ def check_rows(
                     out.row = None
                 yield n, cells, out
                 continue
+        if any(cells):
+            fast = fast_parse(n, cells)  # a row it passes is not blank
+            if fast is not None:
+                counts.read += 1
+                yield n, cells, fast
+                continue
         if blank(cells):
             counts.blank += 1
             continue
         counts.read += 1
-        yield n, cells, parse(n, cells)
+        yield n, cells, parser._full(n, cells)
 
 
 def safe_for_spreadsheet(text: str) -> str:

@@ -113,29 +113,28 @@ class Table:
         return h or f"column {column_letter(i)}"
 
 
-def _has_nul(path: Path, chunk: int = 1 << 20) -> bool:
-    """Whether the file holds a 0x00 byte (in UTF-8 and GB18030 only U+0000 encodes to one)."""
-    with path.open("rb") as fh:
-        while data := fh.read(chunk):
-            if b"\x00" in data:
-                return True
-    return False
-
-
 def detect_encoding(path: Path, chunk: int = 1 << 20) -> str:
     """'utf-8-sig' when the whole file decodes as UTF-8 (BOM or not), else 'gb18030' (GBK is
     a subset); anything else is refused with the offset of the first bad byte."""
+    return _sniff(path, chunk)[0]
+
+
+def _sniff(path: Path, chunk: int = 1 << 20) -> tuple[str, bool]:
+    """(encoding, whether the file holds a 0x00 byte) in one read of the file (in UTF-8 and
+    GB18030 only U+0000 encodes to a 0x00 byte)."""
     first_error = 0
     for encoding in ("utf-8-sig", "gb18030"):
         decoder = codecs.getincrementaldecoder(encoding)()
         offset = 0
+        nul = False
         try:
             with path.open("rb") as fh:
                 while data := fh.read(chunk):
                     decoder.decode(data)
+                    nul = nul or b"\x00" in data
                     offset += len(data)
                 decoder.decode(b"", final=True)
-            return encoding
+            return encoding, nul
         except UnicodeDecodeError as exc:
             first_error = first_error or offset + exc.start
             continue
@@ -278,9 +277,9 @@ def open_table(path: Path, columns: Columns) -> Iterator[Table]:
             formulas.pop(n, None)
             yield Table(path, "xlsx", header, n, index, extra, ignored, stream, formulas=formulas)
         return
-    encoding = detect_encoding(path)
+    encoding, nul = _sniff(path)
     nul_cells: dict[int, list[tuple[int, str]]] = {}
-    stream = _csv_rows(path, encoding, _has_nul(path), nul_cells)
+    stream = _csv_rows(path, encoding, nul, nul_cells)
     try:
         n, header = _find_header(path, columns, stream)
         index, extra, ignored = _layout(path, columns, header)
