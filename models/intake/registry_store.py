@@ -137,12 +137,12 @@ def check_stored(
     if wanted is not None:  # a few convoys: their passengers only
         people = people.where(_P.c.convoy_id.in_(list(chosen)))
         hits = hits.where(_P.c.convoy_id.in_(list(chosen)))
-    counts = dict(conn.execute(people).all())
+    counts: dict[int, int] = {cid: n for cid, n in conn.execute(people).all()}
     out = {
         cid: ConvoyCheck(code, counts.get(cid, 0))
         for cid, code in sorted(chosen.items(), key=lambda kv: kv[1])
     }
-    sources = dict(conn.execute(select(_S.c.id, _S.c.name)).all())
+    sources: dict[int, str] = {i: name for i, name in conn.execute(select(_S.c.id, _S.c.name))}
     found: dict[tuple[int, int], dict[str, Any]] = {}
     for cid, seat, idn, category, reason, source_id in sorted(
         (h for h in conn.execute(hits).all() if h[0] in out),
