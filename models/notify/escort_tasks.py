@@ -39,8 +39,8 @@ class Task:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _rule(settings: Settings, key: str, default: float) -> timedelta:
-    return timedelta(minutes=float(settings.rules().get("tasks", {}).get(key, default)))
+def _rule(settings: Settings, key: str) -> timedelta:
+    return timedelta(minutes=float(getattr(settings.rule_set.tasks, key)))
 
 
 def _local(at: datetime | None, settings: Settings) -> str:
@@ -91,14 +91,14 @@ def stage_messages(
     dep = convoy.planned_departure
     out: list[tuple[str, Message, str]] = []
     if done is Stage.PLANNED:
-        when = dep - _rule(settings, "muster_before_departure_min", 180)
+        when = dep - _rule(settings, "muster_before_departure_min")
         count = len(_people(session, convoy, Custody.REGISTERED))
         out.append(
             ("muster", render("task.muster", loc, code=convoy.code, when=_local(when, settings),
                               where=origin, count=count), "escorts")
         )  # fmt: skip
     elif done in (Stage.MUSTERING, Stage.VERIFIED):
-        when = dep - _rule(settings, "screening_before_departure_min", 120)
+        when = dep - _rule(settings, "screening_before_departure_min")
         if done is Stage.VERIFIED:
             count = len(_people(session, convoy, Custody.VERIFIED))
             out.append(
@@ -122,7 +122,7 @@ def stage_messages(
                  "escorts")
             )  # fmt: skip
     elif done is Stage.ARRIVED:
-        rate = float(settings.rules().get("screening", {}).get("arrival_sample_rate", 0.1))
+        rate = settings.rule_set.screening.arrival_sample_rate
         arrived = len(_people(session, convoy, Custody.ARRIVED))
         sample = min(arrived, max(1, round(arrived * rate))) if arrived else 0
         when = convoy.actual_arrival or convoy.planned_arrival
@@ -217,14 +217,14 @@ def _convoy_tasks(session: Session, convoy: Convoy, settings: Settings) -> list[
     reached = STAGES.index(Stage(convoy.stage))
     dep, arr = convoy.planned_departure, convoy.planned_arrival
     when: Mapping[Stage, datetime] = {
-        Stage.MUSTERING: dep - _rule(settings, "muster_before_departure_min", 180),
-        Stage.VERIFIED: dep - _rule(settings, "screening_before_departure_min", 120),
-        Stage.SCREENED: dep - _rule(settings, "screening_before_departure_min", 120),
+        Stage.MUSTERING: dep - _rule(settings, "muster_before_departure_min"),
+        Stage.VERIFIED: dep - _rule(settings, "screening_before_departure_min"),
+        Stage.SCREENED: dep - _rule(settings, "screening_before_departure_min"),
         Stage.DEPARTED: dep,
         Stage.IN_TRANSIT: dep,
         Stage.ARRIVED: arr,
-        Stage.ARRIVAL_SCREENED: arr + _rule(settings, "spot_check_after_arrival_min", 20),
-        Stage.HANDED_OFF: arr + _rule(settings, "spot_check_after_arrival_min", 20),
+        Stage.ARRIVAL_SCREENED: arr + _rule(settings, "spot_check_after_arrival_min"),
+        Stage.HANDED_OFF: arr + _rule(settings, "spot_check_after_arrival_min"),
         Stage.CLOSED: arr,
     }
     at_origin = {Stage.MUSTERING, Stage.VERIFIED, Stage.SCREENED, Stage.DEPARTED}
