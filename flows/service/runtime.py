@@ -1,5 +1,6 @@
 """Process set-up that must happen before Prefect is imported: where Prefect keeps its state,
-and a quiet temporary server (no shutdown tracebacks on the terminal; RESEARCH.md)."""
+and a quiet temporary server (no shutdown tracebacks on the terminal: Prefect
+issues #9148 and #15033)."""
 
 from __future__ import annotations
 
