@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +25,9 @@ from models.convoy.tables import Assignment, Convoy, Enterprise, Passenger
 from models.intake.identity import mask_name, mask_phone
 from models.notify.messages import Message, render
 from models.notify.outbox import enqueue, enterprise_recipients, escort_recipients
+from models.views.reports import local
+
+_short = partial(local, short=True)  # 'MM-DD HH:MM', as messages show times
 
 _LIST_LIMIT = 30  # passengers listed by name in one message; the rest are counted
 
@@ -41,10 +45,6 @@ class Task:
 
 def _rule(settings: Settings, key: str) -> timedelta:
     return timedelta(minutes=float(getattr(settings.rule_set.tasks, key)))
-
-
-def _local(at: datetime | None, settings: Settings) -> str:
-    return "" if at is None else at.astimezone(settings.tz).strftime("%m-%d %H:%M")
 
 
 def _people(session: Session, convoy: Convoy, state: Custody) -> list[Passenger]:
@@ -94,7 +94,7 @@ def stage_messages(
         when = dep - _rule(settings, "muster_before_departure_min")
         count = len(_people(session, convoy, Custody.REGISTERED))
         out.append(
-            ("muster", render("task.muster", loc, code=convoy.code, when=_local(when, settings),
+            ("muster", render("task.muster", loc, code=convoy.code, when=_short(when, settings),
                               where=origin, count=count), "escorts")
         )  # fmt: skip
     elif done in (Stage.MUSTERING, Stage.VERIFIED):
@@ -103,14 +103,14 @@ def stage_messages(
             count = len(_people(session, convoy, Custody.VERIFIED))
             out.append(
                 ("screening", render("task.screening", loc, code=convoy.code,
-                                     when=_local(when, settings), where=origin, count=count),
+                                     when=_short(when, settings), where=origin, count=count),
                  "escorts")
             )  # fmt: skip
     elif done is Stage.SCREENED:
         cleared = len(_people(session, convoy, Custody.CLEARED))
         held = len(_people(session, convoy, Custody.HELD))
         out.append(
-            ("depart", render("task.depart", loc, code=convoy.code, when=_local(dep, settings),
+            ("depart", render("task.depart", loc, code=convoy.code, when=_short(dep, settings),
                               where=origin, count=cleared, held=held), "escorts")
         )  # fmt: skip
     elif done is Stage.IN_TRANSIT:
@@ -128,7 +128,7 @@ def stage_messages(
         when = convoy.actual_arrival or convoy.planned_arrival
         out.append(
             ("spot_check", render("task.spot_check", loc, code=convoy.code,
-                                  when=_local(when, settings), where=dest, count=sample),
+                                  when=_short(when, settings), where=dest, count=sample),
              "escorts")
         )  # fmt: skip
     elif done is Stage.ARRIVAL_SCREENED:
@@ -146,7 +146,7 @@ def stage_messages(
                 out.append(
                     (f"arrival:{name}", render(
                         "notice.enterprise_arrival", loc, code=convoy.code,
-                        when=_local(when, settings), destination=dest, where=where, count=n),
+                        when=_short(when, settings), destination=dest, where=where, count=n),
                      f"enterprise:{ent.id}")
                 )  # fmt: skip
     return out
