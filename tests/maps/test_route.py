@@ -11,7 +11,8 @@ import pytest
 
 from config import Settings
 from maps.basemap import has_basemap
-from maps.offline import HeadlessChromium, save_offline
+from maps.chromium import HeadlessChromium
+from maps.offline import save_offline
 from maps.route import convoy_map
 from maps.style import MapOptions
 from models.convoy.lifecycle import Census, Custody, Stage
