@@ -1,5 +1,6 @@
-"""Shared look of the Convoy Ops maps: options from the settings, labels in zh-CN and en,
-status colours, marker badges, the legend and the info panels (Leaflet controls).
+"""Shared look of the Convoy Ops maps: options from the settings (texts in zh-CN and en come
+from :mod:`models.labels`), status colours, marker badges, the legend and the info panels
+(Leaflet controls).
 
 Nothing here loads anything from the network: the legend and panels are plain HTML/CSS in the
 page, the badges are Font Awesome icons (vendored with folium's default assets).
@@ -21,6 +22,7 @@ from folium.template import Template
 from config import Settings, get_settings
 from maps.basemap import add_basemap
 from maps.offline import new_map
+from models import labels
 from models.errors import ConfigurationError
 from models.geo.geodesy import LatLon, wgs84_to_gcj02
 from models.views.mapdata import CheckpointKind, MapStatus, scrub
@@ -61,145 +63,6 @@ CHECKPOINT_ICONS: dict[CheckpointKind, str] = {
 }
 CHECKPOINT_COLOURS = {True: "#2e9e3e", False: "#95a5a6"}  # done / not yet
 
-LABELS: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "status.planned": "准备中（始发地）",
-        "status.under_way": "途中",
-        "status.arrived": "已到达",
-        "status.done": "已交接/结束",
-        "status.delayed": "延误",
-        "status.alert": "告警",
-        "mode.train": "专列",
-        "mode.flight": "包机",
-        "mode.bus": "专车",
-        "cp.muster": "集结点",
-        "cp.screening": "出发前筛查",
-        "cp.arrival": "到达点",
-        "cp.arrival_screening": "到达抽检",
-        "cp.handoff": "企业交接点",
-        "origin": "始发地",
-        "destination": "目的地",
-        "waypoint": "途经点",
-        "planned_route": "计划路线",
-        "track": "实际轨迹",
-        "current": "当前位置",
-        "alerts": "未处理告警",
-        "checkpoints": "检查点",
-        "playback": "轨迹回放",
-        "legend": "图例",
-        "passengers": "人员",
-        "total": "名单人数",
-        "boarded": "已上车",
-        "arrived": "已到达",
-        "handed_off": "已交接",
-        "held": "留观/扣留",
-        "withdrawn": "退出",
-        "in_custody": "在途看护",
-        "expected": "名单人数",
-        "stage": "阶段",
-        "vehicle": "车次/航班/车牌",
-        "planned_departure": "计划出发",
-        "planned_arrival": "计划到达",
-        "actual_departure": "实际出发",
-        "actual_arrival": "实际到达",
-        "eta": "预计到达",
-        "late": "晚 {m} 分钟",
-        "early": "早 {m} 分钟",
-        "remaining": "剩余约 {km} 公里",
-        "escorts": "护送民警",
-        "done": "已完成",
-        "pending": "未完成",
-        "approximate": "无企业坐标，标在目的地附近",
-        "last_fix": "最后定位",
-        "convoys": "车次",
-        "convoys_by_stage": "各阶段车次",
-        "enterprises": "企业交接点",
-        "summary": "汇总",
-        "open_alerts": "未处理告警",
-        "none": "无",
-        "campaign": "行动",
-        "site": "工地",
-        "entrance": "出入口",
-        "permit_route": "通行路线",
-        "start": "起点",
-        "count_unit": "人",
-        "convoy_unit": "趟",
-        "scale_note": "坐标：WGS-84",
-        "scale_note_gcj": "坐标：GCJ-02（显示用）",
-        "basemap.province": "底图：省级行政区",
-        "basemap.city": "底图：地级行政区",
-        "basemap.district": "底图：县级行政区",
-    },
-    "en": {
-        "status.planned": "preparing (at origin)",
-        "status.under_way": "under way",
-        "status.arrived": "arrived",
-        "status.done": "handed off / closed",
-        "status.delayed": "delayed",
-        "status.alert": "alert",
-        "mode.train": "train",
-        "mode.flight": "flight",
-        "mode.bus": "bus",
-        "cp.muster": "muster point",
-        "cp.screening": "screening before departure",
-        "cp.arrival": "arrival point",
-        "cp.arrival_screening": "spot check on arrival",
-        "cp.handoff": "handoff to enterprise",
-        "origin": "origin",
-        "destination": "destination",
-        "waypoint": "waypoint",
-        "planned_route": "planned route",
-        "track": "actual track",
-        "current": "current position",
-        "alerts": "open alerts",
-        "checkpoints": "checkpoints",
-        "playback": "track playback",
-        "legend": "Legend",
-        "passengers": "passengers",
-        "total": "on manifest",
-        "boarded": "boarded",
-        "arrived": "arrived",
-        "handed_off": "handed off",
-        "held": "held",
-        "withdrawn": "withdrawn",
-        "in_custody": "in custody",
-        "expected": "on manifest",
-        "stage": "stage",
-        "vehicle": "vehicle",
-        "planned_departure": "planned departure",
-        "planned_arrival": "planned arrival",
-        "actual_departure": "actual departure",
-        "actual_arrival": "actual arrival",
-        "eta": "ETA",
-        "late": "{m} min late",
-        "early": "{m} min early",
-        "remaining": "about {km} km to go",
-        "escorts": "escorts",
-        "done": "done",
-        "pending": "not yet",
-        "approximate": "no coordinates for this enterprise: drawn near the destination",
-        "last_fix": "last position",
-        "convoys": "convoys",
-        "convoys_by_stage": "convoys by stage",
-        "enterprises": "handoff points",
-        "summary": "Summary",
-        "open_alerts": "open alerts",
-        "none": "none",
-        "campaign": "campaign",
-        "site": "site",
-        "entrance": "entrance",
-        "permit_route": "permitted route",
-        "start": "start",
-        "count_unit": "",
-        "convoy_unit": "",
-        "scale_note": "coordinates: WGS-84",
-        "scale_note_gcj": "coordinates: GCJ-02 (display)",
-        "basemap.province": "Basemap: provinces",
-        "basemap.city": "Basemap: prefectures",
-        "basemap.district": "Basemap: counties",
-    },
-}
-
 
 def esc(value: object) -> str:
     """HTML-escaped text with ID/phone-shaped numbers masked (defence in depth)."""
@@ -223,7 +86,7 @@ class MapOptions:
     timezone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
-        if self.locale not in LABELS:
+        if not labels.is_locale(self.locale):
             raise ConfigurationError(
                 f"The map language {self.locale!r} is not supported; use zh-CN or en."
             )
@@ -255,8 +118,8 @@ class MapOptions:
         return self.tile_crs == "gcj02"
 
     def t(self, key: str, **params: Any) -> str:
-        text = LABELS[self.locale].get(key) or LABELS["en"].get(key, key)
-        return text.format(**params) if params else text
+        """The map text ``key`` in this map's language (:mod:`models.labels`, domain maps)."""
+        return labels.label("maps", key, self.locale, **params)
 
     @property
     def colon(self) -> str:

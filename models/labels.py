@@ -1,0 +1,196 @@
+"""One home for the texts people read, in zh-CN and en: labels and translations by domain.
+
+Each domain is one table, ``{locale: {key: text}}``, holding every locale: ``MAPS`` (legends,
+popups and panels of the maps). Other texts (messages, stage names, manifest headers) join as
+further domains. :func:`label` looks a key up in a locale, falling back to English and then to
+the key itself, and fills in ``{placeholders}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+__all__ = ["DOMAINS", "FALLBACK", "LOCALES", "MAPS", "Locale", "is_locale", "label", "labels"]
+
+Locale = Literal["zh-CN", "en"]
+LOCALES: tuple[Locale, ...] = ("zh-CN", "en")
+FALLBACK: Locale = "en"
+"""The locale used for a key a table lacks in the requested one."""
+
+# --------------------------------------------------------------------------- maps
+
+MAPS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "status.planned": "准备中（始发地）",
+        "status.under_way": "途中",
+        "status.arrived": "已到达",
+        "status.done": "已交接/结束",
+        "status.delayed": "延误",
+        "status.alert": "告警",
+        "mode.train": "专列",
+        "mode.flight": "包机",
+        "mode.bus": "专车",
+        "cp.muster": "集结点",
+        "cp.screening": "出发前筛查",
+        "cp.arrival": "到达点",
+        "cp.arrival_screening": "到达抽检",
+        "cp.handoff": "企业交接点",
+        "origin": "始发地",
+        "destination": "目的地",
+        "waypoint": "途经点",
+        "planned_route": "计划路线",
+        "track": "实际轨迹",
+        "current": "当前位置",
+        "alerts": "未处理告警",
+        "checkpoints": "检查点",
+        "playback": "轨迹回放",
+        "legend": "图例",
+        "passengers": "人员",
+        "total": "名单人数",
+        "boarded": "已上车",
+        "arrived": "已到达",
+        "handed_off": "已交接",
+        "held": "留观/扣留",
+        "withdrawn": "退出",
+        "in_custody": "在途看护",
+        "expected": "名单人数",
+        "stage": "阶段",
+        "vehicle": "车次/航班/车牌",
+        "planned_departure": "计划出发",
+        "planned_arrival": "计划到达",
+        "actual_departure": "实际出发",
+        "actual_arrival": "实际到达",
+        "eta": "预计到达",
+        "late": "晚 {m} 分钟",
+        "early": "早 {m} 分钟",
+        "remaining": "剩余约 {km} 公里",
+        "escorts": "护送民警",
+        "done": "已完成",
+        "pending": "未完成",
+        "approximate": "无企业坐标，标在目的地附近",
+        "last_fix": "最后定位",
+        "convoys": "车次",
+        "convoys_by_stage": "各阶段车次",
+        "enterprises": "企业交接点",
+        "summary": "汇总",
+        "open_alerts": "未处理告警",
+        "none": "无",
+        "campaign": "行动",
+        "site": "工地",
+        "entrance": "出入口",
+        "permit_route": "通行路线",
+        "start": "起点",
+        "count_unit": "人",
+        "convoy_unit": "趟",
+        "scale_note": "坐标：WGS-84",
+        "scale_note_gcj": "坐标：GCJ-02（显示用）",
+        "basemap.province": "底图：省级行政区",
+        "basemap.city": "底图：地级行政区",
+        "basemap.district": "底图：县级行政区",
+    },
+    "en": {
+        "status.planned": "preparing (at origin)",
+        "status.under_way": "under way",
+        "status.arrived": "arrived",
+        "status.done": "handed off / closed",
+        "status.delayed": "delayed",
+        "status.alert": "alert",
+        "mode.train": "train",
+        "mode.flight": "flight",
+        "mode.bus": "bus",
+        "cp.muster": "muster point",
+        "cp.screening": "screening before departure",
+        "cp.arrival": "arrival point",
+        "cp.arrival_screening": "spot check on arrival",
+        "cp.handoff": "handoff to enterprise",
+        "origin": "origin",
+        "destination": "destination",
+        "waypoint": "waypoint",
+        "planned_route": "planned route",
+        "track": "actual track",
+        "current": "current position",
+        "alerts": "open alerts",
+        "checkpoints": "checkpoints",
+        "playback": "track playback",
+        "legend": "Legend",
+        "passengers": "passengers",
+        "total": "on manifest",
+        "boarded": "boarded",
+        "arrived": "arrived",
+        "handed_off": "handed off",
+        "held": "held",
+        "withdrawn": "withdrawn",
+        "in_custody": "in custody",
+        "expected": "on manifest",
+        "stage": "stage",
+        "vehicle": "vehicle",
+        "planned_departure": "planned departure",
+        "planned_arrival": "planned arrival",
+        "actual_departure": "actual departure",
+        "actual_arrival": "actual arrival",
+        "eta": "ETA",
+        "late": "{m} min late",
+        "early": "{m} min early",
+        "remaining": "about {km} km to go",
+        "escorts": "escorts",
+        "done": "done",
+        "pending": "not yet",
+        "approximate": "no coordinates for this enterprise: drawn near the destination",
+        "last_fix": "last position",
+        "convoys": "convoys",
+        "convoys_by_stage": "convoys by stage",
+        "enterprises": "handoff points",
+        "summary": "Summary",
+        "open_alerts": "open alerts",
+        "none": "none",
+        "campaign": "campaign",
+        "site": "site",
+        "entrance": "entrance",
+        "permit_route": "permitted route",
+        "start": "start",
+        "count_unit": "",
+        "convoy_unit": "",
+        "scale_note": "coordinates: WGS-84",
+        "scale_note_gcj": "coordinates: GCJ-02 (display)",
+        "basemap.province": "Basemap: provinces",
+        "basemap.city": "Basemap: prefectures",
+        "basemap.district": "Basemap: counties",
+    },
+}
+
+
+# --------------------------------------------------------------------------- lookup
+
+DOMAINS: dict[str, Mapping[str, Mapping[str, str]]] = {"maps": MAPS}
+"""Every domain's table by name (the ``domain`` argument of :func:`label`)."""
+
+
+def is_locale(value: str) -> bool:
+    """Whether texts exist in this locale (``zh-CN`` or ``en``)."""
+    return value in LOCALES
+
+
+def labels(domain: str, locale: str) -> Mapping[str, str]:
+    """The whole table of one domain in one locale (English for an unknown locale)."""
+    table = _table(domain)
+    return table.get(locale) or table[FALLBACK]
+
+
+def label(domain: str, key: str, locale: str, **params: Any) -> str:
+    """The text ``key`` of ``domain`` in ``locale`` with ``params`` filled in.
+
+    A key missing (or empty) in the locale falls back to English, and a key unknown there too
+    to the key itself, so a missing translation shows up on screen instead of failing.
+    """
+    table = _table(domain)
+    text = table.get(locale, {}).get(key) or table[FALLBACK].get(key, key)
+    return text.format(**params) if params else text
+
+
+def _table(domain: str) -> Mapping[str, Mapping[str, str]]:
+    try:
+        return DOMAINS[domain]
+    except KeyError:
+        known = ", ".join(sorted(DOMAINS))
+        raise KeyError(f"There is no label domain {domain!r}; the domains are {known}.") from None
