@@ -24,21 +24,10 @@ from typing import Literal
 import folium
 from folium import plugins
 
+from maps.leaflet import BadgeMarkers, InfoPanel, Lines, badge
+from maps.legend import legend_html, table_html
 from maps.route import convoy_popup_html, eta_text
-from maps.style import (
-    MODE_ICONS,
-    MODES,
-    STATUS_COLOURS,
-    BadgeMarkers,
-    InfoPanel,
-    Lines,
-    MapOptions,
-    badge,
-    esc,
-    fit,
-    legend_html,
-    table_html,
-)
+from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc, fit
 from models.convoy.lifecycle import STAGE_LABELS, STAGES
 from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
 

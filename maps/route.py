@@ -26,20 +26,17 @@ import math
 import folium
 from folium import plugins
 
+from maps.leaflet import Bindings, InfoPanel, badge_icon
+from maps.legend import legend_html, table_html
 from maps.style import (
     CHECKPOINT_COLOURS,
     CHECKPOINT_ICONS,
     MODE_ICONS,
     PLANNED_ROUTE_COLOUR,
     STATUS_COLOURS,
-    Bindings,
-    InfoPanel,
     MapOptions,
-    badge_icon,
     esc,
     fit,
-    legend_html,
-    table_html,
 )
 from models.convoy.lifecycle import STAGE_LABELS
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
