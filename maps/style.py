@@ -23,7 +23,7 @@ from maps.basemap import add_basemap
 from maps.offline import new_map
 from models import labels
 from models.errors import ConfigurationError
-from models.geo.geodesy import LatLon, wgs84_to_gcj02
+from models.geo.datums import LatLon, wgs84_to_gcj02
 from models.views.mapdata import CheckpointKind, MapStatus, scrub
 
 __all__ = [

@@ -39,8 +39,8 @@ from models.convoy.store import get_campaign
 from models.convoy.tables import Campaign
 from models.db import UTCDateTime, utcnow
 from models.errors import NotFoundError, TransitionError, ValidationError
+from models.geo.datums import Datum, to_wgs84
 from models.geo.gazetteer import resolve_place
-from models.geo.geodesy import Datum, to_wgs84
 from models.intake.identity import is_mobile, mask_phone, normalise_phone
 
 __all__ = [

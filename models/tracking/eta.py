@@ -22,8 +22,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from models.errors import ConfigurationError
+from models.geo.datums import LatLon
 from models.geo.geodesy import (
-    LatLon,
     Polyline,
     along_track_km,
     path_length_km,

@@ -34,7 +34,7 @@ from models.convoy.checkins import (
 )
 from models.convoy.tables import CheckIn, Convoy, Escort
 from models.errors import AuthenticationError, ValidationError
-from models.geo.geodesy import to_wgs84
+from models.geo.datums import to_wgs84
 from models.notify.escort_tasks import escort_tasks
 from models.tracking.positions import Device, hash_token, parse_time
 

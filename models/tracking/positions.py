@@ -36,7 +36,8 @@ from models.convoy.store import get_convoy, get_escort
 from models.convoy.tables import Convoy, Escort, Position
 from models.db import UTCDateTime, insert_ignore, utcnow
 from models.errors import AuthenticationError, NotFoundError, ValidationError
-from models.geo.geodesy import Datum, Polyline, along_track_km, distance_km, to_wgs84
+from models.geo.datums import Datum, to_wgs84
+from models.geo.geodesy import Polyline, along_track_km, distance_km
 from models.tracking.eta import Router, progress, route_of, speed_profile, thresholds
 
 _POS = Position.__table__  # type: ignore[attr-defined]

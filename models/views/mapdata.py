@@ -26,7 +26,7 @@ from models.convoy.lifecycle import Census, Custody, Stage
 from models.convoy.store import convoy_escorts, get_campaign, get_convoy, list_convoys
 from models.convoy.tables import Convoy, CustodyEvent, Enterprise, Passenger, Position, StageRun
 from models.errors import ConfigurationError
-from models.geo.geodesy import LatLon
+from models.geo.datums import LatLon
 from models.intake.identity import scrub
 from models.tracking.eta import thresholds
 

@@ -19,7 +19,7 @@ from models.convoy.lifecycle import Census, Custody, Stage
 from models.convoy.tables import Convoy, Position
 from models.db import session_scope
 from models.errors import ConfigurationError
-from models.geo.geodesy import wgs84_to_gcj02
+from models.geo.datums import wgs84_to_gcj02
 from models.views.mapdata import CheckpointKind, ConvoyView, MapStatus, convoy_view, scrub
 from tests.maps.mapcheck import (
     SHANGHAI,

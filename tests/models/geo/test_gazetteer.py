@@ -25,6 +25,7 @@ from models.errors import (
     UnknownPlaceError,
 )
 from models.geo import gazetteer as gazetteer_module
+from models.geo.datums import gcj02_to_wgs84
 from models.geo.gazetteer import (
     Gazetteer,
     GazetteerGeocoder,
@@ -33,7 +34,7 @@ from models.geo.gazetteer import (
     load_gazetteer,
     resolve_place,
 )
-from models.geo.geodesy import distance_km, gcj02_to_wgs84
+from models.geo.geodesy import distance_km
 
 GAZETTEER_CSV = DATA_DIR / "gazetteer.csv"
 PLACES_CSV = DATA_DIR / "places.csv"

@@ -15,7 +15,7 @@ from config import Settings
 from models.convoy.store import upsert_campaign
 from models.db import session_scope
 from models.errors import NotFoundError, TransitionError, ValidationError
-from models.geo.geodesy import gcj02_to_wgs84
+from models.geo.datums import gcj02_to_wgs84
 from models.permits.workflow import (
     PermitEvent,
     PermitStatus,

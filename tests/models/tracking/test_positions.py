@@ -16,7 +16,8 @@ from models.convoy.store import assign_escort, get_convoy, upsert_escort
 from models.convoy.tables import Position
 from models.db import session_scope
 from models.errors import AuthenticationError, ValidationError
-from models.geo.geodesy import interpolate_along, wgs84_to_gcj02
+from models.geo.datums import wgs84_to_gcj02
+from models.geo.geodesy import interpolate_along
 from models.tracking.eta import route_of
 from models.tracking.positions import (
     DeviceReport,
