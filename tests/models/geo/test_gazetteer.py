@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,7 +22,6 @@ from models.errors import (
     UnknownPlaceError,
 )
 from models.geo import gazetteer as gazetteer_module
-from models.geo.datums import gcj02_to_wgs84
 from models.geo.gazetteer import (
     Gazetteer,
     GazetteerGeocoder,
@@ -120,27 +116,6 @@ def test_rows_without_a_cpca_seat_are_labelled() -> None:
     assert rows["330204"]["source"] == "successor:330212"
     assert rows["330204"]["successor"] == "浙江省宁波市鄞州区"
     assert rows["330225"]["source"] == "cpca"
-
-
-def test_build_script_converts_like_models_geo() -> None:
-    path = DATA_DIR / "build_gazetteer.py"
-    spec = importlib.util.spec_from_file_location("build_gazetteer", path)
-    assert spec is not None and spec.loader is not None
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules["build_gazetteer"] = module
-    try:
-        spec.loader.exec_module(module)
-        for lat in (18.5, 25.0, 29.5, 34.9, 45.0, 53.0):
-            for lon in (75.0, 100.0, 109.6, 121.9, 134.0):
-                ours = gcj02_to_wgs84(lat, lon)
-                theirs = module.gcj02_to_wgs84(lat, lon)
-                assert theirs == pytest.approx(ours, abs=1e-9)
-        assert module.short_name("本溪满族自治县", "county", ["满族"]) == "本溪"
-        assert module.short_name("象山县", "county", []) == "象山"
-        assert module.short_name("广西壮族自治区", "province", ["壮族"]) == "广西"
-        assert module.short_name("城区", "county", []) == ""
-    finally:
-        sys.modules.pop("build_gazetteer", None)
 
 
 def test_loading_is_fast() -> None:
