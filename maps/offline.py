@@ -91,7 +91,7 @@ def _manifest() -> dict[str, Any]:
         data: dict[str, Any] = json.loads(MANIFEST_FILE.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise OfflineAssetError(
-            f"The asset manifest {MANIFEST_FILE} is missing; run maps/assets/fetch_assets.py "
+            f"The asset manifest {MANIFEST_FILE} is missing; run python -m scripts.fetch_assets "
             "to vendor the map assets again."
         ) from exc
     return data
@@ -106,13 +106,13 @@ def _local_asset(url: str) -> str:
     if path is None:
         raise OfflineAssetError(
             f"The map needs {url}, which has no vendored offline copy; add the package to "
-            "maps/assets/fetch_assets.py (or stop using the plugin that loads it) so that the "
+            "scripts/fetch_assets.py (or stop using the plugin that loads it) so that the "
             "map does not depend on the internet."
         )
     if not (ASSETS_DIR / path).is_file():
         raise OfflineAssetError(
             f"The vendored file maps/assets/{path} for {url} is missing; run "
-            "maps/assets/fetch_assets.py to restore the offline assets."
+            "python -m scripts.fetch_assets to restore the offline assets."
         )
     return path
 
@@ -437,7 +437,7 @@ def _css_with_data_uris(path: str) -> str:
         if _is_remote(url) or not target.is_file() or ASSETS_DIR not in target.parents:
             raise OfflineAssetError(
                 f"The stylesheet maps/assets/{path} refers to {url}, which is not a vendored "
-                "file; run maps/assets/fetch_assets.py to rebuild the assets."
+                "file; run python -m scripts.fetch_assets to rebuild the assets."
             )
         return f'url("{_data_uri(target.relative_to(ASSETS_DIR).as_posix())}")'
 
