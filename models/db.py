@@ -21,7 +21,7 @@ from config import Settings, get_settings
 # Modules that define tables; ``init_db`` imports them so every table is created.
 TABLE_MODULES: tuple[str, ...] = (
     "models.convoy.tables",
-    "models.tracking.positions",
+    "models.tracking.tables",
     "models.tracking.alerts",
     "models.notify.outbox",
     "models.intake.verification",

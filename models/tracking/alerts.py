@@ -49,7 +49,8 @@ from models.tracking.eta import (
     speed_profile,
     thresholds,
 )
-from models.tracking.positions import TrackState, catch_up
+from models.tracking.ingest import catch_up
+from models.tracking.tables import TrackState
 
 
 class AlertKind(StrEnum):

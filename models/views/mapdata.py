@@ -368,7 +368,7 @@ def _open_alerts(session: Session, convoy_id: int) -> list[tuple[str, str]]:
 def _track_state(session: Session, convoy_id: int) -> tuple[datetime | None, float | None]:
     """The ETA and remaining km the tracker computed at the newest fix (if any)."""
     try:
-        from models.tracking.positions import TrackState
+        from models.tracking.tables import TrackState
     except ImportError:  # pragma: no cover
         return None, None
     state = session.get(TrackState, convoy_id)

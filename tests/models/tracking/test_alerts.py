@@ -34,7 +34,8 @@ from models.tracking.alerts import (
     snooze,
 )
 from models.tracking.eta import Thresholds, route_of
-from models.tracking.positions import Fix, ingest_fix, refresh_state
+from models.tracking.fixes import Fix
+from models.tracking.ingest import ingest_fix, refresh_state
 
 SH = ZoneInfo("Asia/Shanghai")
 DEP = datetime(2020, 2, 20, 14, 0, tzinfo=SH)
