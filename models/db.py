@@ -22,7 +22,8 @@ from config import Settings, get_settings
 TABLE_MODULES: tuple[str, ...] = (
     "models.convoy.tables",
     "models.tracking.tables",
-    "models.tracking.alerts",
+    "models.tracking.alerts.tables",
+    "models.tracking.lease",
     "models.notify.outbox",
     "models.intake.verification",
     "models.intake.registration",

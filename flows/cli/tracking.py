@@ -37,7 +37,7 @@ alerts_app = typer.Typer(
 
 
 def alert_rows(include_resolved: bool, code: str | None) -> list[dict[str, Any]]:
-    from models.tracking.alerts import list_alerts
+    from models.tracking.alerts.lifecycle import list_alerts
 
     with session_scope() as session:
         rows = list_alerts(session, include_resolved, code)
@@ -102,7 +102,7 @@ def alerts_ack(
     by: Annotated[str, typer.Option(help="Who acknowledges (name or badge).")] = "cli",
 ) -> None:
     """Acknowledge an alert: you take care of it, it no longer escalates."""
-    from models.tracking.alerts import acknowledge
+    from models.tracking.alerts.lifecycle import acknowledge
 
     with session_scope() as session:
         a = acknowledge(session, alert_id, by, utcnow())
@@ -117,7 +117,7 @@ def alerts_snooze(
     by: Annotated[str, typer.Option(help="Who snoozes it.")] = "cli",
 ) -> None:
     """Hold an alert's escalation for a while."""
-    from models.tracking.alerts import snooze
+    from models.tracking.alerts.lifecycle import snooze
 
     with session_scope() as session:
         a = snooze(session, alert_id, minutes or get_settings().alert_snooze_minutes, by, utcnow())
@@ -132,7 +132,7 @@ def alerts_resolve(
     by: Annotated[str, typer.Option(help="Who resolves it.")] = "cli",
 ) -> None:
     """Resolve an alert by hand (the monitor opens a new one if the condition persists)."""
-    from models.tracking.alerts import resolve
+    from models.tracking.alerts.lifecycle import resolve
 
     with session_scope() as session:
         a = resolve(session, alert_id, by, reason, utcnow())
@@ -143,7 +143,7 @@ def alerts_resolve(
 @friendly
 def alerts_history(alert_id: int, json_out: JsonOpt = False) -> None:
     """Everything that happened to one alert."""
-    from models.tracking.alerts import alert_history
+    from models.tracking.alerts.lifecycle import alert_history
 
     with session_scope() as session:
         rows = [
