@@ -27,7 +27,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "models.notify.outbox",
     "models.intake.verification",
     "models.intake.registration",
-    "models.permits.workflow",
+    "models.permits.tables",
 )
 
 _engines: dict[str, Engine] = {}
