@@ -25,6 +25,13 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+@friendly
+def _start() -> None:
+    """Convoy Ops: orchestrated, auditable convoy escort operations."""
+    get_settings()  # a wrong setting or rule file is one clear line before any command runs
+
+
 def _seats(text: str | None) -> list[int]:
     if not text:
         return []

@@ -1,4 +1,5 @@
-"""Convoy stages and passenger custody states, and the rules that connect them (DESIGN.md §2).
+"""Convoy stages and passenger custody states, and the rules that connect them
+(docs/architecture.md, "Stages and custody").
 
 Plain functions, no database and no Prefect: the flow and the storage layer both call these.
 """
@@ -112,7 +113,7 @@ def next_stage(stage: Stage) -> Stage:
 
 
 def check_stage_transition(current: Stage, target: Stage) -> None:
-    """Allow only the next stage in order (DESIGN.md §2)."""
+    """Allow only the next stage in order."""
     if current is Stage.CLOSED:
         raise TransitionError(f"The convoy is closed and cannot move to {target.value}.")
     expected = next_stage(current)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from config import get_settings
+from config import Settings, get_settings
 from models.convoy.checkins import latest
 from models.convoy.custody import census
 from models.convoy.lifecycle import STAGE_LABELS, Stage, next_stage
@@ -18,11 +18,13 @@ from models.convoy.tables import Convoy, Position, StageRun
 from models.permits.stats import permit_figures
 
 
-def local(at: datetime | None) -> str:
-    """A time in the display time zone, 'YYYY-MM-DD HH:MM', or '' for none."""
+def local(at: datetime | None, settings: Settings | None = None, *, short: bool = False) -> str:
+    """A time in the display time zone for people: 'YYYY-MM-DD HH:MM' ('MM-DD HH:MM' when
+    ``short``, as in messages), or '' for none. The one formatter of times shown to people."""
     if at is None:
         return ""
-    return at.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M")
+    tz = (settings or get_settings()).tz
+    return at.astimezone(tz).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
 
 
 def track(session: Session, convoy: Convoy) -> list[Position]:
