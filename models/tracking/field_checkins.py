@@ -36,7 +36,9 @@ from models.convoy.tables import CheckIn, Convoy, Escort
 from models.errors import AuthenticationError, ValidationError
 from models.geo.datums import to_wgs84
 from models.notify.escort_tasks import escort_tasks
-from models.tracking.positions import Device, hash_token, parse_time
+from models.tracking.devices import hash_token
+from models.tracking.fixes import parse_time
+from models.tracking.tables import Device
 
 SOURCE = "http"
 _BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs")

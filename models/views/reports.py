@@ -15,7 +15,7 @@ from models.convoy.lifecycle import STAGE_LABELS, Stage, next_stage
 from models.convoy.operations import WAITS_FOR
 from models.convoy.store import convoy_escorts, get_convoy, list_convoys
 from models.convoy.tables import Convoy, Position, StageRun
-from models.permits.workflow import permit_figures
+from models.permits.stats import permit_figures
 
 
 def local(at: datetime | None, settings: Settings | None = None, *, short: bool = False) -> str:
