@@ -9,9 +9,16 @@ the key itself, and fills in ``{placeholders}``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["DOMAINS", "FALLBACK", "LOCALES", "MAPS", "Locale", "is_locale", "label", "labels"]
+if TYPE_CHECKING:
+    from config import Settings
+
+__all__ = [
+    "DOMAINS", "FALLBACK", "LOCALES", "MAPS", "Locale", "is_locale", "label", "labels",
+    "local_time",
+]  # fmt: skip
 
 Locale = Literal["zh-CN", "en"]
 LOCALES: tuple[Locale, ...] = ("zh-CN", "en")
@@ -194,3 +201,27 @@ def _table(domain: str) -> Mapping[str, Mapping[str, str]]:
     except KeyError:
         known = ", ".join(sorted(DOMAINS))
         raise KeyError(f"There is no label domain {domain!r}; the domains are {known}.") from None
+
+
+# --------------------------------------------------------------------------- times
+
+
+def local_time(
+    at: datetime | str | None,
+    settings: Settings | None = None,
+    *,
+    short: bool = False,
+    empty: str = "",
+) -> str:
+    """A time as people read it, in the display time zone: ``YYYY-MM-DD HH:MM``, or
+    ``MM-DD HH:MM`` when ``short`` (messages, alerts); ``empty`` for none. ISO text is read too.
+    The one formatter of times shown to people."""
+    if at is None or at == "":
+        return empty
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    if settings is None:
+        from config import get_settings
+
+        settings = get_settings()
+    return at.astimezone(settings.tz).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
