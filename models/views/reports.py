@@ -10,10 +10,11 @@ from sqlmodel import Session, col
 from config import get_settings
 from models.convoy.checkins import latest
 from models.convoy.custody import census
-from models.convoy.lifecycle import STAGE_LABELS, Stage, next_stage
+from models.convoy.lifecycle import Stage, next_stage
 from models.convoy.operations import WAITS_FOR
 from models.convoy.store import convoy_escorts, get_convoy, list_convoys
 from models.convoy.tables import Convoy, Position, StageRun
+from models.labels import labels as label_table
 from models.labels import local_time
 from models.permits.stats import permit_figures
 
@@ -33,7 +34,7 @@ def convoy_summary(session: Session, code: str) -> dict[str, Any]:
     runs = session.execute(
         select(StageRun).where(col(StageRun.convoy_id) == convoy.id).order_by(col(StageRun.id))
     ).scalars()
-    labels = STAGE_LABELS.get(get_settings().locale, STAGE_LABELS["en"])
+    labels = label_table("stages", get_settings().locale)
     stages = [
         {
             "stage": r.stage,

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from config import Settings
 from models.convoy.tables import Assignment, Convoy, Escort
 from models.labels import local_time
-from models.notify.messages import MODE_LABELS, Message, kind_label, render
+from models.notify.messages import Message, kind_label, mode_label, render
 from models.notify.outbox import Recipient, escort_recipients, role_recipients
 from models.tracking.alerts.detection import whole_minutes
 from models.tracking.alerts.tables import Alert, AlertKind
@@ -33,7 +33,7 @@ def _opened_params(
     locale = settings.locale
     params: dict[str, Any] = {
         "code": convoy.code,
-        "mode_label": MODE_LABELS.get(locale, MODE_LABELS["en"]).get(convoy.mode, convoy.mode),
+        "mode_label": mode_label(convoy.mode, locale),
         "origin": convoy.origin_name,
         "destination": convoy.destination_name,
         "kind_label": kind_label(kind, locale),
