@@ -6,14 +6,15 @@ Every value can be set from the environment with the ``CONVOY_`` prefix (``CONVO
 
 from __future__ import annotations
 
-import tomllib
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import ConfigurationError
+from config.rules import Rules, load_rules
 
 CONFIG_DIR = Path(__file__).resolve().parent
 DATA_DIR = CONFIG_DIR / "data"
@@ -35,7 +36,9 @@ class Settings(BaseSettings):
     output_dir: Path = Field(
         default=Path(""), description="Maps, reports, error files; empty means var_dir/output."
     )
-    rules_file: Path = Field(default=CONFIG_DIR / "rules.toml")
+    rules_file: Path = Field(
+        default=CONFIG_DIR / "rules.toml", description="The rule file (config/rules.py)."
+    )
     gazetteer_file: Path = Field(default=DATA_DIR / "gazetteer.csv")
     places_file: Path = Field(default=DATA_DIR / "places.csv")
 
@@ -55,6 +58,10 @@ class Settings(BaseSettings):
     tile_url: str = ""
     tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
     tile_attribution: str = ""
+    chromium: str = Field(
+        default="",
+        description="Chromium used to render map PNGs; empty: chromium/chrome on the PATH.",
+    )
 
     # -- tracking and alerts (issue 4)
     monitor_interval_minutes: float = Field(
@@ -131,6 +138,11 @@ class Settings(BaseSettings):
             self.output_dir = self.var_dir / "output"
         return self
 
+    @model_validator(mode="after")
+    def _rules_are_valid(self) -> Settings:
+        load_rules(str(self.rules_file))  # a wrong rule file stops the start, not a later step
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -142,30 +154,41 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'convoy.db').as_posix()}"
 
+    @property
+    def rule_set(self) -> Rules:
+        """The rule file, typed (screening, speed profiles, delay thresholds, tracking …)."""
+        return load_rules(str(self.rules_file))
+
     def rules(self) -> dict[str, Any]:
-        """The rule file (screening thresholds, speed profiles, delay thresholds) as a dict."""
-        return _load_rules(str(self.rules_file))
-
-
-@lru_cache(maxsize=8)
-def _load_rules(path: str) -> dict[str, Any]:
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+        """The rule file as a plain mapping, every default filled in from ``config.rules``."""
+        return self.rule_set.model_dump()
 
 
 _settings: Settings | None = None
+
+
+def _build(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if isinstance(first.get("ctx", {}).get("error"), ConfigurationError):
+            raise first["ctx"]["error"] from None
+        key = ".".join(str(part) for part in first["loc"])
+        env = f"CONVOY_{key.upper()}" if key else "the settings"
+        raise ConfigurationError(f"The setting {key} ({env}) is wrong: {first['msg']}.") from None
 
 
 def get_settings() -> Settings:
     """The process-wide settings object (built once from the environment)."""
     global _settings
     if _settings is None:
-        _settings = Settings()
+        _settings = _build()
     return _settings
 
 
 def reset_settings(**overrides: Any) -> Settings:
     """Rebuild the settings (tests and the CLI use this after changing the environment)."""
     global _settings
-    _settings = Settings(**overrides)
+    _settings = _build(**overrides)
     return _settings

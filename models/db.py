@@ -18,16 +18,21 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from config import Settings, get_settings
 
-# Modules that define tables; ``init_db`` imports them so every table is created.
+# Modules that define tables; importing them registers every table on SQLModel.metadata (the
+# target of the migrations and of ``create_all`` for a new database).
 TABLE_MODULES: tuple[str, ...] = (
     "models.convoy.tables",
-    "models.tracking.positions",
-    "models.tracking.alerts",
+    "models.tracking.tables",
+    "models.tracking.alerts.tables",
+    "models.tracking.lease",
     "models.notify.outbox",
     "models.intake.verification",
     "models.intake.registration",
-    "models.permits.workflow",
+    "models.permits.tables",
 )
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+FIRST_REVISION = "0001"  # the schema of release 0.1, which made its tables with create_all
 
 _engines: dict[str, Engine] = {}
 _initialised: set[str] = set()
@@ -85,14 +90,75 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return engine
 
 
-def init_db(settings: Settings | None = None) -> Engine:
-    """Create every table that does not exist yet (idempotent)."""
+def import_table_modules() -> None:
     for module in TABLE_MODULES:
-        importlib.import_module(module)  # registers its tables on SQLModel.metadata
+        importlib.import_module(module)
+
+
+def alembic_config(connection: Connection) -> Any:
+    """Alembic's configuration for our migrations, on an open connection (no ini file)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+@contextmanager
+def _schema_lock(connection: Connection) -> Iterator[None]:
+    """One process at a time changes the schema: an advisory lock on PostgreSQL, a lock file
+    beside the database file on SQLite."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242017)")
+        yield
+        return
+    database = connection.engine.url.database or ""
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the database's schema to the newest revision; says what it did.
+
+    A new, empty database gets every table at once and is stamped with the newest revision;
+    a database made by release 0.1 (tables, no ``alembic_version``) is stamped with the first
+    revision and upgraded; any other is upgraded from where it stands."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    import_table_modules()
+    with engine.connect() as conn, _schema_lock(conn):
+        cfg = alembic_config(conn)
+        tables = set(inspect(conn).get_table_names())
+        if not tables - {"alembic_version"}:
+            SQLModel.metadata.create_all(conn)
+            command.stamp(cfg, "head")
+            done = "created"
+        else:
+            if "alembic_version" not in tables:
+                command.stamp(cfg, FIRST_REVISION)
+            command.upgrade(cfg, "head")
+            done = "upgraded"
+        conn.commit()
+    return done
+
+
+def init_db(settings: Settings | None = None) -> Engine:
+    """The engine, its database brought to the newest schema first (once per process)."""
     engine = get_engine(settings)
     key = str(engine.url)
     if key not in _initialised:
-        SQLModel.metadata.create_all(engine)
+        migrate(engine)
         _initialised.add(key)
     return engine
 

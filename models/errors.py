@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from config.errors import ConfigurationError, ConvoyOpsError
 
-class ConvoyOpsError(Exception):
-    """Base class of every error Convoy Ops raises on purpose."""
+__all__ = ["ConfigurationError", "ConvoyOpsError"]  # the root lives in the bottom layer
 
 
 class NotFoundError(ConvoyOpsError):
@@ -41,10 +41,6 @@ class AmbiguousPlaceError(GeocodingError):
     def __init__(self, message: str, candidates: list[str] | None = None) -> None:
         super().__init__(message)
         self.candidates = candidates or []
-
-
-class ConfigurationError(ConvoyOpsError):
-    """A setting or rule file is wrong."""
 
 
 class AuthenticationError(ConvoyOpsError):

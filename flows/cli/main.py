@@ -25,6 +25,13 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+@friendly
+def _start() -> None:
+    """Convoy Ops: orchestrated, auditable convoy escort operations."""
+    get_settings()  # a wrong setting or rule file is one clear line before any command runs
+
+
 def _seats(text: str | None) -> list[int]:
     if not text:
         return []
@@ -277,7 +284,7 @@ def checkin(
     """Report from the field: what the convoy flow waits for."""
     from models.convoy.checkins import record_checkin
     from models.convoy.store import get_escort
-    from models.geo.geodesy import to_wgs84
+    from models.geo.datums import to_wgs84
 
     kind = kind.replace("-", "_")
     payload: dict[str, Any] = {}

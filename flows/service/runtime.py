@@ -1,5 +1,6 @@
 """Process set-up that must happen before Prefect is imported: where Prefect keeps its state,
-and a quiet temporary server (no shutdown tracebacks on the terminal; RESEARCH.md)."""
+and a quiet temporary server (no shutdown tracebacks on the terminal: Prefect
+issues #9148 and #15033)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,19 @@ _DEFAULTS = {
 }
 
 
+def _var_dir() -> Path:
+    from config import get_settings
+    from config.errors import ConfigurationError
+
+    try:
+        return get_settings().var_dir.resolve()
+    except ConfigurationError:  # the command itself reports it, as one line, when it starts
+        return Path("var").resolve()
+
+
 def prepare_environment() -> None:
     """Set Prefect defaults unless the user has set them (idempotent)."""
-    var_dir = Path(os.environ.get("CONVOY_VAR_DIR", "var")).resolve()
+    var_dir = _var_dir()
     os.environ.setdefault("PREFECT_HOME", str(var_dir / "prefect"))
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     for key, value in _DEFAULTS.items():

@@ -127,7 +127,7 @@ class ConvoySimulator:
 
     @property
     def _fever(self) -> float:
-        return float(self.settings.rules().get("screening", {}).get("fever_celsius", 37.3))
+        return self.settings.rule_set.screening.fever_celsius
 
     def _screen(self, session: Any) -> dict[str, Any]:
         """The pre-departure screening. What the manifest declares is the truth played: its

@@ -1,4 +1,5 @@
-"""Convoy stages and passenger custody states, and the rules that connect them (DESIGN.md §2).
+"""Convoy stages and passenger custody states, and the rules that connect them
+(docs/architecture.md, "Stages and custody").
 
 Plain functions, no database and no Prefect: the flow and the storage layer both call these.
 """
@@ -76,33 +77,6 @@ STAGE_CUSTODY: dict[Stage, Custody | None] = {
     Stage.CLOSED: None,
 }
 
-STAGE_LABELS: dict[str, dict[Stage, str]] = {
-    "en": {
-        Stage.PLANNED: "planned",
-        Stage.MUSTERING: "mustered at origin",
-        Stage.VERIFIED: "identities pre-verified",
-        Stage.SCREENED: "screened before departure",
-        Stage.DEPARTED: "departed",
-        Stage.IN_TRANSIT: "in transit",
-        Stage.ARRIVED: "arrived",
-        Stage.ARRIVAL_SCREENED: "screened on arrival",
-        Stage.HANDED_OFF: "handed off",
-        Stage.CLOSED: "closed",
-    },
-    "zh-CN": {
-        Stage.PLANNED: "已计划",
-        Stage.MUSTERING: "始发地集结",
-        Stage.VERIFIED: "身份核录完成",
-        Stage.SCREENED: "出发前健康筛查完成",
-        Stage.DEPARTED: "已出发",
-        Stage.IN_TRANSIT: "途中",
-        Stage.ARRIVED: "已到达",
-        Stage.ARRIVAL_SCREENED: "到达抽检完成",
-        Stage.HANDED_OFF: "已交接企业",
-        Stage.CLOSED: "已结束",
-    },
-}
-
 
 def next_stage(stage: Stage) -> Stage:
     """The stage that follows ``stage``."""
@@ -112,7 +86,7 @@ def next_stage(stage: Stage) -> Stage:
 
 
 def check_stage_transition(current: Stage, target: Stage) -> None:
-    """Allow only the next stage in order (DESIGN.md §2)."""
+    """Allow only the next stage in order."""
     if current is Stage.CLOSED:
         raise TransitionError(f"The convoy is closed and cannot move to {target.value}.")
     expected = next_stage(current)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+
+from config.rules import ALL_CHECKS, ScreeningRules
 from models.errors import ConfigurationError, ValidationError
 
 HEALTH_CODES = {
@@ -62,36 +66,36 @@ class Verdict:
     reason: str = ""
 
 
-ALL_CHECKS = ("temperature", "nat", "health_code")
-SPOT_CHECKS = ("temperature", "health_code")
-
-
-def checks_for(rules: dict[str, Any], checkpoint: str) -> tuple[str, ...]:
-    """The checks applied at a checkpoint: ``departure_checks`` / ``arrival_checks`` in the
-    rule file, else all three before departure and temperature + health code on arrival."""
-    key, default = (
-        ("arrival_checks", SPOT_CHECKS) if checkpoint == "arrival" else
-        ("departure_checks", ALL_CHECKS)
-    )  # fmt: skip
-    wanted = tuple(rules.get(key, default))
-    unknown = sorted(set(wanted) - set(ALL_CHECKS))
-    if unknown:
+def screening_rules(rules: ScreeningRules | Mapping[str, Any]) -> ScreeningRules:
+    """The typed ``[screening]`` rules (a mapping is checked, its defaults from config.rules)."""
+    if isinstance(rules, ScreeningRules):
+        return rules
+    try:
+        return ScreeningRules.model_validate(dict(rules))
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
         raise ConfigurationError(
-            f"The rule screening.{key} names unknown checks {', '.join(unknown)}; use "
-            f"{', '.join(ALL_CHECKS)}."
-        )
-    return wanted
+            f"The rule screening.{key} is wrong: {first['msg']}.".replace("screening. ", "")
+        ) from None
+
+
+def checks_for(rules: ScreeningRules | Mapping[str, Any], checkpoint: str) -> tuple[str, ...]:
+    """The checks applied at a checkpoint: ``departure_checks`` / ``arrival_checks`` in the
+    rule file (by default all three before departure, temperature + health code on arrival)."""
+    r = screening_rules(rules)
+    return tuple(r.arrival_checks if checkpoint == "arrival" else r.departure_checks)
 
 
 def evaluate(
     reading: Reading,
-    rules: dict[str, Any],
+    rules: ScreeningRules | Mapping[str, Any],
     at: datetime,
     checks: tuple[str, ...] = ALL_CHECKS,
 ) -> Verdict:
     """Apply the screening rules; the first failing check gives the reason."""
-    fever = float(rules.get("fever_celsius", 37.3))
-    lo, hi = float(rules.get("temperature_min", 34.0)), float(rules.get("temperature_max", 43.0))
+    r = screening_rules(rules)
+    fever, lo, hi = r.fever_celsius, r.temperature_min, r.temperature_max
     if "temperature" in checks:
         t = reading.temperature
         if t is None:
@@ -100,7 +104,7 @@ def evaluate(
             return Verdict(False, f"the temperature reading {t:.1f} °C is outside {lo}–{hi} °C")
         if t >= fever:
             again = reading.retemperature
-            if not (rules.get("remeasure_after_rest", True) and again is not None):
+            if not (r.remeasure_after_rest and again is not None):
                 return Verdict(False, f"fever {t:.1f} °C (threshold {fever} °C)")
             if not lo <= again <= hi:
                 return Verdict(False, f"the re-measurement {again:.1f} °C is outside {lo}–{hi} °C")
@@ -115,13 +119,13 @@ def evaluate(
             return Verdict(False, "the nucleic-acid test has no time")
         if reading.nat_time > at + timedelta(minutes=5):
             return Verdict(False, "the nucleic-acid test time is later than the screening")
-        window = timedelta(hours=float(rules.get("nat_valid_hours", 48)))
+        window = timedelta(hours=r.nat_valid_hours)
         if at - reading.nat_time > window:
             hours = (at - reading.nat_time).total_seconds() / 3600
             limit = f"{window.total_seconds() / 3600:.0f} h"
             return Verdict(False, f"the nucleic-acid test is {hours:.0f} h old (limit {limit})")
     if "health_code" in checks:
-        required = rules.get("health_code_required", "green")
+        required = r.health_code_required
         if not reading.health_code:
             return Verdict(False, "no health code was shown")
         if reading.health_code != required:

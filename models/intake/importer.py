@@ -206,7 +206,7 @@ def import_manifest(
             "while it is planned."
         )
     report = ImportReport(convoy.code, str(path))
-    rules = settings.rules().get("screening", {})
+    rules = settings.rule_set.screening
     checks = _Checks(session, convoy)
     with open_table(path, MANIFEST) as table:
         report.header_row = table.header_row

@@ -21,6 +21,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.rules import ScreeningRules
 from models.convoy.screening import HEALTH_CODES, NAT_RESULTS
 from models.convoy.store import PassengerRow
 from models.intake.identity import (
@@ -215,17 +216,16 @@ class RowParser:
         self,
         layout: Layout,
         tz: ZoneInfo,
-        rules: dict[str, Any] | None = None,
+        rules: ScreeningRules | None = None,
         today: date | None = None,
         departure: datetime | None = None,
     ) -> None:
         self.layout = layout
         self.tz = tz
-        rules = rules or {}
-        self.t_lo = float(rules.get("temperature_min", 34.0))
-        self.t_hi = float(rules.get("temperature_max", 43.0))
-        self.fever = float(rules.get("fever_celsius", 37.3))
-        self.window = timedelta(hours=float(rules.get("nat_valid_hours", 48)))
+        rules = rules or ScreeningRules()
+        self.t_lo, self.t_hi = rules.temperature_min, rules.temperature_max
+        self.fever = rules.fever_celsius
+        self.window = timedelta(hours=rules.nat_valid_hours)
         self.departure = departure
         # A test before this is too old at departure (never, without a departure).
         self.stale_before = departure - self.window if departure else None

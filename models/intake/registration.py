@@ -171,7 +171,7 @@ def validate_form(
     """The same rules as the manifest import (one row whose employer is the enterprise)."""
     settings = settings or get_settings()
     header = list(FIELDS)
-    parser = RowParser(Layout.of(header), settings.tz, settings.rules().get("screening", {}))
+    parser = RowParser(Layout.of(header), settings.tz, settings.rule_set.screening)
     values = {k: str(form.get(k, "") or "").strip() for k in FIELDS}
     values["employer"] = enterprise.name
     nul = [

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, insert, select
+from sqlalchemy import BigInteger, UniqueConstraint, insert, select
 from sqlmodel import Field, Session, SQLModel
 
 from config import Settings, get_settings
@@ -245,8 +245,8 @@ class RegistrySource(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     path: str = Field(unique=True)
     name: str
-    size: int
-    mtime_ns: int
+    size: int = Field(sa_type=BigInteger)
+    mtime_ns: int = Field(sa_type=BigInteger)
     loaded_at: datetime = Field(sa_type=UTCDateTime)
     lines: int = 0
     entries: int = 0

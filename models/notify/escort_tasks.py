@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -22,8 +23,11 @@ from models.convoy.lifecycle import STAGES, Custody, Stage
 from models.convoy.store import convoy_escorts, get_convoy, get_escort
 from models.convoy.tables import Assignment, Convoy, Enterprise, Passenger
 from models.intake.identity import mask_name, mask_phone
+from models.labels import local_time
 from models.notify.messages import Message, render
 from models.notify.outbox import enqueue, enterprise_recipients, escort_recipients
+
+_short = partial(local_time, short=True)  # 'MM-DD HH:MM', as messages show times
 
 _LIST_LIMIT = 30  # passengers listed by name in one message; the rest are counted
 
@@ -39,12 +43,8 @@ class Task:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _rule(settings: Settings, key: str, default: float) -> timedelta:
-    return timedelta(minutes=float(settings.rules().get("tasks", {}).get(key, default)))
-
-
-def _local(at: datetime | None, settings: Settings) -> str:
-    return "" if at is None else at.astimezone(settings.tz).strftime("%m-%d %H:%M")
+def _rule(settings: Settings, key: str) -> timedelta:
+    return timedelta(minutes=float(getattr(settings.rule_set.tasks, key)))
 
 
 def _people(session: Session, convoy: Convoy, state: Custody) -> list[Passenger]:
@@ -91,26 +91,26 @@ def stage_messages(
     dep = convoy.planned_departure
     out: list[tuple[str, Message, str]] = []
     if done is Stage.PLANNED:
-        when = dep - _rule(settings, "muster_before_departure_min", 180)
+        when = dep - _rule(settings, "muster_before_departure_min")
         count = len(_people(session, convoy, Custody.REGISTERED))
         out.append(
-            ("muster", render("task.muster", loc, code=convoy.code, when=_local(when, settings),
+            ("muster", render("task.muster", loc, code=convoy.code, when=_short(when, settings),
                               where=origin, count=count), "escorts")
         )  # fmt: skip
     elif done in (Stage.MUSTERING, Stage.VERIFIED):
-        when = dep - _rule(settings, "screening_before_departure_min", 120)
+        when = dep - _rule(settings, "screening_before_departure_min")
         if done is Stage.VERIFIED:
             count = len(_people(session, convoy, Custody.VERIFIED))
             out.append(
                 ("screening", render("task.screening", loc, code=convoy.code,
-                                     when=_local(when, settings), where=origin, count=count),
+                                     when=_short(when, settings), where=origin, count=count),
                  "escorts")
             )  # fmt: skip
     elif done is Stage.SCREENED:
         cleared = len(_people(session, convoy, Custody.CLEARED))
         held = len(_people(session, convoy, Custody.HELD))
         out.append(
-            ("depart", render("task.depart", loc, code=convoy.code, when=_local(dep, settings),
+            ("depart", render("task.depart", loc, code=convoy.code, when=_short(dep, settings),
                               where=origin, count=cleared, held=held), "escorts")
         )  # fmt: skip
     elif done is Stage.IN_TRANSIT:
@@ -122,13 +122,13 @@ def stage_messages(
                  "escorts")
             )  # fmt: skip
     elif done is Stage.ARRIVED:
-        rate = float(settings.rules().get("screening", {}).get("arrival_sample_rate", 0.1))
+        rate = settings.rule_set.screening.arrival_sample_rate
         arrived = len(_people(session, convoy, Custody.ARRIVED))
         sample = min(arrived, max(1, round(arrived * rate))) if arrived else 0
         when = convoy.actual_arrival or convoy.planned_arrival
         out.append(
             ("spot_check", render("task.spot_check", loc, code=convoy.code,
-                                  when=_local(when, settings), where=dest, count=sample),
+                                  when=_short(when, settings), where=dest, count=sample),
              "escorts")
         )  # fmt: skip
     elif done is Stage.ARRIVAL_SCREENED:
@@ -146,7 +146,7 @@ def stage_messages(
                 out.append(
                     (f"arrival:{name}", render(
                         "notice.enterprise_arrival", loc, code=convoy.code,
-                        when=_local(when, settings), destination=dest, where=where, count=n),
+                        when=_short(when, settings), destination=dest, where=where, count=n),
                      f"enterprise:{ent.id}")
                 )  # fmt: skip
     return out
@@ -217,14 +217,14 @@ def _convoy_tasks(session: Session, convoy: Convoy, settings: Settings) -> list[
     reached = STAGES.index(Stage(convoy.stage))
     dep, arr = convoy.planned_departure, convoy.planned_arrival
     when: Mapping[Stage, datetime] = {
-        Stage.MUSTERING: dep - _rule(settings, "muster_before_departure_min", 180),
-        Stage.VERIFIED: dep - _rule(settings, "screening_before_departure_min", 120),
-        Stage.SCREENED: dep - _rule(settings, "screening_before_departure_min", 120),
+        Stage.MUSTERING: dep - _rule(settings, "muster_before_departure_min"),
+        Stage.VERIFIED: dep - _rule(settings, "screening_before_departure_min"),
+        Stage.SCREENED: dep - _rule(settings, "screening_before_departure_min"),
         Stage.DEPARTED: dep,
         Stage.IN_TRANSIT: dep,
         Stage.ARRIVED: arr,
-        Stage.ARRIVAL_SCREENED: arr + _rule(settings, "spot_check_after_arrival_min", 20),
-        Stage.HANDED_OFF: arr + _rule(settings, "spot_check_after_arrival_min", 20),
+        Stage.ARRIVAL_SCREENED: arr + _rule(settings, "spot_check_after_arrival_min"),
+        Stage.HANDED_OFF: arr + _rule(settings, "spot_check_after_arrival_min"),
         Stage.CLOSED: arr,
     }
     at_origin = {Stage.MUSTERING, Stage.VERIFIED, Stage.SCREENED, Stage.DEPARTED}
