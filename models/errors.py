@@ -49,3 +49,7 @@ class AuthenticationError(ConvoyOpsError):
 
 class MonitorBusyError(ConvoyOpsError):
     """Another delay monitor already runs on this database (one scheduler per job store)."""
+
+
+class LeaseLostError(MonitorBusyError):
+    """A monitor or sender found that another process took over its lease: it stops."""

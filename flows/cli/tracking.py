@@ -17,7 +17,7 @@ from rich.table import Table
 from config import get_settings
 from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import session_scope, utcnow
-from models.errors import ValidationError
+from models.errors import MonitorBusyError, ValidationError
 
 
 def _local(at: datetime | None) -> str:
@@ -338,13 +338,11 @@ def monitor(
     json_out: JsonOpt = False,
 ) -> None:
     """Run the delay monitor (scheduler with its checks and notification delivery)."""
-    from flows.service.monitor import run_monitor, tick
-    from flows.service.sender import deliver_due
+    from flows.service.monitor import check_once, run_monitor
 
     if once:
         now = parse_time(at) or utcnow()
-        report = tick(now)
-        delivered = deliver_due(now)
+        report, delivered = check_once(now)
         data = {
             "checked": report.checked,
             "changes": [
@@ -368,7 +366,11 @@ def monitor(
         f"Delay monitor: checks every {s.monitor_interval_minutes:g} min, delivers every "
         f"{s.outbox_poll_seconds:g} s. Ctrl-C stops it."
     )
-    run_monitor(s)
+    if not run_monitor(s):
+        raise MonitorBusyError(
+            "Another monitor took over this database while this one was not renewing its lease; "
+            "this one stopped."
+        )
 
 
 @friendly
