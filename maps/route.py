@@ -38,7 +38,7 @@ from maps.style import (
     esc,
     fit,
 )
-from models.convoy.lifecycle import STAGE_LABELS
+from models.labels import labels as label_table
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
 
 __all__ = ["convoy_map", "convoy_popup_html", "eta_text"]
@@ -54,7 +54,7 @@ _PLAYBACK_MAX_STEPS = 240
 
 
 def stage_label(view: ConvoyView, options: MapOptions) -> str:
-    labels = STAGE_LABELS.get(options.locale, STAGE_LABELS["en"])
+    labels = label_table("stages", options.locale)
     return labels[view.stage]
 
 

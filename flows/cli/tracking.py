@@ -18,13 +18,11 @@ from config import get_settings
 from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import session_scope, utcnow
 from models.errors import MonitorBusyError, ValidationError
+from models.labels import local_time
 
 
-def _local(at: datetime | None) -> str:
-    """A time in the display time zone (``models.views.reports.local``, imported on use)."""
-    from models.views.reports import local
-
-    return local(at)
+def _local(at: datetime | str | None) -> str:
+    return local_time(at)
 
 
 # --- alerts -----------------------------------------------------------------------------------

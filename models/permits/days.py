@@ -40,8 +40,3 @@ def day_start(day: date, settings: Settings | None = None) -> datetime:
 def day_end(day: date, settings: Settings | None = None) -> datetime:
     """The last instant of a local calendar day (a pass valid until that day ends then)."""
     return datetime.combine(day, time.max, tzinfo=_tz(settings))
-
-
-def local_text(at: datetime | None, settings: Settings | None = None) -> str:
-    """``YYYY-MM-DD HH:MM`` in the display time zone (empty for none)."""
-    return "" if at is None else at.astimezone(_tz(settings)).strftime("%Y-%m-%d %H:%M")

@@ -31,7 +31,8 @@ from models.errors import TransitionError, ValidationError
 from models.geo.datums import Datum, to_wgs84
 from models.geo.gazetteer import resolve_place
 from models.intake.identity import is_mobile, mask_phone, normalise_phone
-from models.permits.days import at_or_now, day_end, day_start, local_day, local_text
+from models.labels import local_time
+from models.permits.days import at_or_now, day_end, day_start, local_day
 from models.permits.plates import validate_plate
 from models.permits.queries import get_application, get_permit, last_event
 from models.permits.tables import Permit, PermitApplication, PermitEvent, PermitStatus
@@ -77,8 +78,8 @@ def record_event(
     last = last_event(session, app)
     if last is not None and at < last.at:
         raise ValidationError(
-            f"Application {app.number}: the time {local_text(at)} is before its last recorded "
-            f"step ({last.kind} at {local_text(last.at)}); give a later time."
+            f"Application {app.number}: the time {local_time(at)} is before its last recorded "
+            f"step ({last.kind} at {local_time(last.at)}); give a later time."
         )
     before = app.status
     if to is not None:

@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from config import Settings
 from models.intake.identity import mask_phone
-from models.permits.days import local_day, local_text
+from models.labels import local_time
+from models.permits.days import local_day
 from models.permits.lifecycle import effective_status
 from models.permits.queries import get_permit, permit_events
 from models.permits.tables import PermitApplication
@@ -41,18 +42,18 @@ def permit_record(
         "route": [w["name"] for w in app.waypoints or []],
         "requested_from": str(app.requested_from),
         "requested_until": str(app.requested_until),
-        "applied_at": local_text(app.applied_at, settings),
+        "applied_at": local_time(app.applied_at, settings),
         "reason": app.reason,
-        "issued_at": local_text(permit.issued_at, settings) if permit else "",
+        "issued_at": local_time(permit.issued_at, settings) if permit else "",
         "valid_from": str(local_day(permit.valid_from, settings)) if permit else "",
         "valid_until": str(local_day(permit.valid_until, settings)) if permit else "",
-        "delivered_at": local_text(permit.delivered_at, settings) if permit else "",
+        "delivered_at": local_time(permit.delivered_at, settings) if permit else "",
         "delivered_to": permit.delivered_to if permit else "",
     }
     if events:
         record["events"] = [
             {
-                "at": local_text(e.at, settings),
+                "at": local_time(e.at, settings),
                 "kind": e.kind,
                 "from": e.from_status,
                 "to": e.to_status,

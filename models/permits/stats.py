@@ -12,7 +12,8 @@ from sqlmodel import Session, col
 
 from config import Settings
 from models.convoy.tables import Campaign
-from models.permits.days import at_or_now, day_start, local_day, local_text
+from models.labels import local_time
+from models.permits.days import at_or_now, day_start, local_day
 from models.permits.lifecycle import OPEN_STATUSES
 from models.permits.tables import Permit, PermitApplication, PermitStatus
 
@@ -75,7 +76,7 @@ def same_day_stats(
                 "number": app.number,
                 "plate": app.plate,
                 "status": app.status,
-                "applied_at": local_text(app.applied_at, settings),
+                "applied_at": local_time(app.applied_at, settings),
             }
             if local_day(app.applied_at, settings) == today:
                 hours = round((midnight - now).total_seconds() / 3600, 1)

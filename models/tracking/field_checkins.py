@@ -137,7 +137,7 @@ def _at(value: Any, now: datetime, settings: Settings) -> datetime:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValidationError("The check-in's 'at' must be an ISO 8601 time or Unix seconds.")
     at = parse_time(value, settings.tz)  # without an offset: the display time zone
-    ahead = float(settings.rules().get("tracking", {}).get("future_tolerance_min", 10))
+    ahead = settings.rule_set.tracking.future_tolerance_min
     if at > now + timedelta(minutes=ahead):
         raise ValidationError(
             f"The check-in is dated {at.isoformat()}, later than the server clock allows; "

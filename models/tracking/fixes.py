@@ -6,11 +6,11 @@ Pure: no database. The OsmAnd protocol (``models.tracking.osmand``) and the trac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from config.rules import Rules
 from models.errors import ValidationError
 
 
@@ -26,11 +26,6 @@ class Fix:
     altitude: float | None = None
     accuracy: float | None = None
     battery: float | None = None
-
-
-def tracking_rule(rules: Mapping[str, Any], key: str, default: float) -> float:
-    """A number of the rule file's ``[tracking]`` table (``default`` when it is not set)."""
-    return float(rules.get("tracking", {}).get(key, default))
 
 
 def parse_time(value: str | float | int | None, default_tz: Any = UTC) -> datetime:
@@ -52,7 +47,7 @@ def parse_time(value: str | float | int | None, default_tz: Any = UTC) -> dateti
     return t if t.tzinfo else t.replace(tzinfo=default_tz)
 
 
-def check_fix(fix: Fix, now: datetime, rules: Mapping[str, Any]) -> None:
+def check_fix(fix: Fix, now: datetime, rules: Rules) -> None:
     """Refuse fixes no tracker can have taken: bad coordinates, no time zone, the future."""
     if fix.at.tzinfo is None:
         raise ValidationError("The position's time must carry a time zone.")
@@ -62,7 +57,7 @@ def check_fix(fix: Fix, now: datetime, rules: Mapping[str, Any]) -> None:
         )
     if fix.lat == 0.0 and fix.lon == 0.0:
         raise ValidationError("The position (0, 0) is a tracker without a fix; it was refused.")
-    ahead = timedelta(minutes=tracking_rule(rules, "future_tolerance_min", 10))
+    ahead = timedelta(minutes=rules.tracking.future_tolerance_min)
     if fix.at > now + ahead:
         raise ValidationError(
             f"The position is dated {fix.at.isoformat()}, later than the server clock allows; "

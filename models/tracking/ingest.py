@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
+from config.rules import Rules
 from models.convoy.store import get_convoy
 from models.convoy.tables import Convoy, Position
 from models.db import insert_ignore, utcnow
@@ -29,7 +30,7 @@ from models.errors import ValidationError
 from models.geo.datums import Datum, to_wgs84
 from models.geo.geodesy import Polyline, along_track_km, distance_km
 from models.tracking.eta import Router, progress, route_of, speed_profile, thresholds
-from models.tracking.fixes import Fix, check_fix, tracking_rule
+from models.tracking.fixes import Fix, check_fix
 from models.tracking.tables import TrackingCursor, TrackState
 
 _POS = Position.__table__  # type: ignore[attr-defined]
@@ -61,8 +62,8 @@ class ImportResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _rules(settings: Settings | None) -> Mapping[str, Any]:
-    return (settings or get_settings()).rules()
+def _rules(settings: Settings | None) -> Rules:
+    return (settings or get_settings()).rule_set
 
 
 def _position_row(convoy: Convoy, fix: Fix, source: str, now: datetime) -> dict[str, Any]:
@@ -174,7 +175,7 @@ def refresh_state(
     if not rows:
         return None
     newest = rows[0]
-    radius = tracking_rule(rules, "stop_radius_km", 0.5)
+    radius = rules.tracking.stop_radius_km
     still_since = newest.at
     for r in rows[1:]:
         if distance_km((newest.lat, newest.lon), (r.lat, r.lon)) > radius:
@@ -183,7 +184,7 @@ def refresh_state(
     route = route_of(convoy.route())
     profile = speed_profile(rules, convoy.mode)
     observed = _observed_kmh(rows, route, profile.road_factor, rules)
-    weight = tracking_rule(rules, "observed_speed_weight", 0.5)
+    weight = rules.tracking.observed_speed_weight
     prog = progress(route, (newest.lat, newest.lon), profile, router, observed, weight)
     state = session.get(TrackState, convoy.id)
     values = {
@@ -213,11 +214,11 @@ def refresh_state(
 
 
 def _observed_kmh(
-    rows: Sequence[Any], route: Polyline, road_factor: float, rules: Mapping[str, Any]
+    rows: Sequence[Any], route: Polyline, road_factor: float, rules: Rules
 ) -> float | None:
     """Travelled km/h made good along the route between the newest fix and one about
     ``observed_window_min`` earlier (None when the fixes span less than half of that)."""
-    window = timedelta(minutes=tracking_rule(rules, "observed_window_min", 60))
+    window = timedelta(minutes=rules.tracking.observed_window_min)
     newest = rows[0]
     older = None
     for r in rows[1:]:

@@ -293,7 +293,7 @@ def _thin(points: list[TrackPoint], limit: int) -> list[TrackPoint]:
 
 def _late_after(mode: str) -> float:
     try:
-        return thresholds(get_settings().rules(), mode).late_arrival_min
+        return thresholds(get_settings().rule_set, mode).late_arrival_min
     except (ConfigurationError, OSError):
         return _DEFAULT_LATE_MIN
 

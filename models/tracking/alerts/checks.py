@@ -16,7 +16,7 @@ from models.convoy.lifecycle import STAGES, Stage
 from models.convoy.tables import Convoy
 from models.db import utcnow
 from models.errors import ValidationError
-from models.tracking.alerts.detection import Snapshot, TrackingRules, TrackView, detect
+from models.tracking.alerts.detection import Snapshot, TrackView, detect
 from models.tracking.alerts.lifecycle import (
     escalate_alert,
     next_escalation_at,
@@ -91,7 +91,7 @@ def run_checks(
     if now.tzinfo is None:
         raise ValidationError("The monitor's clock must be timezone-aware.")
     settings = settings or get_settings()
-    rules = settings.rules()
+    rules = settings.rule_set
     report = TickReport()
     report.refreshed = catch_up(session, settings=settings, router=router)
     c = Convoy.__table__.c  # type: ignore[attr-defined]
@@ -116,7 +116,7 @@ def run_checks(
         open_alerts[a.convoy_id].append(a)
     th_cache: dict[str, Thresholds] = {}
     prof_cache: dict[str, SpeedProfile] = {}
-    trules = TrackingRules.from_rules(rules)
+    trules = rules.tracking
     # Convoys without a track need their planned route: load them in one query, not one each.
     untracked = (
         select(Convoy)

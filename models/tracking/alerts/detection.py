@@ -15,11 +15,12 @@ alert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from config.rules import TrackingRules
 from models.convoy.lifecycle import STAGES, Stage
 from models.tracking.alerts.tables import AlertKind
 from models.tracking.eta import Thresholds
@@ -55,22 +56,6 @@ class Snapshot:
     actual_departure: datetime | None
     full_route_min: float  # travel time of the whole route by the speed profile
     track: TrackView | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TrackingRules:
-    stop_radius_km: float = 0.5
-    arrival_radius_km: float = 3.0
-    off_route_clear_ratio: float = 0.8
-
-    @classmethod
-    def from_rules(cls, rules: Mapping[str, Any]) -> TrackingRules:
-        t = rules.get("tracking", {})
-        return cls(
-            float(t.get("stop_radius_km", 0.5)),
-            float(t.get("arrival_radius_km", 3.0)),
-            float(t.get("off_route_clear_ratio", 0.8)),
-        )
 
 
 @dataclass(frozen=True, slots=True)

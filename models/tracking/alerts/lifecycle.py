@@ -43,7 +43,7 @@ def open_alert(
 ) -> Alert:
     """Open an alert for ``cond`` and queue its notification (escorts and alert roles).
     ``th``: the mode's thresholds when the caller has them (else read from the rule file)."""
-    thr = th or thresholds(settings.rules(), convoy.mode)
+    thr = th or thresholds(settings.rule_set, convoy.mode)
     msg = opened_message(convoy, cond.kind.value, cond.details, thr.corridor_km, settings)
     alert = Alert(
         convoy_id=convoy.id,  # type: ignore[arg-type]

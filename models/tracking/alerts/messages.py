@@ -16,19 +16,15 @@ from sqlmodel import Session
 
 from config import Settings
 from models.convoy.tables import Assignment, Convoy, Escort
-from models.notify.messages import MODE_LABELS, Message, kind_label, render
+from models.labels import local_time
+from models.notify.messages import Message, kind_label, mode_label, render
 from models.notify.outbox import Recipient, escort_recipients, role_recipients
 from models.tracking.alerts.detection import whole_minutes
 from models.tracking.alerts.tables import Alert, AlertKind
 
 
-def local_time(at: datetime | str | None, settings: Settings) -> str:
-    """``MM-DD HH:MM`` in the display time zone (``—`` for none)."""
-    if at is None:
-        return "—"
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    return at.astimezone(settings.tz).strftime("%m-%d %H:%M")
+def _when(at: datetime | str | None, settings: Settings) -> str:
+    return local_time(at, settings, short=True, empty="—")
 
 
 def _opened_params(
@@ -37,7 +33,7 @@ def _opened_params(
     locale = settings.locale
     params: dict[str, Any] = {
         "code": convoy.code,
-        "mode_label": MODE_LABELS.get(locale, MODE_LABELS["en"]).get(convoy.mode, convoy.mode),
+        "mode_label": mode_label(convoy.mode, locale),
         "origin": convoy.origin_name,
         "destination": convoy.destination_name,
         "kind_label": kind_label(kind, locale),
@@ -47,12 +43,12 @@ def _opened_params(
     for key, value in details.items():
         params[key] = value
     if kind == AlertKind.LATE_DEPARTURE:
-        params["planned"] = local_time(convoy.planned_departure, settings)
+        params["planned"] = _when(convoy.planned_departure, settings)
     else:
-        params["planned"] = local_time(convoy.planned_arrival, settings)
+        params["planned"] = _when(convoy.planned_arrival, settings)
     for key in ("eta", "last", "since"):
         if key in details:
-            params[key] = local_time(details[key], settings) if details[key] else "—"
+            params[key] = _when(details[key], settings) if details[key] else "—"
     if params.get("remaining_km") is None:
         params["remaining_km"] = "?"
     elif isinstance(params["remaining_km"], float):
@@ -78,7 +74,7 @@ def resolved_message(
         code=convoy.code,
         alert_id=alert.id,
         kind_label=kind_label(alert.kind, settings.locale),
-        at=local_time(now, settings),
+        at=_when(now, settings),
         reason=reason,
     )
 
@@ -90,7 +86,7 @@ def escalated_message(alert: Alert, convoy: Convoy, now: datetime, settings: Set
         code=convoy.code,
         alert_id=alert.id,
         kind_label=kind_label(alert.kind, settings.locale),
-        opened=local_time(alert.opened_at, settings),
+        opened=_when(alert.opened_at, settings),
         minutes=whole_minutes(now - alert.opened_at),
         summary=alert.summary,
     )
