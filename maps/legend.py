@@ -19,9 +19,10 @@ def legend_html(
     statuses: Iterable[MapStatus] = tuple(MapStatus),
     lines: Sequence[tuple[str, str, bool]] = (),
     symbols: Sequence[tuple[str, str, str]] = (),
+    notes: Sequence[str] = (),
 ) -> str:
-    """Legend HTML: status colours, line styles ``(label, colour, dashed)`` and badge symbols
-    ``(label, icon, colour)``."""
+    """Legend HTML: status colours, line styles ``(label, colour, dashed)``, badge symbols
+    ``(label, icon, colour)`` and explanatory ``notes`` (one line each)."""
     rows = [f"<h4>{esc(options.t('legend'))}</h4>"]
     for status in statuses:
         colour = STATUS_COLOURS[status]
@@ -37,6 +38,8 @@ def legend_html(
             f'<div><i class="dot fa-solid {icon}" style="background:{colour}"></i>'
             f"{esc(label)}</div>"
         )
+    for text in notes:
+        rows.append(f'<div class="note">{esc(text)}</div>')
     note = options.t("scale_note_gcj" if options.shift else "scale_note")
     rows.append(f'<div style="color:#777;margin-top:3px">{esc(note)}</div>')
     return "".join(rows)

@@ -26,7 +26,7 @@ from folium import plugins
 
 from maps.leaflet import BadgeMarkers, InfoPanel, Lines, badge
 from maps.legend import legend_html, table_html
-from maps.route import convoy_popup_html, eta_text
+from maps.route import convoy_popup_html, status_classes, timing_text
 from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc, fit
 from models.convoy.lifecycle import STAGE_LABELS, STAGES
 from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
@@ -95,8 +95,8 @@ def _convoy_tooltip(view: ConvoyView, o: MapOptions) -> str:
         f"{c.total}{o.t('count_unit')} ({o.t('handed_off')} {c.handed_off}, "
         f"{o.t('held')} {c.held})"
     )
-    eta = eta_text(view, o)
-    return esc(f"{text} · {eta}" if eta else text)
+    timing = timing_text(view, o)
+    return esc(f"{text} · {timing}" if timing else text)
 
 
 def _add_convoy(
@@ -114,7 +114,7 @@ def _add_convoy(
         "color": colour,
         "weight": _line_weight(view.counts.total),
         "opacity": 0.85,
-        "className": f"convoy-overview-route convoy-mode-{view.mode}",
+        "className": f"convoy-overview-route convoy-mode-{view.mode} {status_classes(view)}",
     }
     if view.status is MapStatus.PLANNED:
         style["dashArray"] = "6 6"
@@ -148,6 +148,17 @@ def _enterprise_popup(stop: EnterpriseStop, o: MapOptions) -> str:
     return text
 
 
+def _late_rules(campaign: CampaignView, o: MapOptions) -> str:
+    """The legend's note on lateness with each mode's threshold (专列 30、专车 60 分钟)."""
+    limits: dict[str, float] = {}
+    for view in campaign.convoys:
+        limits.setdefault(view.mode, view.late_after_minutes)
+    order = [m for m in MODES if m in limits] + sorted(set(limits) - set(MODES))
+    sep = "、" if o.locale == "zh-CN" else ", "
+    rules = sep.join(f"{o.t('mode.' + m)} {o.t('minutes', m=round(limits[m]))}" for m in order)
+    return o.t("late_rule_modes", rules=rules or "—")
+
+
 def overview_map(
     campaign: CampaignView,
     *,
@@ -168,8 +179,8 @@ def overview_map(
     lines = {mode: Lines() for mode in groups}
     markers = {mode: BadgeMarkers() for mode in groups}
     # Planned convoys first, so that moving and late ones are drawn on top.
-    order = [MapStatus.PLANNED, MapStatus.DONE, MapStatus.ARRIVED, MapStatus.UNDER_WAY,
-             MapStatus.DELAYED, MapStatus.ALERT]  # fmt: skip
+    order = [MapStatus.PLANNED, MapStatus.DONE, MapStatus.DONE_LATE, MapStatus.ARRIVED,
+             MapStatus.UNDER_WAY, MapStatus.DELAYED, MapStatus.ALERT]  # fmt: skip
     # Count badges of convoys from one origin sit side by side.
     same_origin: dict[tuple[float, float], list[str]] = {}
     for view in sorted(campaign.convoys, key=lambda c: c.code):
@@ -224,6 +235,7 @@ def overview_map(
                 (o.t("destination"), "fa-flag", "#c0392b"),
                 (o.t("cp.handoff"), "fa-handshake", _ENTERPRISE_COLOUR),
             ],
+            notes=[_late_rules(campaign, o)],
         ),
         position="bottomleft",
         css_class="convoy-legend",

@@ -41,7 +41,14 @@ from maps.style import (
 from models.convoy.lifecycle import STAGE_LABELS
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
 
-__all__ = ["convoy_map", "convoy_popup_html", "eta_text"]
+__all__ = [
+    "arrival_text",
+    "convoy_map",
+    "convoy_popup_html",
+    "eta_text",
+    "status_classes",
+    "timing_text",
+]
 
 # Badges of one place sit side by side: pixel offsets from the point.
 _OFFSETS: dict[CheckpointKind, tuple[int, int]] = {
@@ -58,16 +65,40 @@ def stage_label(view: ConvoyView, options: MapOptions) -> str:
     return labels[view.stage]
 
 
+def _delay_suffix(view: ConvoyView, options: MapOptions) -> str:
+    """'，晚 25 分钟' (or ', 25 min late') after a time, '' when on time or unknown."""
+    if view.delay_minutes is None or view.delay_minutes == 0:
+        return ""
+    key = "late" if view.delay_minutes > 0 else "early"
+    sep = "，" if options.locale == "zh-CN" else ", "
+    return sep + options.t(key, m=abs(view.delay_minutes))
+
+
 def eta_text(view: ConvoyView, options: MapOptions) -> str:
-    """'预计到达 02-21 16:30（晚 25 分钟）' or '' when there is no ETA."""
+    """'预计到达 02-21 16:30，晚 25 分钟' or '' when there is no ETA."""
     if view.eta is None:
         return ""
-    text = f"{options.t('eta')} {options.local(view.eta)}"
-    if view.delay_minutes is not None and view.delay_minutes != 0:
-        key = "late" if view.delay_minutes > 0 else "early"
-        sep = "，" if options.locale == "zh-CN" else ", "
-        text += sep + options.t(key, m=abs(view.delay_minutes))
-    return text
+    return f"{options.t('eta')} {options.local(view.eta)}{_delay_suffix(view, options)}"
+
+
+def arrival_text(view: ConvoyView, options: MapOptions) -> str:
+    """'实际到达 02-21 17:31，晚 92 分钟' or '' before the arrival."""
+    if view.actual_arrival is None:
+        return ""
+    at = options.local(view.actual_arrival)
+    return options.t("arrived_at", at=at) + _delay_suffix(view, options)
+
+
+def timing_text(view: ConvoyView, options: MapOptions) -> str:
+    """The arrival (with the delay) once arrived, else the ETA (with the delay), else ''."""
+    return arrival_text(view, options) or eta_text(view, options)
+
+
+def status_classes(view: ConvoyView) -> str:
+    """CSS classes of a convoy's lines and badges: ``convoy-status-<status>`` and, for a late
+    convoy (delayed now or arrived late), ``convoy-late``."""
+    status = view.status
+    return f"convoy-status-{status.value}" + (" convoy-late" if status.late else "")
 
 
 def convoy_popup_html(view: ConvoyView, options: MapOptions) -> str:
@@ -86,12 +117,16 @@ def convoy_popup_html(view: ConvoyView, options: MapOptions) -> str:
         (options.t("planned_departure"), options.local(view.planned_departure)),
         (options.t("actual_departure"), options.local(view.actual_departure)),
         (options.t("planned_arrival"), options.local(view.planned_arrival)),
-        (options.t("actual_arrival"), options.local(view.actual_arrival)),
+        (
+            options.t("actual_arrival"),
+            options.local(view.actual_arrival)
+            + (_delay_suffix(view, options) if view.actual_arrival else ""),
+        ),
     ]
     if view.current is not None:
         rows.append((options.t("last_fix"), options.local(view.current.at)))
     if view.eta is not None:
-        rows.append((options.t("eta"), eta_text(view, options)))
+        rows.append((options.t("eta"), options.local(view.eta) + _delay_suffix(view, options)))
     if view.remaining_km is not None and view.eta is not None:
         rows.append(("", options.t("remaining", km=round(view.remaining_km))))
     if view.escorts:
@@ -222,7 +257,11 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         bounds += track_pts
         group = folium.FeatureGroup(name=o.t("track"), control=True).add_to(m)
         line = folium.PolyLine(
-            track_pts, color=colour, weight=4, opacity=0.85, class_name="convoy-route-track"
+            track_pts,
+            color=colour,
+            weight=4,
+            opacity=0.85,
+            class_name=f"convoy-route-track {status_classes(view)}",
         ).add_to(group)
         b.bind(line, tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"))
         if len(view.track) >= 2:
@@ -304,6 +343,7 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
                 (o.t("planned_route"), PLANNED_ROUTE_COLOUR, True),
                 (o.t("track") + o.paren(o.t("status." + status.value)), colour, False),
             ],
+            notes=[o.t("late_rule", m=round(view.late_after_minutes))] if status.late else [],
             symbols=[
                 (o.t("origin"), "fa-play", "#34495e"),
                 (o.t("destination"), "fa-flag", "#c0392b"),
@@ -338,9 +378,9 @@ def _panel_html(view: ConvoyView, o: MapOptions) -> str:
         f"{esc(o.t('status.' + view.status.value))}</span> · {esc(stage_label(view, o))}</div>"
         f"<div>{esc(view.origin_name)} → {esc(view.destination_name)}</div>"
     )
-    eta = eta_text(view, o)
-    if eta:
-        head += f"<div><b>{esc(eta)}</b></div>"
+    timing = timing_text(view, o)
+    if timing:
+        head += f"<div><b>{esc(timing)}</b></div>"
     counts = table_html(
         [
             (o.t("total"), c.total),

@@ -43,6 +43,7 @@ STATUS_COLOURS: dict[MapStatus, str] = {
     MapStatus.UNDER_WAY: "#1f78b4",
     MapStatus.ARRIVED: "#6a3d9a",
     MapStatus.DONE: "#2e9e3e",
+    MapStatus.DONE_LATE: "#b15928",
     MapStatus.DELAYED: "#ff7f00",
     MapStatus.ALERT: "#e31a1c",
 }
@@ -188,6 +189,7 @@ _CSS = """
 .convoy-panel ul { margin: 2px 0 0; padding-left: 16px; }
 .convoy-legend i.swatch { display: inline-block; width: 22px; height: 0; margin-right: 6px;
   vertical-align: middle; border-top: 4px solid; }
+.convoy-legend .note { color: #555; max-width: 230px; margin-top: 3px; }
 .convoy-legend i.swatch.dash { border-top-style: dashed; border-top-width: 3px; }
 .convoy-legend i.dot { display: inline-block; width: 14px; height: 14px; border-radius: 50%;
   margin-right: 6px; vertical-align: middle; color: #fff; font-size: 8px; text-align: center;

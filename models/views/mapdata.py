@@ -52,14 +52,24 @@ _DEFAULT_LATE_MIN = 30.0
 
 
 class MapStatus(StrEnum):
-    """How a convoy is drawn: its stage group, overridden by a delay or an open alert."""
+    """How a convoy is drawn: its stage group, overridden by a delay or an open alert.
+
+    A convoy that is over (handed off, closed) keeps the record of a late arrival: it is
+    ``DONE_LATE``, not ``DONE``, so a review afterwards still sees who was late.
+    """
 
     PLANNED = "planned"  # planned … screened: still at the origin
     UNDER_WAY = "under_way"  # departed, in transit
     ARRIVED = "arrived"  # arrived, screened on arrival
-    DONE = "done"  # handed off, closed
+    DONE = "done"  # handed off, closed, on time
+    DONE_LATE = "done_late"  # handed off, closed, arrived later than the mode's threshold
     DELAYED = "delayed"  # late (ETA or actual arrival past the threshold, or a delay alert)
     ALERT = "alert"  # an open alert other than a delay (off route, stopped, no position)
+
+    @property
+    def late(self) -> bool:
+        """Whether the status says "late" (delayed now, or arrived late and closed)."""
+        return self in (MapStatus.DELAYED, MapStatus.DONE_LATE)
 
 
 class CheckpointKind(StrEnum):
@@ -181,14 +191,22 @@ class ConvoyView:
         return [self.origin, *((lat, lon) for _n, lat, lon in self.waypoints), self.destination]
 
     @property
+    def late_minutes(self) -> int | None:
+        """Minutes late at the destination (actual arrival, else the ETA) when that is more
+        than the mode's threshold; ``None`` when on time, early or unknown."""
+        if self.delay_minutes is not None and self.delay_minutes > self.late_after_minutes:
+            return self.delay_minutes
+        return None
+
+    @property
     def delayed(self) -> bool:
-        late = self.delay_minutes is not None and self.delay_minutes > self.late_after_minutes
+        late = self.late_minutes is not None
         return late or any(kind in _DELAY_KINDS for kind, _ in self.alerts)
 
     @property
     def status(self) -> MapStatus:
         if self.stage in _DONE:
-            return MapStatus.DONE
+            return MapStatus.DONE if self.late_minutes is None else MapStatus.DONE_LATE
         if any(kind not in _DELAY_KINDS for kind, _ in self.alerts):
             return MapStatus.ALERT
         if self.delayed:

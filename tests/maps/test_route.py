@@ -14,7 +14,7 @@ from maps.basemap import has_basemap
 from maps.chromium import HeadlessChromium
 from maps.offline import save_offline
 from maps.route import convoy_map
-from maps.style import MapOptions
+from maps.style import STATUS_COLOURS, MapOptions
 from models.convoy.lifecycle import Census, Custody, Stage
 from models.convoy.tables import Convoy, Position
 from models.db import session_scope
@@ -137,6 +137,7 @@ def _bare_view(**changes: Any) -> ConvoyView:
         planned_departure=datetime(2020, 2, 24, 9, tzinfo=SHANGHAI),
         planned_arrival=datetime(2020, 2, 24, 19, 30, tzinfo=SHANGHAI),
         stage=changes.pop("stage", "in_transit"),
+        actual_arrival=changes.pop("actual_arrival", None),
     )  # fmt: skip
     positions = [
         Position(convoy_id=1, at=T0 + timedelta(hours=i), lat=32 - i * 0.3, lon=115 + i)
@@ -153,6 +154,12 @@ def test_status_colours_follow_stage_delay_and_alerts() -> None:
     assert _bare_view(alerts=[("stopped", "x")]).status is MapStatus.ALERT
     assert _bare_view(alerts=[("late_arrival", "x")]).status is MapStatus.DELAYED
     assert _bare_view(stage="closed").status is MapStatus.DONE
+    on_time = datetime(2020, 2, 24, 19, 55, tzinfo=SHANGHAI)  # 25 min: under the 30 min rule
+    assert _bare_view(stage="closed", actual_arrival=on_time).status is MapStatus.DONE
+    late = datetime(2020, 2, 24, 21, 2, tzinfo=SHANGHAI)
+    closed_late = _bare_view(stage="closed", actual_arrival=late, late_after_minutes=30)
+    assert closed_late.status is MapStatus.DONE_LATE and closed_late.late_minutes == 92
+    assert closed_late.status.late and not MapStatus.DONE.late
     assert _bare_view(stage="planned").status is MapStatus.PLANNED
     assert _bare_view(stage="arrived").status is MapStatus.ARRIVED
     assert _bare_view(stage="closed").current is None  # no "current position" after the end
@@ -164,6 +171,34 @@ def test_eta_is_shown_with_the_delay() -> None:
     html = decoded(convoy_map(view, options=MapOptions()).get_root().render())
     assert "预计到达 02-24 20:15，晚 45 分钟" in html
     assert "剩余约 321 公里" in html
+
+
+def test_a_late_closed_convoy_is_drawn_late(browser: HeadlessChromium, tmp_path: Path) -> None:
+    """Arrived 92 min late (threshold 30), then closed: the track, the panel and the legend
+    say so (issue 13: "done" used to override "late")."""
+    late = datetime(2020, 2, 24, 21, 2, tzinfo=SHANGHAI)
+    view = _bare_view(stage="closed", actual_arrival=late, late_after_minutes=30)
+    html = save_offline(convoy_map(view, options=MapOptions()), tmp_path / "late.html")
+    load(browser, html)
+    page = browser.open(html.as_uri(), settle_ms=300)
+    try:
+        found = page.evaluate(
+            """(() => {
+                const track = document.querySelector("path.convoy-route-track");
+                return {
+                    classes: track.getAttribute("class"),
+                    stroke: track.getAttribute("stroke"),
+                    panel: document.querySelector(".convoy-info").innerText,
+                    legend: document.querySelector(".convoy-legend").innerText,
+                };
+            })()"""
+        )
+    finally:
+        page.close()
+    assert "convoy-status-done_late" in found["classes"] and "convoy-late" in found["classes"]
+    assert found["stroke"] == STATUS_COLOURS[MapStatus.DONE_LATE]
+    assert "已结束·晚到" in found["panel"] and "实际到达 02-24 21:02，晚 92 分钟" in found["panel"]
+    assert "30 分钟以上" in found["legend"]
 
 
 def test_gcj02_tiles_shift_points_and_drop_the_basemap() -> None:
