@@ -24,9 +24,11 @@ from typing import Literal
 import folium
 from folium import plugins
 
-from maps.leaflet import BadgeMarkers, InfoPanel, Lines, badge
+from maps.leaflet import BadgeMarkers, Lines, badge
 from maps.legend import legend_html, table_html
-from maps.route import convoy_popup_html, status_classes, timing_text
+from maps.page import InfoPanel, base_map, finish_map
+from maps.replay import campaign_replay
+from maps.route import alert_text, convoy_popup_html, status_classes, timing_text
 from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc, fit
 from models.convoy.lifecycle import STAGE_LABELS, STAGES
 from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
@@ -73,14 +75,14 @@ def summary_html(campaign: CampaignView, options: MapOptions) -> str:
     )
     alerts = [(c.code, msg) for c in campaign.convoys for _k, msg in c.alerts]
     if alerts:
-        shown = "".join(f"<li>{esc(msg)}</li>" for _code, msg in alerts[:8])
+        shown = "".join(f"<li>{alert_text(msg, o)}</li>" for _code, msg in alerts[:8])
         more = f"<li>… +{len(alerts) - 8}</li>" if len(alerts) > 8 else ""
         alert_html = (
-            f'<div class="convoy-alert-list"><b>{esc(o.t("open_alerts"))}: {len(alerts)}</b>'
-            f"<ul>{shown}{more}</ul></div>"
+            f'<div class="convoy-alert-list"><b>{esc(o.t("open_alerts") + o.colon)}'
+            f"{len(alerts)}</b><ul>{shown}{more}</ul></div>"
         )
     else:
-        alert_html = f"<div><b>{esc(o.t('open_alerts'))}</b>: {esc(o.t('none'))}</div>"
+        alert_html = f"<div><b>{esc(o.t('open_alerts') + o.colon)}</b>{esc(o.t('none'))}</div>"
     return (
         f'{head}<div>{status_line}</div><div class="cols"><div>{stages}</div>'
         f"<div>{people}</div></div>{alert_html}"
@@ -92,8 +94,8 @@ def _convoy_tooltip(view: ConvoyView, o: MapOptions) -> str:
     c = view.counts
     text = (
         f"{view.code} · {o.t('mode.' + view.mode)} · {labels[view.stage]} · "
-        f"{c.total}{o.t('count_unit')} ({o.t('handed_off')} {c.handed_off}, "
-        f"{o.t('held')} {c.held})"
+        f"{c.total}{o.t('count_unit')}"
+        + o.paren(f"{o.t('handed_off')} {c.handed_off}{o.comma}{o.t('held')} {c.held}")
     )
     timing = timing_text(view, o)
     return esc(f"{text} · {timing}" if timing else text)
@@ -168,7 +170,7 @@ def overview_map(
     """The operations overview of ``campaign`` (see the module docstring). ``basemap``: the
     embedded boundary layer ("auto": provinces unless tiles are configured)."""
     o = options or MapOptions.from_settings()
-    m = o.new_map(campaign.destination, 5, basemap=basemap)
+    m = base_map(o, campaign.destination, 5, basemap=basemap)
     bounds: list[tuple[float, float]] = []
     counts = Counter(c.mode for c in campaign.convoys)
     groups: dict[str, folium.FeatureGroup] = {}
@@ -226,7 +228,16 @@ def overview_map(
             )
         stops.add_to(cluster)
 
-    InfoPanel(summary_html(campaign, o), position="topright", css_class="convoy-summary").add_to(m)
+    if campaign.convoys:
+        campaign_replay(campaign, o).add_to(m)
+    InfoPanel.panel(
+        o,
+        summary_html(campaign, o),
+        position="topright",
+        css_class="convoy-summary",
+        collapsible=True,
+        fold_below=(1100, 720),
+    ).add_to(m)
     InfoPanel(
         legend_html(
             o,
@@ -240,8 +251,7 @@ def overview_map(
         position="bottomleft",
         css_class="convoy-legend",
     ).add_to(m)
-    plugins.Fullscreen(position="topleft").add_to(m)
-    folium.LayerControl(position="topleft", collapsed=False).add_to(m)
+    finish_map(m, o, layers_position="topleft", collapsed=False)
     if bounds:
         fit(m, bounds, top_left=(200, 30), bottom_right=(380, 30))
     return m

@@ -24,10 +24,11 @@ from __future__ import annotations
 import math
 
 import folium
-from folium import plugins
 
-from maps.leaflet import Bindings, InfoPanel, badge_icon
+from maps.leaflet import Bindings, badge_icon
 from maps.legend import legend_html, table_html
+from maps.page import InfoPanel, base_map, finish_map
+from maps.replay import track_replay
 from maps.style import (
     CHECKPOINT_COLOURS,
     CHECKPOINT_ICONS,
@@ -38,7 +39,7 @@ from maps.style import (
     esc,
     fit,
 )
-from models.convoy.lifecycle import STAGE_LABELS
+from models.convoy.lifecycle import STAGE_LABELS, Stage
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
 
 __all__ = [
@@ -57,7 +58,9 @@ _OFFSETS: dict[CheckpointKind, tuple[int, int]] = {
     CheckpointKind.ARRIVAL: (-24, -24),
     CheckpointKind.ARRIVAL_SCREENING: (24, -24),
 }
-_PLAYBACK_MAX_STEPS = 240
+_ORIGIN_STAGES = frozenset({Stage.PLANNED, Stage.MUSTERING, Stage.VERIFIED, Stage.SCREENED})
+_EN_ROUTE_STAGES = frozenset({Stage.DEPARTED, Stage.IN_TRANSIT})
+_AT_DESTINATION_STAGES = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
 
 
 def stage_label(view: ConvoyView, options: MapOptions) -> str:
@@ -65,13 +68,29 @@ def stage_label(view: ConvoyView, options: MapOptions) -> str:
     return labels[view.stage]
 
 
+def custody_label(view: ConvoyView, options: MapOptions) -> str:
+    """What "in custody" means at the convoy's stage: at the origin, en route, awaiting the
+    handoff at the destination (or plainly "in custody" once it is over)."""
+    if view.stage in _ORIGIN_STAGES:
+        return options.t("in_custody.origin")
+    if view.stage in _EN_ROUTE_STAGES:
+        return options.t("in_custody.en_route")
+    if view.stage in _AT_DESTINATION_STAGES:
+        return options.t("in_custody.destination")
+    return options.t("in_custody")
+
+
+def alert_text(message: str, options: MapOptions) -> str:
+    """An alert subject as shown: escaped, minute counts of an hour or more humanised."""
+    return esc(options.humanise(message))
+
+
 def _delay_suffix(view: ConvoyView, options: MapOptions) -> str:
     """'，晚 25 分钟' (or ', 25 min late') after a time, '' when on time or unknown."""
     if view.delay_minutes is None or view.delay_minutes == 0:
         return ""
-    key = "late" if view.delay_minutes > 0 else "early"
-    sep = "，" if options.locale == "zh-CN" else ", "
-    return sep + options.t(key, m=abs(view.delay_minutes))
+    key = "late_by" if view.delay_minutes > 0 else "early_by"
+    return options.comma + options.t(key, d=options.duration(view.delay_minutes))
 
 
 def eta_text(view: ConvoyView, options: MapOptions) -> str:
@@ -104,16 +123,15 @@ def status_classes(view: ConvoyView) -> str:
 def convoy_popup_html(view: ConvoyView, options: MapOptions) -> str:
     """Counts and times of a convoy (no personal data)."""
     c = view.counts
-    mode = options.t(f"mode.{view.mode}")
     rows: list[tuple[str, object]] = [
         (options.t("stage"), stage_label(view, options)),
-        (options.t("vehicle"), f"{mode} {view.vehicle}".strip()),
+        (options.t(f"vehicle.{view.mode}"), view.vehicle or "—"),
         (options.t("total"), c.total),
         (options.t("boarded"), c.boarded),
         (options.t("held"), c.held),
         (options.t("withdrawn"), c.withdrawn),
         (options.t("handed_off"), c.handed_off),
-        (options.t("in_custody"), c.in_custody),
+        (custody_label(view, options), c.in_custody),
         (options.t("planned_departure"), options.local(view.planned_departure)),
         (options.t("actual_departure"), options.local(view.actual_departure)),
         (options.t("planned_arrival"), options.local(view.planned_arrival)),
@@ -131,9 +149,11 @@ def convoy_popup_html(view: ConvoyView, options: MapOptions) -> str:
         rows.append(("", options.t("remaining", km=round(view.remaining_km))))
     if view.escorts:
         rows.append((options.t("escorts"), view.escorts))
-    html_text = table_html(rows, title=f"{view.code} · {options.t('status.' + view.status.value)}")
+    mode = options.t(f"mode.{view.mode}")
+    title = f"{view.code} · {mode} · {options.t('status.' + view.status.value)}"
+    html_text = table_html(rows, title=title)
     if view.alerts:
-        items = "".join(f"<li>{esc(msg)}</li>" for _kind, msg in view.alerts)
+        items = "".join(f"<li>{alert_text(msg, options)}</li>" for _kind, msg in view.alerts)
         html_text += (
             f'<div class="convoy-alert-list"><b>{esc(options.t("alerts"))}</b>'
             f"<ul>{items}</ul></div>"
@@ -166,62 +186,13 @@ def _ring_offset(i: int, n: int, radius: int = 34) -> tuple[int, int]:
     return round(radius * math.cos(angle)), round(radius * math.sin(angle))
 
 
-def _playback(view: ConvoyView, options: MapOptions, colour: str) -> plugins.TimestampedGeoJson:
-    points = view.track
-    coords = [[lon, lat] for lat, lon in options.pts((p.lat, p.lon) for p in points)]
-    times = [int(p.at.timestamp() * 1000) for p in points]
-    span_min = max(1.0, (times[-1] - times[0]) / 60_000)
-    step = next(
-        (m for m in (1, 5, 10, 15, 30, 60, 120, 360) if span_min / m <= _PLAYBACK_MAX_STEPS), 720
-    )
-    period = f"PT{step}M" if step < 60 else f"PT{step // 60}H"
-    data = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": {"type": "LineString", "coordinates": coords},
-                "properties": {
-                    "times": times,
-                    # the moving point drawn at the current playback time (add_last_point)
-                    "icon": "circle",
-                    "iconstyle": {
-                        "radius": 7,
-                        "color": "#ffffff",
-                        "weight": 2,
-                        "fillColor": colour,
-                        "fillOpacity": 1,
-                        "className": "convoy-playback-point",
-                    },
-                    "style": {
-                        "color": colour,
-                        "weight": 5,
-                        "opacity": 0.9,
-                        "className": "convoy-playback",
-                    },
-                },
-            }
-        ],
-    }
-    return plugins.TimestampedGeoJson(
-        data,
-        period=period,
-        auto_play=False,
-        loop=False,
-        add_last_point=True,
-        transition_time=200,
-        date_options="YYYY-MM-DD HH:mm",
-        time_slider_drag_update=True,
-    )
-
-
 def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium.Map:
     """The route map of one convoy (see the module docstring for what it shows)."""
     o = options or MapOptions.from_settings()
     status = view.status
     colour = STATUS_COLOURS[status]
     route = o.pts(view.route)
-    m = o.new_map(route[0], 6)
+    m = base_map(o, view.origin, 6)
     b = Bindings()
     info = convoy_popup_html(view, o)
 
@@ -264,8 +235,6 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
             class_name=f"convoy-route-track {status_classes(view)}",
         ).add_to(group)
         b.bind(line, tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"))
-        if len(view.track) >= 2:
-            _playback(view, o, colour).add_to(m)
 
     checkpoints = folium.FeatureGroup(name=o.t("checkpoints"), control=True).add_to(m)
     approx = [cp for cp in view.checkpoints if cp.approximate]
@@ -326,7 +295,7 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
             ),
             z_index_offset=2000,
         ).add_to(alerts)
-        items = "".join(f"<li>{esc(msg)}</li>" for _k, msg in view.alerts)
+        items = "".join(f"<li>{alert_text(msg, o)}</li>" for _k, msg in view.alerts)
         b.bind(
             marker,
             popup=f"<b>{esc(o.t('alerts'))}</b><ul>{items}</ul>",
@@ -334,7 +303,17 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         )
     b.add_to(m)
 
-    InfoPanel(_panel_html(view, o), position="topright", css_class="convoy-info").add_to(m)
+    replay = track_replay(view, o)
+    if replay is not None:
+        replay.add_to(m)
+    InfoPanel.panel(
+        o,
+        _panel_html(view, o),
+        position="topright",
+        css_class="convoy-info",
+        collapsible=True,
+        fold_below=(760, 560),
+    ).add_to(m)
     InfoPanel(
         legend_html(
             o,
@@ -362,8 +341,7 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         position="bottomleft",
         css_class="convoy-legend",
     ).add_to(m)
-    plugins.Fullscreen(position="topleft").add_to(m)
-    folium.LayerControl(position="topright", collapsed=True).add_to(m)
+    finish_map(m, o, layers_position="topright", collapsed=True)
     fit(m, bounds, top_left=(50, 40), bottom_right=(290, 40))
     return m
 
@@ -387,14 +365,14 @@ def _panel_html(view: ConvoyView, o: MapOptions) -> str:
             (o.t("boarded"), c.boarded),
             (o.t("held"), c.held),
             (o.t("handed_off"), c.handed_off),
-            (o.t("in_custody"), c.in_custody),
+            (custody_label(view, o), c.in_custody),
         ]
     )
     alerts = ""
     if view.alerts:
-        items = "".join(f"<li>{esc(msg)}</li>" for _k, msg in view.alerts)
+        items = "".join(f"<li>{alert_text(msg, o)}</li>" for _k, msg in view.alerts)
         alerts = (
-            f'<div class="convoy-alert-list"><b>{esc(o.t("alerts"))} ({len(view.alerts)})'
+            f'<div class="convoy-alert-list"><b>{esc(o.t("alerts") + o.paren(len(view.alerts)))}'
             f"</b><ul>{items}</ul></div>"
         )
     return head + counts + alerts

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -28,9 +28,10 @@ from models.convoy.tables import Convoy, CustodyEvent, Enterprise, Passenger, Po
 from models.errors import ConfigurationError
 from models.geo.datums import LatLon
 from models.intake.identity import scrub
-from models.tracking.eta import thresholds
+from models.tracking.eta import Thresholds, thresholds
 
 __all__ = [
+    "AlertMark",
     "CampaignView",
     "Checkpoint",
     "CheckpointKind",
@@ -127,6 +128,25 @@ class TrackPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertMark:
+    """An alert (open or resolved) where and when it happened, for the route map's track.
+
+    ``text`` is the alert's subject (scrubbed); ``minutes`` the duration it reports (stopped
+    for, late by, silent for) when it has one; ``lat``/``lon`` where it was raised (the
+    position it names, else the track point at ``opened_at``; ``None`` without a track).
+    """
+
+    kind: str
+    text: str
+    opened_at: datetime
+    open: bool = True
+    minutes: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    distance_km: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A place where the escorts count people: muster, screening, arrival, handoff."""
 
@@ -184,6 +204,10 @@ class ConvoyView:
     alerts: tuple[tuple[str, str], ...] = ()
     checkpoints: tuple[Checkpoint, ...] = ()
     escorts: int = 0
+    stage_times: tuple[tuple[Stage, datetime], ...] = ()  # when each reached stage was reached
+    alert_marks: tuple[AlertMark, ...] = ()  # every alert, open or resolved, with its place
+    corridor_km: float | None = None  # the off-route corridor's half-width (the monitor's)
+    stopped_after_minutes: float | None = None  # how long a stop lasts before it is an alert
 
     @property
     def route(self) -> list[LatLon]:
@@ -202,6 +226,44 @@ class ConvoyView:
     def delayed(self) -> bool:
         late = self.late_minutes is not None
         return late or any(kind in _DELAY_KINDS for kind, _ in self.alerts)
+
+    def status_changes(self) -> tuple[tuple[datetime | None, MapStatus], ...]:
+        """How the drawn status changed over time, for replays: ``(since, status)`` pairs in
+        order, the first one with ``since=None`` (before anything was recorded).
+
+        The stage groups follow ``stage_times`` (or the actual departure and arrival when
+        there are none); from ``planned_arrival + late_after_minutes`` on, a convoy not yet
+        arrived by then, or one that arrived late, is drawn late. Open alerts are not
+        replayed (only the current status knows them).
+        """
+        times = list(self.stage_times)
+        if not times:
+            if self.actual_departure is not None:
+                times.append((Stage.DEPARTED, self.actual_departure))
+            if self.actual_arrival is not None:
+                times.append((Stage.ARRIVED, self.actual_arrival))
+        events: list[tuple[datetime, int, MapStatus]] = []
+        for order, (stage, at) in enumerate(sorted(times, key=lambda st: st[1])):
+            events.append((at, order, _stage_group(stage)))
+        late_since = None
+        if self.late_minutes is not None:
+            late_since = self.planned_arrival + timedelta(minutes=self.late_after_minutes)
+            events.append((late_since, len(events), MapStatus.DELAYED))
+        events.sort(key=lambda e: (e[0], e[1]))
+        changes: list[tuple[datetime | None, MapStatus]] = [(None, MapStatus.PLANNED)]
+        group = MapStatus.PLANNED
+        for at, _order, what in events:
+            if what is not MapStatus.DELAYED:
+                group = what
+            late = late_since is not None and at >= late_since
+            status = group
+            if late and group is MapStatus.DONE:
+                status = MapStatus.DONE_LATE
+            elif late:
+                status = MapStatus.DELAYED
+            if status is not changes[-1][1]:
+                changes.append((at, status))
+        return tuple(changes)
 
     @property
     def status(self) -> MapStatus:
@@ -231,9 +293,13 @@ class ConvoyView:
         late_after_minutes: float | None = None,
         escorts: int = 0,
         max_track_points: int = 2000,
+        stage_times: Iterable[tuple[Stage | str, datetime]] = (),
+        alert_marks: Iterable[AlertMark] = (),
     ) -> ConvoyView:
         """A view of model objects, no database needed. Without ``checkpoints`` the default
-        ones (muster and screening at the origin, arrival at the destination) are used."""
+        ones (muster and screening at the origin, arrival at the destination) are used.
+        ``alert_marks`` without a place are placed on the track at their opening time; the
+        corridor width and the long-stop rule come from the rules of the convoy's mode."""
         if isinstance(census, Counts):
             counts = census
         else:
@@ -241,6 +307,8 @@ class ConvoyView:
         points = [TrackPoint(p.at, p.lat, p.lon, p.speed_kmh) for p in positions]
         points.sort(key=lambda p: p.at)
         stage = Stage(convoy.stage)
+        rules = _thresholds(convoy.mode)
+        late_after = rules.late_arrival_min if rules is not None else _DEFAULT_LATE_MIN
         return cls(
             code=convoy.code,
             mode=convoy.mode,
@@ -265,13 +333,17 @@ class ConvoyView:
             remaining_km=remaining_km,
             delay_minutes=_delay(convoy, eta),
             late_after_minutes=(
-                late_after_minutes if late_after_minutes is not None else _late_after(convoy.mode)
+                late_after_minutes if late_after_minutes is not None else late_after
             ),
             alerts=tuple((str(k), scrub(str(m))) for k, m in alerts),
             checkpoints=(
                 tuple(checkpoints) if checkpoints is not None else _default_checkpoints(convoy)
             ),
             escorts=escorts,
+            stage_times=tuple(sorted(((Stage(s), at) for s, at in stage_times), key=_at)),
+            alert_marks=tuple(_place(mark, points) for mark in alert_marks),
+            corridor_km=rules.corridor_km if rules is not None else None,
+            stopped_after_minutes=rules.stopped_min if rules is not None else None,
         )
 
 
@@ -301,6 +373,16 @@ class CampaignView:
 # --------------------------------------------------------------------------- helpers
 
 
+def _stage_group(stage: Stage) -> MapStatus:
+    if stage in _DONE:
+        return MapStatus.DONE
+    if stage in _ARRIVED:
+        return MapStatus.ARRIVED
+    if stage in _MOVING:
+        return MapStatus.UNDER_WAY
+    return MapStatus.PLANNED
+
+
 def _thin(points: list[TrackPoint], limit: int) -> list[TrackPoint]:
     """At most ``limit`` points, evenly spaced, first and last kept."""
     if limit < 2 or len(points) <= limit:
@@ -309,11 +391,26 @@ def _thin(points: list[TrackPoint], limit: int) -> list[TrackPoint]:
     return [points[round(i * step)] for i in range(limit)]
 
 
-def _late_after(mode: str) -> float:
+def _thresholds(mode: str) -> Thresholds | None:
+    """The mode's delay rules (late arrival, corridor, long stop), ``None`` without a rule."""
     try:
-        return thresholds(get_settings().rules(), mode).late_arrival_min
+        return thresholds(get_settings().rules(), mode)
     except (ConfigurationError, OSError):
-        return _DEFAULT_LATE_MIN
+        return None
+
+
+def _at(item: tuple[Stage, datetime]) -> datetime:
+    return item[1]
+
+
+def _place(mark: AlertMark, points: Sequence[TrackPoint]) -> AlertMark:
+    """The alert at the place it names, else at the newest track point not after its opening
+    (the first one if it opened before the track began)."""
+    if (mark.lat is not None and mark.lon is not None) or not points:
+        return replace(mark, text=scrub(mark.text))
+    before = [p for p in points if p.at <= mark.opened_at]
+    where = before[-1] if before else points[0]
+    return replace(mark, text=scrub(mark.text), lat=where.lat, lon=where.lon)
 
 
 def _delay(convoy: Convoy, eta: datetime | None) -> int | None:
@@ -381,6 +478,36 @@ def _open_alerts(session: Session, convoy_id: int) -> list[tuple[str, str]]:
         .order_by(col(Alert.opened_at))
     ).all()
     return [(kind, summary or kind) for kind, summary in rows]
+
+
+def _alert_marks(session: Session, convoy_id: int) -> list[AlertMark]:
+    """Every alert of the convoy (open or resolved) with the place and duration it reports."""
+    try:
+        from models.tracking.alerts import Alert, AlertState
+    except ImportError:  # pragma: no cover
+        return []
+    rows = session.execute(
+        select(Alert).where(col(Alert.convoy_id) == convoy_id).order_by(col(Alert.opened_at))
+    ).scalars()
+    marks = []
+    for alert in rows:
+        details = alert.details or {}
+        minutes = details.get("minutes")
+        lat, lon = details.get("lat"), details.get("lon")
+        distance = details.get("distance_km")
+        marks.append(
+            AlertMark(
+                kind=alert.kind,
+                text=alert.summary or alert.kind,
+                opened_at=alert.opened_at,
+                open=alert.state != AlertState.RESOLVED.value,
+                minutes=int(minutes) if isinstance(minutes, int | float) else None,
+                lat=float(lat) if isinstance(lat, int | float) else None,
+                lon=float(lon) if isinstance(lon, int | float) else None,
+                distance_km=float(distance) if isinstance(distance, int | float) else None,
+            )
+        )
+    return marks
 
 
 def _track_state(session: Session, convoy_id: int) -> tuple[datetime | None, float | None]:
@@ -568,6 +695,8 @@ def _view(
         checkpoints=_checkpoints(session, convoy, enterprises),
         escorts=len(convoy_escorts(session, convoy)),
         max_track_points=max_track_points,
+        stage_times=_stage_times(session, cid).items(),
+        alert_marks=_alert_marks(session, cid) if full_track else (),
     )
     return view, enterprises
 
@@ -591,14 +720,18 @@ class _StopSum:
     convoys: int = 0
 
 
-def campaign_view(session: Session, name: str) -> CampaignView:
-    """A campaign for the operations overview (each convoy with its newest position only)."""
+def campaign_view(session: Session, name: str, *, max_track_points: int = 150) -> CampaignView:
+    """A campaign for the operations overview: each convoy with its track thinned to
+    ``max_track_points`` (for the campaign replay; 0: no tracks, the newest fix only)."""
     campaign = get_campaign(session, name)
     views: list[ConvoyView] = []
     stops: dict[str, _StopSum] = {}
     for convoy in list_convoys(session, name):
-        view, enterprises = _view(session, convoy, full_track=False, max_track_points=2)
-        views.append(replace(view, track=()))  # the newest fix stays as ``current``
+        full = max_track_points > 0
+        view, enterprises = _view(
+            session, convoy, full_track=full, max_track_points=max(max_track_points, 2)
+        )
+        views.append(view if full else replace(view, track=()))
         for ent, employer, counts in enterprises:
             key = ent.name if ent is not None else (employer or "?")
             stop = stops.get(key)

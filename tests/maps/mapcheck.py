@@ -132,7 +132,7 @@ PROBE = """(() => {
         leaflet: typeof window.L,
         planned: q("path.convoy-route-planned"),
         track: q("path.convoy-route-track"),
-        playback: q("path.convoy-playback"),
+        replayTrail: q("path.convoy-replay-trail"),
         overviewRoutes: q("path.convoy-overview-route"),
         modeRoutes: {train: q("path.convoy-mode-train"), flight: q("path.convoy-mode-flight"),
                      bus: q("path.convoy-mode-bus")},
@@ -151,7 +151,17 @@ PROBE = """(() => {
         layerControl: q(".leaflet-control-layers"),
         layerNames: [...document.querySelectorAll(".leaflet-control-layers-overlays span")]
             .map((s) => s.textContent.trim()),
-        timeControl: q(".leaflet-bar-timecontrol"),
+        replayControl: q(".convoy-replay"),
+        controlTitles: [...document.querySelectorAll(
+            ".leaflet-control-container [title], .leaflet-control-container [aria-label]")]
+            .map((e) => e.getAttribute("title") || e.getAttribute("aria-label")),
+        scaleLines: [...document.querySelectorAll(".leaflet-control-scale-line")]
+            .map((e) => e.textContent),
+        libraries: ["L", "jQuery", "bootstrap", "moment", "nezasa"]
+            .filter((name) => typeof window[name] !== "undefined")
+            .concat(window.L && L.TimeDimension ? ["L.TimeDimension"] : []),
+        scripts: [...document.scripts].map((s) => s.src).filter((s) => s)
+            .map((s) => s.split("/").slice(-2).join("/")),
         legend: q(".convoy-legend"),
         info: q(".convoy-info"),
         summary: document.querySelector(".convoy-summary")
@@ -163,6 +173,18 @@ PROBE = """(() => {
         fontErrors: [...document.fonts].filter((f) => f.status === "error").map((f) => f.family),
     };
 })()"""
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_chinese_controls(dom: dict[str, Any]) -> None:
+    """Every control title (and ARIA label) is Chinese; the scale bar is metric only."""
+    titles = dom["controlTitles"]
+    assert titles, "no control titles found"
+    english = [t for t in titles if not CJK.search(t)]
+    assert english == [], english
+    assert len(dom["scaleLines"]) == 1 and re.fullmatch(r"\d+ k?m", dom["scaleLines"][0])
 
 
 def load(browser: HeadlessChromium, html: Path) -> dict[str, Any]:

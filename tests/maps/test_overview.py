@@ -17,7 +17,14 @@ from models.convoy.store import get_convoy, upsert_enterprise
 from models.db import session_scope
 from models.views.mapdata import CampaignView, MapStatus, campaign_view
 from tests.conftest import ENTERPRISES
-from tests.maps.mapcheck import assert_offline_files, decoded, leaks, load, personal_data
+from tests.maps.mapcheck import (
+    assert_chinese_controls,
+    assert_offline_files,
+    decoded,
+    leaks,
+    load,
+    personal_data,
+)
 from tests.maps.mapcheck import put_in_the_field as field
 
 CAMPAIGN = "test campaign"
@@ -53,7 +60,8 @@ def test_campaign_view_totals(campaign: CampaignView) -> None:
     assert set(stops) == set(ENTERPRISES)
     assert sum(e.expected for e in stops.values()) == 60
     assert not stops[ENTERPRISES[0]].approximate and stops[ENTERPRISES[1]].approximate
-    assert all(c.track == () for c in campaign.convoys)  # the overview needs no full tracks
+    tracks = {c.code: len(c.track) for c in campaign.convoys}  # for the campaign replay
+    assert tracks == {"TRAIN-O1": 12, "FLIGHT-O1": 0, "BUS-O1": 0}
     assert next(c for c in campaign.convoys if c.code == "TRAIN-O1").current is not None
 
 
@@ -89,9 +97,11 @@ def test_overview_renders_offline(
     assert {"专列（1）", "包机（1）", "专车（1）", "企业交接点（2）"} <= set(dom["layerNames"])
     assert dom["fullscreen"] == 1 and dom["layerControl"] == 1 and dom["legend"] == 1
     summary = dom["summary"]
-    assert "各阶段车次" in summary and "途中" in summary and "已计划" in summary
-    assert "在途看护" in summary and "58" in summary
-    assert "未处理告警: 1" in summary and "偏航" in summary
+    assert "各阶段趟次" in summary and "途中" in summary and "已计划" in summary
+    assert "看护中" in summary and "58" in summary
+    assert "未处理告警：1" in summary and "偏航" in summary
+    assert_chinese_controls(dom)
+    assert dom["libraries"] == ["L"]
 
 
 def test_layers_hide_a_mode(browser: HeadlessChromium, saved: dict[str, Path]) -> None:

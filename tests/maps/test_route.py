@@ -24,6 +24,7 @@ from models.views.mapdata import CheckpointKind, ConvoyView, MapStatus, convoy_v
 from tests.maps.mapcheck import (
     SHANGHAI,
     T0,
+    assert_chinese_controls,
     assert_offline_files,
     decoded,
     leaks,
@@ -95,7 +96,7 @@ def test_route_map_renders_offline(
 ) -> None:
     dom: dict[str, Any] = load(browser, saved[mode])
     assert dom["planned"] == 1 and dom["track"] == 1
-    assert dom["playback"] >= 1 and dom["timeControl"] == 1  # the line (and its moving point)
+    assert dom["replayControl"] == 1
     mk = dom["markers"]
     assert (mk["origin"], mk["destination"], mk["waypoint"], mk["current"], mk["alert"]) == (
         1, 1, 1, 1, 1,
@@ -106,6 +107,62 @@ def test_route_map_renders_offline(
     assert "计划路线" in dom["layerNames"] and "检查点" in dom["layerNames"]
     assert "名单人数" in dom["panelText"] and "偏航" in dom["panelText"]
     assert any(label.startswith("BUS-M1") for label in dom["permanentLabels"])
+    assert_chinese_controls(dom)
+    # Only what the elements use: no jQuery, Bootstrap, Awesome Markers, TimeDimension, moment.
+    assert dom["libraries"] == ["L"]
+    if mode == "folder":
+        assert sorted(dom["scripts"]) == [
+            "leaflet-fullscreen/Control.FullScreen.js",
+            "leaflet/leaflet.js",
+        ]
+
+
+def test_track_replay_runs_in_the_operation_time_zone(
+    browser: HeadlessChromium, saved: dict[str, Path]
+) -> None:
+    """The replay clock shows Beijing time on a computer set to New York; moving the slider
+    draws the trail and moves the badge along the track."""
+    page = browser.open(saved["inline"].as_uri(), settle_ms=200)
+    try:
+        browser.send(
+            "Emulation.setTimezoneOverride",
+            {"timezoneId": "America/New_York"},
+            session=page.session,
+        )
+        found = page.evaluate(
+            """(() => {
+                const map = Object.values(window).find((v) => v && v.convoyReplay);
+                const r = map.convoyReplay;
+                const clock = () => document.querySelector(".convoy-replay-clock").textContent;
+                const spot = () => {
+                    const el = document.querySelector(".convoy-marker-replay");
+                    const b = el.getBoundingClientRect();
+                    return [Math.round(b.x), Math.round(b.y)];
+                };
+                const atEnd = clock();
+                const slider = document.querySelector(".convoy-replay-slider");
+                slider.value = "0";
+                slider.dispatchEvent(new Event("input"));
+                const first = {clock: clock(), spot: spot()};
+                slider.value = String(r.steps);
+                slider.dispatchEvent(new Event("input"));
+                const current = document.querySelector(".convoy-marker-current");
+                return {
+                    atEnd, first, last: {clock: clock(), spot: spot()},
+                    trails: document.querySelectorAll("path.convoy-replay-trail").length,
+                    currentHidden: getComputedStyle(current).display === "none",
+                    browserHour: new Date(Date.UTC(2020, 1, 20, 6, 20)).getHours(),
+                };
+            })()"""
+        )
+    finally:
+        page.close()
+    assert found["browserHour"] == 1  # the page really runs in New York (06:20 UTC = 01:20)
+    # T0 is 14:20 Beijing time; 12 fixes 20 minutes apart end at 18:00.
+    assert found["atEnd"] == "2020-02-20 18:00" == found["last"]["clock"]
+    assert found["first"]["clock"] == "2020-02-20 14:20"
+    assert found["first"]["spot"] != found["last"]["spot"]
+    assert found["trails"] == 1 and found["currentHidden"]
 
 
 def test_english_labels_by_setting(field_view: ConvoyView, tmp_path: Path) -> None:
@@ -170,6 +227,7 @@ def test_eta_is_shown_with_the_delay() -> None:
     view = _bare_view(eta=late, remaining_km=321.4)
     html = decoded(convoy_map(view, options=MapOptions()).get_root().render())
     assert "预计到达 02-24 20:15，晚 45 分钟" in html
+    assert "预计到达 | 预计到达" not in html and '预计到达</td><td class="n">预计到达' not in html
     assert "剩余约 321 公里" in html
 
 
@@ -197,7 +255,8 @@ def test_a_late_closed_convoy_is_drawn_late(browser: HeadlessChromium, tmp_path:
         page.close()
     assert "convoy-status-done_late" in found["classes"] and "convoy-late" in found["classes"]
     assert found["stroke"] == STATUS_COLOURS[MapStatus.DONE_LATE]
-    assert "已结束·晚到" in found["panel"] and "实际到达 02-24 21:02，晚 92 分钟" in found["panel"]
+    assert "已结束·晚到" in found["panel"]
+    assert "实际到达 02-24 21:02，晚 1 小时 32 分钟" in found["panel"]
     assert "30 分钟以上" in found["legend"]
 
 
