@@ -88,10 +88,11 @@ def badge(
     inner = f'<i class="fa-solid {icon}"></i>' if icon else ""
     if text:
         inner += f'<span class="convoy-badge-text">{esc(text)}</span>'
-    width = size if not text or icon else max(size, 10 + 8 * len(text))
+    font = max(10, size // 2)
+    width = size if not text or icon else max(size, round(10 + 0.68 * font * len(text)))
     style = (
         f"background:{colour};border-color:{ring};width:{width}px;height:{size}px;"
-        f"line-height:{size - 4}px;font-size:{max(10, size // 2)}px"
+        f"line-height:{size - 4}px;font-size:{font}px"
     )
     return {
         "html": f'<div class="convoy-badge" style="{style}">{inner}</div>',

@@ -17,11 +17,12 @@ def legend_html(
     options: MapOptions,
     *,
     statuses: Iterable[MapStatus] = tuple(MapStatus),
-    lines: Sequence[tuple[str, str, bool]] = (),
+    lines: Sequence[tuple[str, str, bool | str]] = (),
     symbols: Sequence[tuple[str, str, str]] = (),
     notes: Sequence[str] = (),
 ) -> str:
-    """Legend HTML: status colours, line styles ``(label, colour, dashed)``, badge symbols
+    """Legend HTML: status colours, line styles ``(label, colour, style)`` (style ``True`` or
+    ``"dash"``: dashed, ``"track"``: broad and translucent, ``"band"``: a wide band), badge symbols
     ``(label, icon, colour)`` and explanatory ``notes`` (one line each)."""
     rows = [f"<h4>{esc(options.t('legend'))}</h4>"]
     for status in statuses:
@@ -31,7 +32,8 @@ def legend_html(
             f"{esc(options.t('status.' + status.value))}</div>"
         )
     for label, colour, dashed in lines:
-        cls = "swatch dash" if dashed else "swatch"
+        style = "dash" if dashed is True else (dashed or "")
+        cls = f"swatch {style}".strip()
         rows.append(f'<div><i class="{cls}" style="border-color:{colour}"></i>{esc(label)}</div>')
     for label, icon, colour in symbols:
         rows.append(

@@ -122,7 +122,12 @@ def _add_convoy(
         style["dashArray"] = "6 6"
     lines.add(route, popup=info, tooltip=tip, **style)
     count = badge(
-        "", colour, kind="count", size=22, text=str(view.counts.total), offset=badge_offset
+        "",
+        colour,
+        kind=f"count {status_classes(view)}",
+        size=20,
+        text=f"{view.code} {view.counts.total}",
+        offset=badge_offset,
     )
     markers.add(route[0], count, popup=info, tooltip=tip, z_index_offset=100)
     points = list(route)
@@ -183,14 +188,9 @@ def overview_map(
     # Planned convoys first, so that moving and late ones are drawn on top.
     order = [MapStatus.PLANNED, MapStatus.DONE, MapStatus.DONE_LATE, MapStatus.ARRIVED,
              MapStatus.UNDER_WAY, MapStatus.DELAYED, MapStatus.ALERT]  # fmt: skip
-    # Count badges of convoys from one origin sit side by side.
-    same_origin: dict[tuple[float, float], list[str]] = {}
-    for view in sorted(campaign.convoys, key=lambda c: c.code):
-        same_origin.setdefault(view.origin, []).append(view.code)
+    # Badges of one origin (or of origins close together) are spread apart in the browser.
     for view in sorted(campaign.convoys, key=lambda c: (order.index(c.status), c.code)):
-        codes = same_origin[view.origin]
-        dx = round((codes.index(view.code) - (len(codes) - 1) / 2) * 44)
-        bounds += _add_convoy(lines[view.mode], markers[view.mode], view, o, (dx, 0))
+        bounds += _add_convoy(lines[view.mode], markers[view.mode], view, o)
     for mode, group in groups.items():
         lines[mode].add_to(group)
         markers[mode].add_to(group)
@@ -206,7 +206,7 @@ def overview_map(
             point,
             badge("fa-flag", "#c0392b", kind="destination", size=26),
             tooltip=esc(tip),
-            z_index_offset=500,
+            z_index_offset=5000,
         )
     places.add_to(m)
 

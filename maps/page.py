@@ -24,6 +24,7 @@ from folium import plugins
 from folium.template import Template
 
 from maps.basemap import add_basemap
+from maps.declutter import Declutter
 from maps.leaflet import RawMacroElement, RawText
 from maps.offline import new_map
 from maps.style import MapOptions
@@ -54,6 +55,8 @@ PAGE_CSS = f"""
 .convoy-marker-count .convoy-badge {{ border-radius: 11px; }}
 .convoy-leader {{ position: absolute; height: 0; border-top: 1.5px solid rgba(40,40,40,.75);
   transform-origin: 0 0; pointer-events: none; z-index: -1; }}
+.convoy-leader::after {{ content: ""; position: absolute; right: -3px; top: -3.5px;
+  width: 5px; height: 5px; border-radius: 50%; background: rgba(40,40,40,.85); }}
 .convoy-panel {{ background: rgba(255,255,255,.95); padding: 8px 10px; border-radius: 6px;
   box-shadow: 0 1px 5px rgba(0,0,0,.35); font: 12px/1.45 system-ui, {_FONT}; color: #222;
   max-width: min(320px, 42vw); max-height: calc(100vh - 150px); overflow: auto;
@@ -78,6 +81,7 @@ PAGE_CSS = f"""
 .convoy-legend i.swatch {{ display: inline-block; width: 22px; height: 0; margin-right: 6px;
   vertical-align: middle; border-top: 4px solid; }}
 .convoy-legend i.swatch.dash {{ border-top-style: dashed; border-top-width: 2px; }}
+.convoy-legend i.swatch.track {{ border-top-width: 6px; opacity: .6; }}
 .convoy-legend i.swatch.band {{ border-top-width: 8px; opacity: .35; }}
 .convoy-legend i.dot {{ display: inline-block; width: 14px; height: 14px; border-radius: 50%;
   margin-right: 6px; vertical-align: middle; color: #fff; font-size: 8px; text-align: center;
@@ -92,8 +96,9 @@ PAGE_CSS = f"""
 .convoy-alert-list {{ color: #b00; }}
 .convoy-replay {{ display: flex; align-items: center; gap: 4px; background: #fff;
   padding: 3px 6px; font: 12px/1.2 system-ui, {_FONT}; }}
-.convoy-replay a {{ display: inline-block; width: 26px; height: 26px; line-height: 26px;
-  text-align: center; color: #222; text-decoration: none; border-radius: 3px; }}
+.leaflet-bar.convoy-replay a {{ display: inline-block; width: 26px; height: 26px;
+  line-height: 26px; text-align: center; color: #222; text-decoration: none;
+  border-radius: 3px; border: none; }}
 .convoy-replay a:hover {{ background: #f0f0f0; }}
 .convoy-replay input[type=range] {{ width: min(260px, 28vw); }}
 .convoy-replay-clock {{ font-variant-numeric: tabular-nums; min-width: 9.5em; }}
@@ -216,13 +221,15 @@ def base_map(
 def finish_map(
     m: folium.Map, o: MapOptions, *, layers_position: str = "topright", collapsed: bool = True
 ) -> None:
-    """Add the fullscreen button and the layer control (both with localised titles); call it
-    after every layer is on the map."""
+    """Add the fullscreen button and the layer control (both with localised titles) and
+    spread overlapping badges apart (:class:`maps.declutter.Declutter`); call it after every
+    layer is on the map."""
     plugins.Fullscreen(
         position="topleft", title=o.t("ctl.fullscreen"), title_cancel=o.t("ctl.fullscreen_exit")
     ).add_to(m)
     folium.LayerControl(position=layers_position, collapsed=collapsed).add_to(m)
     _ControlTitles(o).add_to(m)
+    Declutter().add_to(m)
 
 
 class InfoPanel(RawMacroElement):

@@ -25,7 +25,7 @@ import math
 
 import folium
 
-from maps.leaflet import Bindings, badge_icon
+from maps.leaflet import Bindings, Lines, badge_icon
 from maps.legend import legend_html, table_html
 from maps.page import InfoPanel, base_map, finish_map
 from maps.replay import track_replay
@@ -53,11 +53,12 @@ __all__ = [
 
 # Badges of one place sit side by side: pixel offsets from the point.
 _OFFSETS: dict[CheckpointKind, tuple[int, int]] = {
-    CheckpointKind.MUSTER: (-24, -24),
-    CheckpointKind.SCREENING: (24, -24),
-    CheckpointKind.ARRIVAL: (-24, -24),
-    CheckpointKind.ARRIVAL_SCREENING: (24, -24),
+    CheckpointKind.MUSTER: (-28, -26),
+    CheckpointKind.SCREENING: (28, -26),
+    CheckpointKind.ARRIVAL: (-28, -26),
+    CheckpointKind.ARRIVAL_SCREENING: (28, -26),
 }
+_PLAN_PANE = "convoy-plan"
 _ORIGIN_STAGES = frozenset({Stage.PLANNED, Stage.MUSTERING, Stage.VERIFIED, Stage.SCREENED})
 _EN_ROUTE_STAGES = frozenset({Stage.DEPARTED, Stage.IN_TRANSIT})
 _AT_DESTINATION_STAGES = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
@@ -196,18 +197,37 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
     b = Bindings()
     info = convoy_popup_html(view, o)
 
+    bounds = list(route)
+    if view.track:
+        # The actual track: broad, translucent, in the status colour, under the plan.
+        track_pts = o.pts((p.lat, p.lon) for p in view.track)
+        bounds += track_pts
+        group = folium.FeatureGroup(name=o.t("track"), control=True).add_to(m)
+        line = folium.PolyLine(
+            track_pts,
+            color=colour,
+            weight=7,
+            opacity=0.55,
+            line_cap="round",
+            class_name=f"convoy-route-track {status_classes(view)}",
+        ).add_to(group)
+        b.bind(line, tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"))
+
+    # The plan: a thin dark dashed line in its own pane above every track and trail.
+    folium.map.CustomPane(_PLAN_PANE, z_index=450, pointer_events=True).add_to(m)
     plan = folium.FeatureGroup(name=o.t("planned_route"), control=True).add_to(m)
-    line = folium.PolyLine(
+    plan_line = Lines()
+    plan_line.add(
         route,
+        tooltip=esc(f"{o.t('planned_route')} {view.origin_name} → {view.destination_name}"),
         color=PLANNED_ROUTE_COLOUR,
-        weight=3,
-        opacity=0.8,
-        dash_array="8 8",
-        class_name="convoy-route-planned",
-    ).add_to(plan)
-    b.bind(
-        line, tooltip=esc(f"{o.t('planned_route')} {view.origin_name} → {view.destination_name}")
+        weight=2.5,
+        opacity=0.95,
+        dashArray="7 6",
+        pane=_PLAN_PANE,
+        className="convoy-route-planned",
     )
+    plan_line.add_to(plan)
     marker = folium.Marker(
         route[0], icon=badge_icon("fa-play", "#34495e", kind="origin", size=28)
     ).add_to(plan)
@@ -218,23 +238,11 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         ).add_to(plan)
         b.bind(marker, tooltip=esc(f"{o.t('waypoint')}{o.colon}{name}"))
     marker = folium.Marker(
-        route[-1], icon=badge_icon("fa-flag", "#c0392b", kind="destination", size=28)
+        route[-1],
+        icon=badge_icon("fa-flag", "#c0392b", kind="destination", size=28),
+        z_index_offset=5000,  # always on top: other badges there are spread around it
     ).add_to(plan)
     b.bind(marker, popup=info, tooltip=esc(f"{o.t('destination')}{o.colon}{view.destination_name}"))
-
-    bounds = list(route)
-    if view.track:
-        track_pts = o.pts((p.lat, p.lon) for p in view.track)
-        bounds += track_pts
-        group = folium.FeatureGroup(name=o.t("track"), control=True).add_to(m)
-        line = folium.PolyLine(
-            track_pts,
-            color=colour,
-            weight=4,
-            opacity=0.85,
-            class_name=f"convoy-route-track {status_classes(view)}",
-        ).add_to(group)
-        b.bind(line, tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"))
 
     checkpoints = folium.FeatureGroup(name=o.t("checkpoints"), control=True).add_to(m)
     approx = [cp for cp in view.checkpoints if cp.approximate]
@@ -320,7 +328,7 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
             statuses=[],
             lines=[
                 (o.t("planned_route"), PLANNED_ROUTE_COLOUR, True),
-                (o.t("track") + o.paren(o.t("status." + status.value)), colour, False),
+                (o.t("track") + o.paren(o.t("status." + status.value)), colour, "track"),
             ],
             notes=[o.t("late_rule", m=round(view.late_after_minutes))] if status.late else [],
             symbols=[

@@ -47,7 +47,7 @@ STATUS_COLOURS: dict[MapStatus, str] = {
     MapStatus.DELAYED: "#ff7f00",
     MapStatus.ALERT: "#e31a1c",
 }
-PLANNED_ROUTE_COLOUR = "#444444"
+PLANNED_ROUTE_COLOUR = "#1d1d1d"
 MODE_ICONS = {"train": "fa-train", "flight": "fa-plane", "bus": "fa-bus"}
 MODES = ("train", "flight", "bus")
 CHECKPOINT_ICONS: dict[CheckpointKind, str] = {

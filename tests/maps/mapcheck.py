@@ -187,6 +187,57 @@ def assert_chinese_controls(dom: dict[str, Any]) -> None:
     assert len(dom["scaleLines"]) == 1 and re.fullmatch(r"\d+ k?m", dom["scaleLines"][0])
 
 
+HIDDEN_PROBE = """(() => {
+    const centre = (el) => {
+        const r = el.getBoundingClientRect();
+        return [r.left + r.width / 2, r.top + r.height / 2];
+    };
+    const hit = (el) => {
+        const [x, y] = centre(el);
+        const top = document.elementFromPoint(x, y);
+        return top && top.closest(".leaflet-marker-icon, .leaflet-control");
+    };
+    const inView = (el) => {
+        const [x, y] = centre(el);
+        return x >= 0 && y >= 0 && x < innerWidth && y < innerHeight;
+    };
+    const markers = [...document.querySelectorAll(
+        ".leaflet-marker-pane .convoy-marker:not(.convoy-marker-replay)")].filter(inView);
+    const flags = markers.filter((el) => el.classList.contains("convoy-marker-destination"));
+    return {
+        markers: markers.length,
+        flags: flags.length,
+        flagOnTop: flags.every((el) => hit(el) === el),
+        covered: markers.filter((el) => hit(el) !== el)
+            .map((el) => [el.className, hit(el) ? hit(el).className : null]),
+        moved: markers.filter((el) => el.hasAttribute("data-moved")).length,
+    };
+})()"""
+
+
+def hidden(page: ChromiumPage, zoom: int | None = None) -> dict[str, Any]:
+    """Which badges are covered (by another badge or a control) at the map's zoom, or after
+    zooming to ``zoom`` around the destination flag; the flag must be the topmost element at
+    its own centre."""
+    if zoom is not None:
+        page.evaluate(
+            f"""(() => {{
+                const map = Object.values(window).find((v) => v instanceof L.Map);
+                const flag = document.querySelector(".convoy-marker-destination");
+                let at = null;
+                map.eachLayer((layer) => {{
+                    if (layer.getElement && layer.getElement() === flag) {{
+                        at = layer.getLatLng();
+                    }}
+                }});
+                map.setView(at, {zoom}, {{animate: false}});
+                map.convoyDeclutter();
+            }})()"""
+        )
+    result: dict[str, Any] = page.evaluate(HIDDEN_PROBE)
+    return result
+
+
 def load(browser: HeadlessChromium, html: Path) -> dict[str, Any]:
     """Open a saved map with the network blocked; assert it loads cleanly; return the probe."""
     page = browser.open(html.as_uri(), settle_ms=500)

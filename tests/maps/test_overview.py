@@ -21,6 +21,7 @@ from tests.maps.mapcheck import (
     assert_chinese_controls,
     assert_offline_files,
     decoded,
+    hidden,
     leaks,
     load,
     personal_data,
@@ -102,6 +103,25 @@ def test_overview_renders_offline(
     assert "未处理告警：1" in summary and "偏航" in summary
     assert_chinese_controls(dom)
     assert dom["libraries"] == ["L"]
+
+
+def test_badges_of_one_origin_spread_apart_and_carry_the_code(
+    browser: HeadlessChromium, saved: dict[str, Path]
+) -> None:
+    """The three test convoys leave from the same place: their badges must not hide each
+    other, at any zoom, and each names its convoy."""
+    page = browser.open(saved["folder"].as_uri(), settle_ms=400)
+    try:
+        texts = page.evaluate(
+            """[...document.querySelectorAll(".convoy-marker-count")].map((e) => e.innerText)"""
+        )
+        for zoom in (None, 5, 9):
+            found = hidden(page, zoom)
+            assert found["flagOnTop"]
+            assert [c for c in found["covered"] if c[1] and "leaflet-marker-icon" in c[1]] == []
+    finally:
+        page.close()
+    assert sorted(texts) == ["BUS-O1 20", "FLIGHT-O1 20", "TRAIN-O1 20"]
 
 
 def test_layers_hide_a_mode(browser: HeadlessChromium, saved: dict[str, Path]) -> None:
