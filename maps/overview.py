@@ -18,8 +18,10 @@ Popups and tooltips hold counts, places and codes only, never personal data.
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from typing import Literal
+from urllib.parse import quote
 
 import folium
 from folium import plugins
@@ -29,13 +31,29 @@ from maps.legend import legend_html, table_html
 from maps.page import InfoPanel, base_map, finish_map
 from maps.replay import campaign_replay
 from maps.route import alert_text, convoy_popup_html, status_classes, timing_text
-from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc, fit
+from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc
 from models.convoy.lifecycle import STAGE_LABELS, STAGES
 from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
 
 __all__ = ["overview_map", "summary_html"]
 
 _ENTERPRISE_COLOUR = "#16a085"
+_SHOWN_ALERTS = 8
+# Enterprise clusters: a teal badge with the handshake and the count (the plugin's default
+# green/yellow/orange would read as statuses; orange means "late" here).
+_CLUSTER_ICON = """function (cluster) {
+    var n = cluster.getChildCount();
+    var size = n < 10 ? 30 : (n < 100 ? 34 : 40);
+    var width = size + 8 * String(n).length;
+    return L.divIcon({
+        html: '<div class="convoy-badge convoy-cluster" style="background:#16a085;width:' + width +
+            'px;height:' + size + 'px;line-height:' + (size - 4) + 'px;border-radius:' + size +
+            'px;font-size:12px"><i class="fa-solid fa-handshake"></i> <span>' + n +
+            '</span></div>',
+        className: "convoy-marker convoy-marker-cluster marker-cluster",
+        iconSize: [width, size]
+    });
+}"""
 
 
 def _line_weight(passengers: int) -> float:
@@ -67,24 +85,32 @@ def summary_html(campaign: CampaignView, options: MapOptions) -> str:
         ],
         title=o.t("passengers"),
     )
-    status_line = " · ".join(
-        f'<span style="color:{STATUS_COLOURS[s]}">●</span> {esc(o.t("status." + s.value))} '
-        f"{by_status[s]}"
+    status_line = " ".join(
+        f'<span class="st"><span style="color:{STATUS_COLOURS[s]}">●</span> '
+        f"{esc(o.t('status.' + s.value))} {by_status[s]}</span>"
         for s in MapStatus
         if by_status[s]
     )
     alerts = [(c.code, msg) for c in campaign.convoys for _k, msg in c.alerts]
     if alerts:
-        shown = "".join(f"<li>{alert_text(msg, o)}</li>" for _code, msg in alerts[:8])
-        more = f"<li>… +{len(alerts) - 8}</li>" if len(alerts) > 8 else ""
+        shown = "".join(f"<li>{alert_text(msg, o)}</li>" for _code, msg in alerts[:_SHOWN_ALERTS])
+        rest = alerts[_SHOWN_ALERTS:]
+        more = ""
+        if rest:
+            items = "".join(f"<li>{alert_text(msg, o)}</li>" for _code, msg in rest)
+            more = (
+                f"<details><summary>{esc(o.t('more_alerts', n=len(rest)))}</summary>"
+                f"<ul>{items}</ul></details>"
+            )
         alert_html = (
             f'<div class="convoy-alert-list"><b>{esc(o.t("open_alerts") + o.colon)}'
-            f"{len(alerts)}</b><ul>{shown}{more}</ul></div>"
+            f"{len(alerts)}</b><ul>{shown}</ul>{more}</div>"
         )
     else:
         alert_html = f"<div><b>{esc(o.t('open_alerts') + o.colon)}</b>{esc(o.t('none'))}</div>"
     return (
-        f'{head}<div>{status_line}</div><div class="cols"><div>{stages}</div>'
+        f'{head}<div class="convoy-status-line">{status_line}</div>'
+        f'<div class="cols"><div>{stages}</div>'
         f"<div>{people}</div></div>{alert_html}"
     )
 
@@ -107,11 +133,16 @@ def _add_convoy(
     view: ConvoyView,
     o: MapOptions,
     badge_offset: tuple[int, int] = (0, 0),
+    link: str | None = None,
 ) -> list[tuple[float, float]]:
     colour = STATUS_COLOURS[view.status]
     route = o.pts(view.route)
     tip = _convoy_tooltip(view, o)
     info = convoy_popup_html(view, o)
+    if link:
+        href = html.escape(link.format(code=quote(view.code, safe="")), quote=True)
+        text = esc(o.t("map_link", code=view.code))
+        info += f'<a class="convoy-map-link" href="{href}">{text}</a>'
     style: dict[str, object] = {
         "color": colour,
         "weight": _line_weight(view.counts.total),
@@ -171,9 +202,13 @@ def overview_map(
     *,
     options: MapOptions | None = None,
     basemap: Literal["auto", "province", "city", "none"] = "auto",
+    convoy_links: str | None = "{code}.html",
 ) -> folium.Map:
     """The operations overview of ``campaign`` (see the module docstring). ``basemap``: the
-    embedded boundary layer ("auto": provinces unless tiles are configured)."""
+    embedded boundary layer ("auto": provinces unless tiles are configured).
+    ``convoy_links``: where each convoy's route map is, relative to the overview (``{code}``
+    is the URL-quoted convoy code; the default is the file ``convoy map CODE`` writes into
+    the same folder); each convoy popup links to it. ``None``: no links."""
     o = options or MapOptions.from_settings()
     m = base_map(o, campaign.destination, 5, basemap=basemap)
     bounds: list[tuple[float, float]] = []
@@ -190,7 +225,7 @@ def overview_map(
              MapStatus.UNDER_WAY, MapStatus.DELAYED, MapStatus.ALERT]  # fmt: skip
     # Badges of one origin (or of origins close together) are spread apart in the browser.
     for view in sorted(campaign.convoys, key=lambda c: (order.index(c.status), c.code)):
-        bounds += _add_convoy(lines[view.mode], markers[view.mode], view, o)
+        bounds += _add_convoy(lines[view.mode], markers[view.mode], view, o, link=convoy_links)
     for mode, group in groups.items():
         lines[mode].add_to(group)
         markers[mode].add_to(group)
@@ -214,6 +249,7 @@ def overview_map(
         cluster = plugins.MarkerCluster(
             name=f"{o.t('enterprises')}{o.paren(len(campaign.enterprises))}",
             options={"maxClusterRadius": 40, "showCoverageOnHover": False},
+            icon_create_function=_CLUSTER_ICON,
         ).add_to(m)
         stops = BadgeMarkers()
         for stop in campaign.enterprises:
@@ -238,7 +274,8 @@ def overview_map(
         collapsible=True,
         fold_below=(1100, 720),
     ).add_to(m)
-    InfoPanel(
+    InfoPanel.panel(
+        o,
         legend_html(
             o,
             symbols=[
@@ -250,8 +287,8 @@ def overview_map(
         ),
         position="bottomleft",
         css_class="convoy-legend",
+        collapsible=True,
+        fold_below=(1200, 760),
     ).add_to(m)
-    finish_map(m, o, layers_position="topleft", collapsed=False)
-    if bounds:
-        fit(m, bounds, top_left=(200, 30), bottom_right=(380, 30))
+    finish_map(m, o, bounds=bounds, layers_position="topleft", collapsed=False, margin=70)
     return m

@@ -218,17 +218,89 @@ def base_map(
     return m
 
 
+class _FitAroundPanels(RawMacroElement):
+    """Zoom to the points, keeping them clear of the panels as they turned out in this window:
+    a tall panel at a side (legend, summary, layer list) pads that side, a wide bar at the
+    top or bottom (the replay) pads that edge; at least 40 % of the map stays free."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var bounds = L.latLngBounds({{ this.bounds|tojson }});
+            var margin = {{ this.margin }};
+            function padding() {
+                var box = map.getContainer(), outer = box.getBoundingClientRect();
+                var W = box.clientWidth, H = box.clientHeight;
+                var p = {left: margin, right: margin, top: margin, bottom: margin};
+                box.querySelectorAll(".leaflet-control").forEach(function (el) {
+                    var r = el.getBoundingClientRect();
+                    if (!r.width || !r.height) { return; }
+                    var x0 = r.left - outer.left, x1 = r.right - outer.left;
+                    var y0 = r.top - outer.top, y1 = r.bottom - outer.top;
+                    if (r.height >= 90 && r.width < W * 0.45) {
+                        if (x1 < W / 2) { p.left = Math.max(p.left, x1 + margin); }
+                        if (x0 > W / 2) { p.right = Math.max(p.right, W - x0 + margin); }
+                    } else if (r.width >= W * 0.3) {
+                        if (y0 > H / 2) { p.bottom = Math.max(p.bottom, H - y0 + margin); }
+                        if (y1 < H / 2) { p.top = Math.max(p.top, y1 + margin); }
+                    }
+                });
+                ["left,right,W", "top,bottom,H"].forEach(function (axis) {
+                    var a = axis.split(","), size = a[2] === "W" ? W : H;
+                    var sum = p[a[0]] + p[a[1]];
+                    if (sum > size * 0.6) {
+                        p[a[0]] *= size * 0.6 / sum;
+                        p[a[1]] *= size * 0.6 / sum;
+                    }
+                });
+                return p;
+            }
+            function fit() {
+                var p = padding();
+                map.fitBounds(bounds, {paddingTopLeft: [p.left, p.top],
+                                       paddingBottomRight: [p.right, p.bottom],
+                                       maxZoom: {{ this.max_zoom }}, animate: false});
+            }
+            fit();
+            map.convoyFit = fit;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: Sequence[Sequence[float]], margin: int, max_zoom: int) -> None:
+        super().__init__()
+        self._name = "FitAroundPanels"
+        lats = [float(p[0]) for p in points]
+        lons = [float(p[1]) for p in points]
+        self.bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
+        self.margin = int(margin)
+        self.max_zoom = int(max_zoom)
+
+
 def finish_map(
-    m: folium.Map, o: MapOptions, *, layers_position: str = "topright", collapsed: bool = True
+    m: folium.Map,
+    o: MapOptions,
+    *,
+    bounds: Sequence[Sequence[float]] = (),
+    layers_position: str = "topright",
+    collapsed: bool = True,
+    margin: int = 40,
+    max_zoom: int = 14,
 ) -> None:
-    """Add the fullscreen button and the layer control (both with localised titles) and
-    spread overlapping badges apart (:class:`maps.declutter.Declutter`); call it after every
-    layer is on the map."""
+    """Add the fullscreen button and the layer control (both with localised titles), zoom to
+    ``bounds`` (points as drawn) clear of the panels (``margin`` pixels more, at most
+    ``max_zoom``) and spread overlapping badges apart (:class:`maps.declutter.Declutter`);
+    call it after every layer and panel is on the map."""
     plugins.Fullscreen(
         position="topleft", title=o.t("ctl.fullscreen"), title_cancel=o.t("ctl.fullscreen_exit")
     ).add_to(m)
     folium.LayerControl(position=layers_position, collapsed=collapsed).add_to(m)
     _ControlTitles(o).add_to(m)
+    if bounds:
+        _FitAroundPanels(bounds, margin, max_zoom).add_to(m)
     Declutter().add_to(m)
 
 

@@ -17,7 +17,7 @@ import folium
 from maps.leaflet import Bindings, badge_icon
 from maps.legend import legend_html
 from maps.page import InfoPanel, base_map, finish_map
-from maps.style import MapOptions, esc, fit
+from maps.style import MapOptions, esc
 from models.errors import ValidationError
 from models.geo.datums import LatLon
 
@@ -100,7 +100,8 @@ def permit_map(
         )
     b.add_to(m)
     heading = f"<h4>{esc(title)}</h4>" if title else ""
-    InfoPanel(
+    InfoPanel.panel(
+        o,
         heading
         + legend_html(
             o,
@@ -114,7 +115,8 @@ def permit_map(
         ),
         position="bottomleft",
         css_class="convoy-legend",
+        collapsible=True,
+        fold_below=(1200, 760),
     ).add_to(m)
-    finish_map(m, o, layers_position="topright", collapsed=True)
-    fit(m, bounds, top_left=(120, 40), bottom_right=(120, 40))
+    finish_map(m, o, bounds=bounds, layers_position="topright", collapsed=True, max_zoom=17)
     return m

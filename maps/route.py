@@ -37,7 +37,6 @@ from maps.style import (
     STATUS_COLOURS,
     MapOptions,
     esc,
-    fit,
 )
 from models.convoy.lifecycle import STAGE_LABELS, Stage
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
@@ -322,7 +321,8 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         collapsible=True,
         fold_below=(760, 560),
     ).add_to(m)
-    InfoPanel(
+    InfoPanel.panel(
+        o,
         legend_html(
             o,
             statuses=[],
@@ -348,9 +348,10 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         ),
         position="bottomleft",
         css_class="convoy-legend",
+        collapsible=True,
+        fold_below=(1200, 760),
     ).add_to(m)
-    finish_map(m, o, layers_position="topright", collapsed=True)
-    fit(m, bounds, top_left=(50, 40), bottom_right=(290, 40))
+    finish_map(m, o, bounds=bounds, layers_position="topright", collapsed=True, margin=45)
     return m
 
 

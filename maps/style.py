@@ -1,6 +1,6 @@
 """Shared look of the Convoy Ops maps: options from the settings (language, tiles, time zone)
 with the texts, durations and punctuation of the map's language, status colours and icons,
-HTML escaping and zooming to fit.
+and HTML escaping.
 
 Texts in zh-CN and en come from :mod:`models.labels` (domain ``maps``); the custom Leaflet
 elements (data-driven markers, lines, popup bindings) are :mod:`maps.leaflet`, the page around
@@ -18,8 +18,6 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import folium
-
 from config import Settings, get_settings
 from models import labels
 from models.errors import ConfigurationError
@@ -35,7 +33,6 @@ __all__ = [
     "STATUS_COLOURS",
     "MapOptions",
     "esc",
-    "fit",
 ]
 
 STATUS_COLOURS: dict[MapStatus, str] = {
@@ -176,23 +173,3 @@ class MapOptions:
     def ms(self, at: datetime) -> int:
         """A time as JavaScript milliseconds since the epoch (for replays)."""
         return int(at.timestamp() * 1000)
-
-
-# --------------------------------------------------------------------------- zoom
-
-
-def fit(
-    m: folium.Map,
-    points: Sequence[Sequence[float]],
-    *,
-    top_left: tuple[int, int] = (30, 30),
-    bottom_right: tuple[int, int] = (30, 30),
-) -> None:
-    """Zoom the map to show every point, keeping clear of the panels (pixels, in the browser)."""
-    lats = [p[0] for p in points]
-    lons = [p[1] for p in points]
-    m.fit_bounds(
-        [(min(lats), min(lons)), (max(lats), max(lons))],
-        padding_top_left=top_left,
-        padding_bottom_right=bottom_right,
-    )

@@ -217,11 +217,11 @@ HIDDEN_PROBE = """(() => {
 
 def hidden(page: ChromiumPage, zoom: int | None = None) -> dict[str, Any]:
     """Which badges are covered (by another badge or a control) at the map's zoom, or after
-    zooming to ``zoom`` around the destination flag; the flag must be the topmost element at
-    its own centre."""
+    zooming to ``zoom`` around the destination flag (and letting clusters settle); the flag
+    must be the topmost element at its own centre."""
     if zoom is not None:
         page.evaluate(
-            f"""(() => {{
+            f"""new Promise((done) => {{
                 const map = Object.values(window).find((v) => v instanceof L.Map);
                 const flag = document.querySelector(".convoy-marker-destination");
                 let at = null;
@@ -231,8 +231,9 @@ def hidden(page: ChromiumPage, zoom: int | None = None) -> dict[str, Any]:
                     }}
                 }});
                 map.setView(at, {zoom}, {{animate: false}});
-                map.convoyDeclutter();
-            }})()"""
+                setTimeout(() => {{ map.convoyDeclutter(); done(true); }}, 450);
+            }})""",
+            await_promise=True,
         )
     result: dict[str, Any] = page.evaluate(HIDDEN_PROBE)
     return result

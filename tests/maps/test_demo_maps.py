@@ -9,7 +9,9 @@ database; the maps are written as ``convoy demo`` writes them (folder mode, one 
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,8 @@ def test_destination_flag_is_on_top_and_no_badge_hides_another(
             assert found["flagOnTop"], (zoom, found)
             by_badges = [c for c in found["covered"] if c[1] and "leaflet-marker-icon" in c[1]]
             assert by_badges == [], (zoom, by_badges)
+            if zoom is None:  # the first view keeps every badge clear of the panels too
+                assert found["covered"] == [], found["covered"]
     finally:
         page.close()
 
@@ -152,6 +156,84 @@ def test_the_late_bus_stays_late_after_closing(
     finally:
         page.close()
     assert sum("convoy-status-done_late" in c and s == late for c, s in overview) >= 1
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 700)], ids=["1280x800", "1024x700"])
+def test_summary_panel_fits_and_folds(
+    browser: HeadlessChromium, demo: dict[str, Path], size: tuple[int, int]
+) -> None:
+    """The overview's summary starts folded on a small window, opens and folds with its
+    button, never covers the destination, and its status line breaks between statuses only."""
+    page = _open(browser, demo["overview"], size)
+    try:
+        found = page.evaluate(
+            """(() => {
+                const panel = document.querySelector(".convoy-summary");
+                const body = panel.querySelector(".convoy-panel-body");
+                const button = panel.querySelector(".convoy-panel-toggle");
+                const shown = () => getComputedStyle(body).display !== "none";
+                const first = shown();
+                button.click();
+                const second = shown();
+                const r = panel.getBoundingClientRect();
+                const flags = [...document.querySelectorAll(".convoy-marker-destination")]
+                    .map((f) => f.getBoundingClientRect());
+                const under = flags.some((f) => f.left < r.right && f.right > r.left
+                    && f.top < r.bottom && f.bottom > r.top);
+                return {
+                    first, second, title: button.title, under,
+                    nowrap: [...panel.querySelectorAll(".convoy-status-line .st")]
+                        .every((s) => getComputedStyle(s).whiteSpace === "nowrap"),
+                };
+            })()"""
+        )
+    finally:
+        page.close()
+    assert found["first"] == (size[0] >= 1100)  # folded at 1024×700
+    assert found["second"] != found["first"] and found["title"] in ("展开", "收起")
+    assert found["nowrap"]
+    if not found["second"]:
+        assert not found["under"]
+
+
+def test_overview_popups_link_to_the_route_maps_beside_it(demo: dict[str, Path]) -> None:
+    page = demo["overview"]
+    links = re.findall(r'convoy-map-link\\?" href=\\?"([^"\\]+)', page.read_text("utf-8"))
+    assert sorted(set(links)) == ["BUS-PC-01.html", "FLIGHT-KWE-01.html", "TRAIN-XY-01.html"]
+    assert all((page.parent / link).is_file() for link in links)
+
+
+@pytest.mark.parametrize("name", ["BUS-PC-01", "overview"])
+def test_print_stylesheet_hides_controls_and_keeps_colours(
+    browser: HeadlessChromium, demo: dict[str, Path], name: str
+) -> None:
+    """Printed (CSS media ``print``): no buttons, sliders or layer list; panels unfolded;
+    badges keep their status colours. A PDF of each is written beside the screenshots."""
+    page = _open(browser, demo[name], (1024, 700))
+    try:
+        browser.send("Emulation.setEmulatedMedia", {"media": "print"}, session=page.session)
+        found = page.evaluate(
+            """(() => {
+                const display = (sel) => [...document.querySelectorAll(sel)]
+                    .map((e) => getComputedStyle(e).display);
+                const badge = document.querySelector(".convoy-marker-destination .convoy-badge");
+                return {
+                    controls: display(".leaflet-control-zoom, .leaflet-control-layers, "
+                        + ".leaflet-control-zoom-fullscreen, .convoy-replay, .convoy-panel-toggle"),
+                    bodies: display(".convoy-panel-body"),
+                    adjust: getComputedStyle(badge).printColorAdjust,
+                    background: getComputedStyle(badge).backgroundColor,
+                };
+            })()"""
+        )
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        pdf = browser.send("Page.printToPDF", {"printBackground": False}, session=page.session)
+        (SHOTS / f"{name}-print.pdf").write_bytes(base64.b64decode(pdf["data"]))
+    finally:
+        page.close()
+    assert found["controls"] and set(found["controls"]) == {"none"}
+    assert found["bodies"] and "none" not in found["bodies"]
+    assert found["adjust"] == "exact" and found["background"] == "rgb(192, 57, 43)"
 
 
 def test_screenshots_of_the_demo_maps_for_a_reader(

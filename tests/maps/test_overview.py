@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,49 @@ def test_badges_of_one_origin_spread_apart_and_carry_the_code(
     finally:
         page.close()
     assert sorted(texts) == ["BUS-O1 20", "FLIGHT-O1 20", "TRAIN-O1 20"]
+
+
+def test_a_long_alert_list_opens_and_clusters_are_not_status_coloured(
+    browser: HeadlessChromium, campaign: CampaignView, tmp_path: Path
+) -> None:
+    """30 open alerts: eight listed, the other 22 behind "还有 22 条" that opens on a click;
+    the enterprise cluster badge is teal, not the plugin's green/yellow/orange."""
+    busy = replace(
+        campaign,
+        convoys=tuple(
+            replace(
+                c,
+                alerts=tuple(
+                    ("stopped", f"【停留】{c.code} 已 {95 + i} 分钟未移动") for i in range(10)
+                ),
+            )
+            for c in campaign.convoys
+        ),
+    )
+    html = save_offline(overview_map(busy, options=MapOptions()), tmp_path / "busy.html")
+    page = browser.open(html.as_uri(), width=1400, height=900, settle_ms=300)
+    try:
+        found = page.evaluate(
+            """(() => {
+                const list = document.querySelector(".convoy-summary .convoy-alert-list");
+                const details = list.querySelector("details");
+                const before = details.open;
+                details.querySelector("summary").click();
+                const cluster = document.querySelector(".convoy-cluster");
+                return {
+                    before, after: details.open, more: details.querySelector("summary").innerText,
+                    items: list.querySelectorAll("li").length, first: list.querySelector("li")
+                        .innerText,
+                    cluster: cluster ? getComputedStyle(cluster).backgroundColor : null,
+                };
+            })()"""
+        )
+    finally:
+        page.close()
+    assert not found["before"] and found["after"]
+    assert found["more"].startswith("还有 22 条") and found["items"] == 30
+    assert found["first"].endswith("已 1 小时 35 分钟未移动")  # humanised
+    assert found["cluster"] == "rgb(22, 160, 133)"
 
 
 def test_layers_hide_a_mode(browser: HeadlessChromium, saved: dict[str, Path]) -> None:
