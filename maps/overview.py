@@ -251,6 +251,8 @@ def overview_map(
             options={"maxClusterRadius": 40, "showCoverageOnHover": False},
             icon_create_function=_CLUSTER_ICON,
         ).add_to(m)
+        # The plugin's default (green/yellow/orange) cluster stylesheet is not used.
+        cluster.default_css = [c for c in cluster.default_css if "Default" not in c[0]]
         stops = BadgeMarkers()
         for stop in campaign.enterprises:
             point = o.pt(stop.lat, stop.lon)

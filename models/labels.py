@@ -112,6 +112,10 @@ MAPS: dict[str, dict[str, str]] = {
         "ctl.fullscreen_exit": "退出全屏",
         "ctl.layers": "图层",
         "ctl.expand": "展开",
+        "missing_asset": "地图缺少文件 {file}：请把地图与同一目录下的 assets 文件夹一起复制，"
+        "或用 convoy map --inline 生成单个文件。",
+        "missing_assets": "地图缺少 {file} 等 {n} 个文件：请把地图与同一目录下的 assets 文件夹"
+        "一起复制，或用 convoy map --inline 生成单个文件。",
         "map_link": "打开 {code} 的路线图",
         "more_alerts": "还有 {n} 条（点击展开）",
         "ctl.collapse": "收起",
@@ -217,6 +221,10 @@ MAPS: dict[str, dict[str, str]] = {
         "ctl.fullscreen_exit": "Exit full screen",
         "ctl.layers": "Layers",
         "ctl.expand": "Expand",
+        "missing_asset": "This map is missing {file}: copy it together with the assets folder "
+        "beside it, or write a single file with convoy map --inline.",
+        "missing_assets": "This map is missing {file} and {n} files in all: copy it together "
+        "with the assets folder beside it, or write a single file with convoy map --inline.",
         "map_link": "Open the route map of {code}",
         "more_alerts": "{n} more (click to open)",
         "ctl.collapse": "Collapse",
