@@ -250,9 +250,10 @@ def overview_map(
             name=f"{o.t('enterprises')}{o.paren(len(campaign.enterprises))}",
             options={"maxClusterRadius": 40, "showCoverageOnHover": False},
             icon_create_function=_CLUSTER_ICON,
-        ).add_to(m)
+        )
         # The plugin's default (green/yellow/orange) cluster stylesheet is not used.
         cluster.default_css = [c for c in cluster.default_css if "Default" not in c[0]]
+        cluster.add_to(m)
         stops = BadgeMarkers()
         for stop in campaign.enterprises:
             point = o.pt(stop.lat, stop.lon)
