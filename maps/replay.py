@@ -60,6 +60,7 @@ class Replay(RawMacroElement):
                 var trail = null;
                 if (spec.trail) {
                     trail = L.polyline([], {weight: 6, opacity: 0.95,
+                        pane: map.getPane("convoy-track") ? "convoy-track" : "overlayPane",
                         className: "convoy-replay-trail"});
                     layer.addLayer(trail);
                 }

@@ -27,6 +27,15 @@ import folium
 
 from maps.leaflet import Bindings, Lines, badge_icon
 from maps.legend import legend_html, table_html
+from maps.monitor import (
+    CORRIDOR_COLOUR,
+    EVENT_ICONS,
+    RESOLVED_COLOUR,
+    STOP_COLOUR,
+    Corridor,
+    event_marks,
+    monitored_route,
+)
 from maps.page import InfoPanel, base_map, finish_map
 from maps.replay import track_replay
 from maps.style import (
@@ -58,6 +67,7 @@ _OFFSETS: dict[CheckpointKind, tuple[int, int]] = {
     CheckpointKind.ARRIVAL_SCREENING: (28, -26),
 }
 _PLAN_PANE = "convoy-plan"
+TRACK_PANE = "convoy-track"
 _ORIGIN_STAGES = frozenset({Stage.PLANNED, Stage.MUSTERING, Stage.VERIFIED, Stage.SCREENED})
 _EN_ROUTE_STAGES = frozenset({Stage.DEPARTED, Stage.IN_TRANSIT})
 _AT_DESTINATION_STAGES = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
@@ -66,6 +76,10 @@ _AT_DESTINATION_STAGES = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
 def stage_label(view: ConvoyView, options: MapOptions) -> str:
     labels = STAGE_LABELS.get(options.locale, STAGE_LABELS["en"])
     return labels[view.stage]
+
+
+def _km(value: float) -> str:
+    return f"{value:g}"
 
 
 def custody_label(view: ConvoyView, options: MapOptions) -> str:
@@ -197,27 +211,41 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
     info = convoy_popup_html(view, o)
 
     bounds = list(route)
+    path = monitored_route(view, o)  # the plan as the monitor measures it (geodesics)
+    if view.corridor_km:
+        # The off-route corridor with its width, under the track.
+        band = folium.FeatureGroup(
+            name=o.t("corridor", km=_km(view.corridor_km)), control=True
+        ).add_to(m)
+        Corridor(path, view.corridor_km, m.get_name()).add_to(band)
+    folium.map.CustomPane(TRACK_PANE, z_index=420, pointer_events=True).add_to(m)
     if view.track:
         # The actual track: broad, translucent, in the status colour, under the plan.
         track_pts = o.pts((p.lat, p.lon) for p in view.track)
         bounds += track_pts
         group = folium.FeatureGroup(name=o.t("track"), control=True).add_to(m)
-        line = folium.PolyLine(
+        track_line = Lines()
+        track_line.add(
             track_pts,
+            tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"),
             color=colour,
             weight=7,
             opacity=0.55,
-            line_cap="round",
-            class_name=f"convoy-route-track {status_classes(view)}",
-        ).add_to(group)
-        b.bind(line, tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"))
+            lineCap="round",
+            pane=TRACK_PANE,
+            className=f"convoy-route-track {status_classes(view)}",
+        )
+        track_line.add_to(group)
+    if view.alert_marks or view.stops:
+        events = folium.FeatureGroup(name=o.t("events"), control=True).add_to(m)
+        event_marks(view, o).add_to(events)
 
     # The plan: a thin dark dashed line in its own pane above every track and trail.
     folium.map.CustomPane(_PLAN_PANE, z_index=450, pointer_events=True).add_to(m)
     plan = folium.FeatureGroup(name=o.t("planned_route"), control=True).add_to(m)
     plan_line = Lines()
     plan_line.add(
-        route,
+        path,
         tooltip=esc(f"{o.t('planned_route')} {view.origin_name} → {view.destination_name}"),
         color=PLANNED_ROUTE_COLOUR,
         weight=2.5,
@@ -329,6 +357,11 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
             lines=[
                 (o.t("planned_route"), PLANNED_ROUTE_COLOUR, True),
                 (o.t("track") + o.paren(o.t("status." + status.value)), colour, "track"),
+                *(
+                    [(o.t("corridor", km=_km(view.corridor_km)), CORRIDOR_COLOUR, "band")]
+                    if view.corridor_km
+                    else []
+                ),
             ],
             notes=[o.t("late_rule", m=round(view.late_after_minutes))] if status.late else [],
             symbols=[
@@ -344,6 +377,22 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
                     CHECKPOINT_COLOURS[False],
                 ),
                 (o.t("alerts"), "fa-triangle-exclamation", STATUS_COLOURS[MapStatus.ALERT]),
+                *(
+                    [(o.t("event_place"), EVENT_ICONS["off_route"], RESOLVED_COLOUR)]
+                    if view.alert_marks
+                    else []
+                ),
+                *(
+                    [
+                        (
+                            o.t("stop_place", d=o.duration(view.stopped_after_minutes or 0)),
+                            "fa-pause",
+                            STOP_COLOUR,
+                        )
+                    ]
+                    if view.stops
+                    else []
+                ),
             ],
         ),
         position="bottomleft",

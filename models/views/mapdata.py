@@ -12,6 +12,7 @@ other callers); :func:`convoy_view` and :func:`campaign_view` read it from a ses
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -40,8 +41,10 @@ __all__ = [
     "EnterpriseStop",
     "MapStatus",
     "TrackPoint",
+    "TrackStop",
     "campaign_view",
     "convoy_view",
+    "long_stops",
     "scrub",
 ]
 
@@ -50,6 +53,7 @@ _MOVING = frozenset({Stage.DEPARTED, Stage.IN_TRANSIT})
 _ARRIVED = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
 _DONE = frozenset({Stage.HANDED_OFF, Stage.CLOSED})
 _DEFAULT_LATE_MIN = 30.0
+_KM_PER_DEG = math.pi * 6371.0088 / 180.0
 
 
 class MapStatus(StrEnum):
@@ -125,6 +129,21 @@ class TrackPoint:
     lat: float
     lon: float
     speed_kmh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackStop:
+    """A long stop on the track: the positions stayed within the monitor's ``stop_radius_km``
+    for at least the mode's ``stopped_min`` (not counting the stop at the destination)."""
+
+    since: datetime
+    until: datetime
+    lat: float
+    lon: float
+
+    @property
+    def minutes(self) -> int:
+        return round((self.until - self.since).total_seconds() / 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +227,7 @@ class ConvoyView:
     alert_marks: tuple[AlertMark, ...] = ()  # every alert, open or resolved, with its place
     corridor_km: float | None = None  # the off-route corridor's half-width (the monitor's)
     stopped_after_minutes: float | None = None  # how long a stop lasts before it is an alert
+    stops: tuple[TrackStop, ...] = ()  # long stops found on the whole track
 
     @property
     def route(self) -> list[LatLon]:
@@ -309,6 +329,7 @@ class ConvoyView:
         stage = Stage(convoy.stage)
         rules = _thresholds(convoy.mode)
         late_after = rules.late_arrival_min if rules is not None else _DEFAULT_LATE_MIN
+        destination = (convoy.destination_lat, convoy.destination_lon)
         return cls(
             code=convoy.code,
             mode=convoy.mode,
@@ -344,6 +365,7 @@ class ConvoyView:
             alert_marks=tuple(_place(mark, points) for mark in alert_marks),
             corridor_km=rules.corridor_km if rules is not None else None,
             stopped_after_minutes=rules.stopped_min if rules is not None else None,
+            stops=tuple(long_stops(points, rules.stopped_min, destination)) if rules else (),
         )
 
 
@@ -397,6 +419,57 @@ def _thresholds(mode: str) -> Thresholds | None:
         return thresholds(get_settings().rules(), mode)
     except (ConfigurationError, OSError):
         return None
+
+
+def _tracking_rule(name: str, default: float) -> float:
+    try:
+        return float(get_settings().rules().get("tracking", {}).get(name, default))
+    except (ConfigurationError, OSError, TypeError, ValueError):
+        return default
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """A short distance in km (flat-earth approximation, exact enough below 10 km)."""
+    kx = math.cos(math.radians((a[0] + b[0]) / 2)) * _KM_PER_DEG
+    return math.hypot((a[0] - b[0]) * _KM_PER_DEG, (a[1] - b[1]) * kx)
+
+
+def long_stops(
+    points: Sequence[TrackPoint],
+    min_minutes: float,
+    destination: tuple[float, float] | None = None,
+    *,
+    radius_km: float | None = None,
+    arrival_radius_km: float | None = None,
+) -> list[TrackStop]:
+    """The stops of a track as the monitor judges them: positions staying within
+    ``radius_km`` (the rules' ``[tracking] stop_radius_km``) of where the stop began for at
+    least ``min_minutes``; a stop within ``arrival_radius_km`` of the destination is the
+    arrival, not a stop."""
+    radius = radius_km if radius_km is not None else _tracking_rule("stop_radius_km", 0.5)
+    near = (
+        arrival_radius_km
+        if arrival_radius_km is not None
+        else _tracking_rule("arrival_radius_km", 3.0)
+    )
+    stops: list[TrackStop] = []
+    i = 0
+    while i < len(points):
+        anchor = points[i]
+        j = i
+        start = (anchor.lat, anchor.lon)
+        while j + 1 < len(points) and _km(start, (points[j + 1].lat, points[j + 1].lon)) <= radius:
+            j += 1
+        last = points[j]
+        minutes = (last.at - anchor.at).total_seconds() / 60
+        at_end = destination is not None and _km(start, destination) <= near
+        if j > i and minutes >= min_minutes and not at_end:
+            run = points[i : j + 1]
+            lat = sum(p.lat for p in run) / len(run)
+            lon = sum(p.lon for p in run) / len(run)
+            stops.append(TrackStop(anchor.at, last.at, lat, lon))
+        i = j + 1
+    return stops
 
 
 def _at(item: tuple[Stage, datetime]) -> datetime:

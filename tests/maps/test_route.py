@@ -20,7 +20,14 @@ from models.convoy.tables import Convoy, Position
 from models.db import session_scope
 from models.errors import ConfigurationError
 from models.geo.datums import wgs84_to_gcj02
-from models.views.mapdata import CheckpointKind, ConvoyView, MapStatus, convoy_view, scrub
+from models.views.mapdata import (
+    AlertMark,
+    CheckpointKind,
+    ConvoyView,
+    MapStatus,
+    convoy_view,
+    scrub,
+)
 from tests.maps.mapcheck import (
     SHANGHAI,
     T0,
@@ -65,6 +72,8 @@ def test_view_counts_checkpoints_and_alerts(field_view: ConvoyView) -> None:
     assert len(v.track) == 12 and v.current is not None
     assert v.alerts == (("off_route", "【偏航】BUS-M1 偏离计划路线 12 公里"),)
     assert v.status is MapStatus.ALERT
+    (mark,) = v.alert_marks  # the open alert, placed on the track at its opening time (T0)
+    assert mark.open and (mark.lat, mark.lon) == (v.track[0].lat, v.track[0].lon)
 
 
 @pytest.fixture
@@ -282,3 +291,101 @@ def test_free_text_is_scrubbed() -> None:
     assert "13812345678" not in text and "610526199001011234" not in text
     view = _bare_view(alerts=[("stopped", "escort 13812345678 reports a stop")])
     assert "13812345678" not in convoy_map(view).get_root().render()
+
+
+def _stopping_view() -> ConvoyView:
+    """A bus that stood still for 70 minutes near 郑州 and was off route near 合肥."""
+    convoy = Convoy(
+        code="BUS-S1", mode="bus", vehicle="浙B·S0001", origin_name="蒲城县",
+        origin_lat=34.9566, origin_lon=109.5814, destination_name="象山县",
+        destination_lat=29.4794, destination_lon=121.8653, waypoints=[],
+        planned_departure=T0, planned_arrival=T0 + timedelta(hours=26), stage="in_transit",
+        actual_departure=T0,
+    )  # fmt: skip
+    moving = [(T0 + timedelta(minutes=15 * i), 34.9 - 0.05 * i, 109.7 + 0.2 * i) for i in range(8)]
+    last = moving[-1]
+    still = [
+        (last[0] + timedelta(minutes=10 * k), last[1] + 0.0005 * k, last[2]) for k in range(1, 8)
+    ]
+    onward = [(still[-1][0] + timedelta(minutes=15 * k), last[1] - 0.1 * k, last[2] + 0.2 * k)
+              for k in range(1, 6)]  # fmt: skip
+    positions = [
+        Position(convoy_id=1, at=at, lat=lat, lon=lon) for at, lat, lon in moving + still + onward
+    ]
+    marks = [
+        AlertMark("stopped", "【停留】BUS-S1 已 70 分钟未移动", still[-1][0], open=False,
+                  minutes=70, lat=last[1], lon=last[2]),
+        AlertMark("off_route", "【偏航】BUS-S1 偏离计划路线 18 公里", onward[2][0]),
+    ]  # fmt: skip
+    return ConvoyView.of(convoy, positions, Census.of([Custody.BOARDED] * 5), alert_marks=marks)
+
+
+def test_long_stops_and_alerts_are_found_where_they_happened() -> None:
+    view = _stopping_view()
+    (stop,) = view.stops
+    assert stop.minutes == 70 and stop.lat == pytest.approx(view.track[7].lat, abs=0.002)
+    stopped, off_route = view.alert_marks
+    assert (stopped.lat, stopped.lon) == (view.track[7].lat, view.track[7].lon)
+    assert (off_route.lat, off_route.lon) == (view.track[17].lat, view.track[17].lon)  # at 16:50
+    assert view.corridor_km == 15 and view.stopped_after_minutes == 45  # the bus rules
+
+
+def test_corridor_alerts_and_stops_are_drawn_as_the_monitor_sees_them(
+    browser: HeadlessChromium, tmp_path: Path
+) -> None:
+    """The corridor is 15 km on each side at every zoom (stroke width from the metres per
+    pixel), the plan follows the monitor's geodesic route, and the alerts and the long stop
+    sit on the track where they happened, with humanised durations."""
+    view = _stopping_view()
+    html = save_offline(convoy_map(view, options=MapOptions()), tmp_path / "stop.html")
+    dom = load(browser, html)
+    assert "监控走廊（路线两侧各 15 公里，超出即告警）" in dom["layerNames"]
+    page = browser.open(html.as_uri(), settle_ms=300)
+    try:
+        found = page.evaluate(
+            """(() => {
+                const map = Object.values(window).find((v) => v instanceof L.Map);
+                const widths = [];
+                for (const z of [5, 9, 12]) {
+                    map.setZoom(z, {animate: false});
+                    const p = document.querySelector("path.convoy-corridor");
+                    const lat = Number(p.getAttribute("data-lat"));
+                    const mpp = 40075016.686 * Math.cos(lat * Math.PI / 180) / 2 ** (z + 8);
+                    widths.push([parseFloat(getComputedStyle(p).strokeWidth), 30000 / mpp]);
+                }
+                const places = {};
+                map.eachLayer((layer) => {
+                    const el = layer.getElement && layer.getElement();
+                    if (el && el.classList && el.classList.contains("leaflet-marker-icon")) {
+                        const kind = [...el.classList].find((c) => /^convoy-(event|marker-stop)/
+                            .test(c) && c !== "convoy-marker-event");
+                        if (kind) {
+                            const at = layer.getLatLng();
+                            places[kind] = [at.lat, at.lng, layer.getTooltip().getContent()];
+                        }
+                    }
+                });
+                let plan = 0;
+                map.eachLayer((layer) => {
+                    if (layer.options && layer.options.className === "convoy-route-planned") {
+                        plan = layer.getLatLngs().length;
+                    }
+                });
+                return {widths, places, plan};
+            })()"""
+        )
+    finally:
+        page.close()
+    for actual, expected in found["widths"]:
+        assert actual == pytest.approx(expected, rel=0.01)
+    places = found["places"]
+    assert places["convoy-event-stopped"][:2] == pytest.approx(
+        [view.track[7].lat, view.track[7].lon]
+    )
+    assert "已 1 小时 10 分钟未移动" in places["convoy-event-stopped"][2]
+    assert "已解除" in places["convoy-event-stopped"][2]
+    assert places["convoy-event-off_route"][:2] == pytest.approx(
+        [view.track[17].lat, view.track[17].lon]
+    )
+    assert "停留 1 小时 10 分钟" in places["convoy-marker-stop"][2]
+    assert found["plan"] > 40  # geodesic pieces of at most 25 km, not one straight segment
