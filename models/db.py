@@ -28,6 +28,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "models.intake.verification",
     "models.intake.registration",
     "models.permits.workflow",
+    "models.access.users",
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -49,3 +49,7 @@ class AuthenticationError(ConvoyOpsError):
 
 class MonitorBusyError(ConvoyOpsError):
     """Another delay monitor already runs on this database (one scheduler per job store)."""
+
+
+class PermissionDeniedError(ConvoyOpsError):
+    """A known user, device or link may not do this (their role, convoys or enterprise)."""
