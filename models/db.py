@@ -29,6 +29,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "models.intake.registration",
     "models.permits.workflow",
     "models.access.users",
+    "models.access.audit",
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -1,4 +1,5 @@
-"""CLI commands for people and rights: ``convoy users add/list/revoke/token/roles``.
+"""CLI commands for people and rights: ``convoy users add/list/revoke/token/roles`` and
+``convoy audit``.
 
 ``flows.cli.main`` calls ``register(app)``. The CLI acts as the local operator (setting
 ``operator``, ``CONVOY_OPERATOR``); once users exist, that operator's role decides what it may do.
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli.common import JsonOpt, console, friendly, print_json
+from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import session_scope
 from models.errors import ValidationError
 
@@ -147,6 +148,58 @@ def users_roles(json_out: JsonOpt = False) -> None:
     console.print(t)
 
 
+@friendly
+def audit(
+    convoy: Annotated[str | None, typer.Option(help="Only this convoy's records.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only from this time on, e.g. 2020-02-20 14:00.")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only actions starting so: checkin, alert.acknowledged …")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="The newest this many records.")] = 200,
+    json_out: JsonOpt = False,
+) -> None:
+    """The audit log: who did what, when, from where, before and after (personal data masked)."""
+    from models.access.audit import audit_log
+    from models.views.reports import local
+
+    with session_scope() as session:
+        rows = audit_log(
+            session, convoy=convoy, since=parse_time(since), action=action, limit=limit
+        )
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("No audit records match.")
+        return
+    t = Table("#", "when", "who", "via", "action", "subject", "change")
+    for r in rows:
+        who = f"{r['actor']} ({r['role']})" if r["role"] else r["actor"]
+        t.add_row(
+            str(r["id"]), local(_when(r["at"])), who, r["via"], r["action"], r["subject"],
+            _change(r["before"], r["after"]),
+        )  # fmt: skip
+    console.print(t)
+
+
+_QUIET = {"id", "created_at", "recorded_at", "norm_name"}
+
+
+def _change(before: dict[str, object] | None, after: dict[str, object] | None) -> str:
+    """'stage planned → mustering; …' for changes, the new values for additions (short)."""
+    before, after = before or {}, after or {}
+    parts = [f"{k} {before[k]} → {v}" for k, v in after.items() if k in before]
+    shown = {k: v for k, v in (after or before).items() if k not in before or not after}
+    parts += [
+        f"{k} {v}" for k, v in shown.items() if k not in _QUIET and v not in ("", None, {}, [])
+    ]
+    text = "; ".join(parts)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
 def register(app: typer.Typer) -> None:
     """Add the people-and-rights commands to the ``convoy`` app."""
     app.add_typer(users_app, name="users")
+    app.command("audit")(audit)

@@ -365,7 +365,14 @@ def hold(
     to = Custody.WITHDRAWN if withdraw else Custody.HELD
     with session_scope() as session:
         hold_or_withdraw(
-            session, code, seat, to, reason, at=utcnow(), actor=escort or "cli", location=location
+            session,
+            code,
+            seat,
+            to,
+            reason,
+            at=utcnow(),
+            actor=escort or get_settings().operator,
+            location=location,
         )
     console.print(f"Seat {seat} of {code} is now {to.value}: {reason}.")
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, literal, select
 from sqlmodel import Session, col
 
+from models.access.audit import guard, record
 from models.convoy.lifecycle import Custody, Mode, Stage
 from models.convoy.tables import (
     Assignment,
@@ -333,6 +334,7 @@ def add_passengers(
             f"Convoy {convoy.code} is at stage {convoy.stage}; passengers can only be added "
             "while it is planned."
         )
+    guard(session, "manifest.import", convoy_id=convoy.id)
     conn = session.connection()
     existing = set(
         conn.execute(select(_P.c.id_number).where(_P.c.convoy_id == convoy.id)).scalars()
@@ -386,6 +388,12 @@ def add_passengers(
         if len(batch) >= chunk:
             flush()
     flush()
+    if added:
+        record(
+            session, "passengers.add", f"convoy {convoy.code}", convoy_id=cid,
+            after={"added": added, "already_on_manifest": skipped, "source": actor,
+                   "seats": f"{seat - added + 1}-{seat}"},
+        )  # fmt: skip
     return added, skipped
 
 

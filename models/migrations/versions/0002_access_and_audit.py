@@ -1,8 +1,11 @@
-"""People and rights: users and their tokens
+"""People, rights and audit: users and their tokens, the append-only audit log
 
 Revision ID: 0002
 Revises: 0001
 Created: 2026-12-02
+
+The audit table's triggers (the database refuses to change or delete its rows) are the same as
+``models.access.audit`` attaches to a database made new.
 """
 
 from __future__ import annotations
@@ -18,8 +21,47 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+_REFUSAL = "The audit log is append-only: its rows are never changed or deleted."
+_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+        f"BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END",
+        "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+        f"BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger "
+        f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_REFUSAL}'; END $$",
+        "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+        "ON audit_event FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()",
+    ],
+}
+
 
 def upgrade() -> None:
+    op.create_table(
+        "audit_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", models.db.UTCDateTime(), nullable=False),
+        sa.Column("actor_kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("via", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("convoy_id", sa.Integer(), nullable=True),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_event_action"), ["action"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_event_actor"), ["actor"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_event_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_event_convoy_id"), ["convoy_id"], unique=False)
+    for statement in _TRIGGERS.get(op.get_bind().dialect.name, []):
+        op.execute(statement)
+
     op.create_table(
         "user_account",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -79,3 +121,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_user_account_enterprise_id"))
 
     op.drop_table("user_account")
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_event_convoy_id"))
+        batch_op.drop_index(batch_op.f("ix_audit_event_at"))
+        batch_op.drop_index(batch_op.f("ix_audit_event_actor"))
+        batch_op.drop_index(batch_op.f("ix_audit_event_action"))
+
+    op.drop_table("audit_event")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_event_append_only()")
