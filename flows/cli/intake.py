@@ -4,7 +4,8 @@ registration. ``flows.cli.main`` calls ``register(app)`` to add them to ``convoy
 * ``convoy manifest import CONVOY FILE``
 * ``convoy registry add FILE`` / ``convoy registry list`` / ``convoy registry check CONVOY``
 * ``convoy entry missing CONVOY``
-* ``convoy enterprise code NAME`` / ``convoy enterprise draw NAME CONVOY``
+* ``convoy enterprise code NAME`` / ``convoy enterprise link NAME`` /
+  ``convoy enterprise draw NAME CONVOY``
 * ``convoy serve-registration``
 
 Thin: every command calls one library function and turns its errors into one red line and
@@ -165,6 +166,24 @@ def enterprise_code_cmd(
         return
     console.print(f"{code.enterprise}: registration link valid until {code.expires:%Y-%m-%d}")
     console.print(f"  {code.url}\n  QR code: {code.png}\n           {code.svg}")
+
+
+@enterprise_app.command("link")
+@friendly
+def enterprise_link_cmd(
+    name: Annotated[str, typer.Argument(help="The enterprise (exact or normalised name).")],
+    days: Annotated[int | None, typer.Option(help="Days the link stays valid.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Public address of the registration form.")
+    ] = None,
+) -> None:
+    """The enterprise's own signed link: its registered workers, their versions, its handoffs."""
+    from models.intake.registration import enterprise_link
+
+    with session_scope() as session:
+        url, expires = enterprise_link(session, name, days=days, base_url=base_url)
+    console.print(f"{name}: its own page, valid until {expires:%Y-%m-%d} (give it to them only)")
+    console.print(f"  {url}", highlight=False, soft_wrap=True)
 
 
 @enterprise_app.command("draw")

@@ -1,11 +1,13 @@
-"""People, rights and audit: users and their tokens, the append-only audit log
+"""People, rights and audit: users and their tokens, the append-only audit log, versions of
+registrations
 
 Revision ID: 0002
 Revises: 0001
 Created: 2026-12-02
 
 The audit table's triggers (the database refuses to change or delete its rows) are the same as
-``models.access.audit`` attaches to a database made new.
+``models.access.audit`` attaches to a database made new. Every registration already made
+becomes its own version 1.
 """
 
 from __future__ import annotations
@@ -108,8 +110,51 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_user_token_token_hash"), ["token_hash"], unique=True)
         batch_op.create_index(batch_op.f("ix_user_token_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "registration_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("registration_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("origin", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("health_code", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("nat_result", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("nat_time", models.db.UTCDateTime(), nullable=True),
+        sa.Column("temperature", sa.Float(), nullable=True),
+        sa.Column("submitted_at", models.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["registration_id"],
+            ["registration.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("registration_id", "version"),
+    )
+    with op.batch_alter_table("registration_version", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_registration_version_registration_id"), ["registration_id"], unique=False
+        )
+
+    with op.batch_alter_table("registration", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+        batch_op.add_column(sa.Column("updated_at", models.db.UTCDateTime(), nullable=True))
+    op.execute(
+        "INSERT INTO registration_version (registration_id, version, name, phone, origin, "
+        "health_code, nat_result, nat_time, temperature, submitted_at) "
+        "SELECT id, 1, name, phone, origin, health_code, nat_result, nat_time, temperature, "
+        "created_at FROM registration"
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("registration", schema=None) as batch_op:
+        batch_op.drop_column("updated_at")
+        batch_op.drop_column("version")
+
+    with op.batch_alter_table("registration_version", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_registration_version_registration_id"))
+
+    op.drop_table("registration_version")
     with op.batch_alter_table("user_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_token_user_id"))
         batch_op.drop_index(batch_op.f("ix_user_token_token_hash"))
