@@ -30,7 +30,7 @@ test-pg: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy config models maps flows
+	$(BIN)/mypy config models maps flows scripts
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

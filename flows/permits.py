@@ -3,7 +3,7 @@
 It reads like the permit officer's checklist: survey the site → plan the route → issue the
 pass → deliver it. The officer records each step through the CLI (``convoy permit survey …``,
 ``route``, ``issue``, ``deliver``), which applies it in the database through
-``models.permits.workflow``; each task of the flow waits for its step by polling the database
+``models.permits.lifecycle``; each task of the flow waits for its step by polling the database
 (as the convoy flow waits for check-ins). With ``max_wait_seconds`` a step still waiting
 stops the run cleanly; run it again and it resumes there. Once the pass is issued the flow
 writes its route map (offline HTML under ``output_dir/permits``) and attaches a link
@@ -25,13 +25,10 @@ from maps.offline import OfflineMode, save_offline
 from maps.permit import permit_map
 from maps.style import MapOptions
 from models.db import session_scope
-from models.permits.workflow import (
-    get_application,
-    get_permit,
-    local_day,
-    permit_record,
-    step_state,
-)
+from models.permits.days import local_day
+from models.permits.lifecycle import step_state
+from models.permits.queries import get_application, get_permit
+from models.permits.records import permit_record
 
 __all__ = ["permit_flow", "save_permit_map", "wait_for_permit_step"]
 

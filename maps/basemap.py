@@ -104,7 +104,8 @@ def _raw(kind: str) -> bytes:
         return gzip.decompress(path.read_bytes())
     except FileNotFoundError as exc:
         raise ConfigurationError(
-            f"The basemap file {path} is missing; run maps/assets/build_basemap.py to rebuild it."
+            f"The basemap file {path} is missing; run python -m scripts.build_basemap to "
+            "rebuild it."
         ) from exc
 
 

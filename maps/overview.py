@@ -24,22 +24,12 @@ from typing import Literal
 import folium
 from folium import plugins
 
+from maps.leaflet import BadgeMarkers, InfoPanel, Lines, badge
+from maps.legend import legend_html, table_html
 from maps.route import convoy_popup_html, eta_text
-from maps.style import (
-    MODE_ICONS,
-    MODES,
-    STATUS_COLOURS,
-    BadgeMarkers,
-    InfoPanel,
-    Lines,
-    MapOptions,
-    badge,
-    esc,
-    fit,
-    legend_html,
-    table_html,
-)
-from models.convoy.lifecycle import STAGE_LABELS, STAGES
+from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc, fit
+from models.convoy.lifecycle import STAGES
+from models.labels import labels as label_table
 from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
 
 __all__ = ["overview_map", "summary_html"]
@@ -55,7 +45,7 @@ def _line_weight(passengers: int) -> float:
 def summary_html(campaign: CampaignView, options: MapOptions) -> str:
     """The summary panel: convoys by stage, passengers, open alerts."""
     o = options
-    labels = STAGE_LABELS.get(o.locale, STAGE_LABELS["en"])
+    labels = label_table("stages", o.locale)
     by_stage = Counter(c.stage for c in campaign.convoys)
     by_status = Counter(c.status for c in campaign.convoys)
     t = campaign.totals
@@ -99,7 +89,7 @@ def summary_html(campaign: CampaignView, options: MapOptions) -> str:
 
 
 def _convoy_tooltip(view: ConvoyView, o: MapOptions) -> str:
-    labels = STAGE_LABELS.get(o.locale, STAGE_LABELS["en"])
+    labels = label_table("stages", o.locale)
     c = view.counts
     text = (
         f"{view.code} · {o.t('mode.' + view.mode)} · {labels[view.stage]} · "

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 import folium
 from folium import plugins
 
-from maps.style import Bindings, InfoPanel, MapOptions, badge_icon, esc, fit, legend_html
+from maps.leaflet import Bindings, InfoPanel, badge_icon
+from maps.legend import legend_html
+from maps.style import MapOptions, esc, fit
 from models.errors import ValidationError
-from models.geo.geodesy import LatLon
+from models.geo.datums import LatLon
 
 __all__ = ["permit_map"]
 

@@ -26,22 +26,19 @@ import math
 import folium
 from folium import plugins
 
+from maps.leaflet import Bindings, InfoPanel, badge_icon
+from maps.legend import legend_html, table_html
 from maps.style import (
     CHECKPOINT_COLOURS,
     CHECKPOINT_ICONS,
     MODE_ICONS,
     PLANNED_ROUTE_COLOUR,
     STATUS_COLOURS,
-    Bindings,
-    InfoPanel,
     MapOptions,
-    badge_icon,
     esc,
     fit,
-    legend_html,
-    table_html,
 )
-from models.convoy.lifecycle import STAGE_LABELS
+from models.labels import labels as label_table
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
 
 __all__ = ["convoy_map", "convoy_popup_html", "eta_text"]
@@ -57,7 +54,7 @@ _PLAYBACK_MAX_STEPS = 240
 
 
 def stage_label(view: ConvoyView, options: MapOptions) -> str:
-    labels = STAGE_LABELS.get(options.locale, STAGE_LABELS["en"])
+    labels = label_table("stages", options.locale)
     return labels[view.stage]
 
 

@@ -1,8 +1,9 @@
-"""Shared look of the Convoy Ops maps: options from the settings, labels in zh-CN and en,
-status colours, marker badges, the legend and the info panels (Leaflet controls).
+"""Shared look of the Convoy Ops maps: options from the settings, status colours and icons,
+the page stylesheet, HTML escaping and zooming to fit.
 
-Nothing here loads anything from the network: the legend and panels are plain HTML/CSS in the
-page, the badges are Font Awesome icons (vendored with folium's default assets).
+Texts in zh-CN and en come from :mod:`models.labels` (domain ``maps``); the custom Leaflet
+elements (data-driven markers, lines, popups, panels) are :mod:`maps.leaflet`, the legend and
+table HTML :mod:`maps.legend`. Nothing here loads anything from the network.
 """
 
 from __future__ import annotations
@@ -15,30 +16,26 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import folium
-from branca.element import Element, Figure, MacroElement
-from folium.template import Template
+from branca.element import Element, Figure
 
 from config import Settings, get_settings
 from maps.basemap import add_basemap
 from maps.offline import new_map
+from models import labels
 from models.errors import ConfigurationError
-from models.geo.geodesy import LatLon, wgs84_to_gcj02
+from models.geo.datums import LatLon, wgs84_to_gcj02
 from models.views.mapdata import CheckpointKind, MapStatus, scrub
 
 __all__ = [
+    "CHECKPOINT_COLOURS",
     "CHECKPOINT_ICONS",
+    "MODES",
     "MODE_ICONS",
+    "PLANNED_ROUTE_COLOUR",
     "STATUS_COLOURS",
-    "BadgeMarkers",
-    "Bindings",
-    "InfoPanel",
-    "Lines",
     "MapOptions",
-    "badge",
-    "badge_icon",
     "esc",
     "fit",
-    "legend_html",
 ]
 
 STATUS_COLOURS: dict[MapStatus, str] = {
@@ -60,145 +57,6 @@ CHECKPOINT_ICONS: dict[CheckpointKind, str] = {
     CheckpointKind.HANDOFF: "fa-handshake",
 }
 CHECKPOINT_COLOURS = {True: "#2e9e3e", False: "#95a5a6"}  # done / not yet
-
-LABELS: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "status.planned": "准备中（始发地）",
-        "status.under_way": "途中",
-        "status.arrived": "已到达",
-        "status.done": "已交接/结束",
-        "status.delayed": "延误",
-        "status.alert": "告警",
-        "mode.train": "专列",
-        "mode.flight": "包机",
-        "mode.bus": "专车",
-        "cp.muster": "集结点",
-        "cp.screening": "出发前筛查",
-        "cp.arrival": "到达点",
-        "cp.arrival_screening": "到达抽检",
-        "cp.handoff": "企业交接点",
-        "origin": "始发地",
-        "destination": "目的地",
-        "waypoint": "途经点",
-        "planned_route": "计划路线",
-        "track": "实际轨迹",
-        "current": "当前位置",
-        "alerts": "未处理告警",
-        "checkpoints": "检查点",
-        "playback": "轨迹回放",
-        "legend": "图例",
-        "passengers": "人员",
-        "total": "名单人数",
-        "boarded": "已上车",
-        "arrived": "已到达",
-        "handed_off": "已交接",
-        "held": "留观/扣留",
-        "withdrawn": "退出",
-        "in_custody": "在途看护",
-        "expected": "名单人数",
-        "stage": "阶段",
-        "vehicle": "车次/航班/车牌",
-        "planned_departure": "计划出发",
-        "planned_arrival": "计划到达",
-        "actual_departure": "实际出发",
-        "actual_arrival": "实际到达",
-        "eta": "预计到达",
-        "late": "晚 {m} 分钟",
-        "early": "早 {m} 分钟",
-        "remaining": "剩余约 {km} 公里",
-        "escorts": "护送民警",
-        "done": "已完成",
-        "pending": "未完成",
-        "approximate": "无企业坐标，标在目的地附近",
-        "last_fix": "最后定位",
-        "convoys": "车次",
-        "convoys_by_stage": "各阶段车次",
-        "enterprises": "企业交接点",
-        "summary": "汇总",
-        "open_alerts": "未处理告警",
-        "none": "无",
-        "campaign": "行动",
-        "site": "工地",
-        "entrance": "出入口",
-        "permit_route": "通行路线",
-        "start": "起点",
-        "count_unit": "人",
-        "convoy_unit": "趟",
-        "scale_note": "坐标：WGS-84",
-        "scale_note_gcj": "坐标：GCJ-02（显示用）",
-        "basemap.province": "底图：省级行政区",
-        "basemap.city": "底图：地级行政区",
-        "basemap.district": "底图：县级行政区",
-    },
-    "en": {
-        "status.planned": "preparing (at origin)",
-        "status.under_way": "under way",
-        "status.arrived": "arrived",
-        "status.done": "handed off / closed",
-        "status.delayed": "delayed",
-        "status.alert": "alert",
-        "mode.train": "train",
-        "mode.flight": "flight",
-        "mode.bus": "bus",
-        "cp.muster": "muster point",
-        "cp.screening": "screening before departure",
-        "cp.arrival": "arrival point",
-        "cp.arrival_screening": "spot check on arrival",
-        "cp.handoff": "handoff to enterprise",
-        "origin": "origin",
-        "destination": "destination",
-        "waypoint": "waypoint",
-        "planned_route": "planned route",
-        "track": "actual track",
-        "current": "current position",
-        "alerts": "open alerts",
-        "checkpoints": "checkpoints",
-        "playback": "track playback",
-        "legend": "Legend",
-        "passengers": "passengers",
-        "total": "on manifest",
-        "boarded": "boarded",
-        "arrived": "arrived",
-        "handed_off": "handed off",
-        "held": "held",
-        "withdrawn": "withdrawn",
-        "in_custody": "in custody",
-        "expected": "on manifest",
-        "stage": "stage",
-        "vehicle": "vehicle",
-        "planned_departure": "planned departure",
-        "planned_arrival": "planned arrival",
-        "actual_departure": "actual departure",
-        "actual_arrival": "actual arrival",
-        "eta": "ETA",
-        "late": "{m} min late",
-        "early": "{m} min early",
-        "remaining": "about {km} km to go",
-        "escorts": "escorts",
-        "done": "done",
-        "pending": "not yet",
-        "approximate": "no coordinates for this enterprise: drawn near the destination",
-        "last_fix": "last position",
-        "convoys": "convoys",
-        "convoys_by_stage": "convoys by stage",
-        "enterprises": "handoff points",
-        "summary": "Summary",
-        "open_alerts": "open alerts",
-        "none": "none",
-        "campaign": "campaign",
-        "site": "site",
-        "entrance": "entrance",
-        "permit_route": "permitted route",
-        "start": "start",
-        "count_unit": "",
-        "convoy_unit": "",
-        "scale_note": "coordinates: WGS-84",
-        "scale_note_gcj": "coordinates: GCJ-02 (display)",
-        "basemap.province": "Basemap: provinces",
-        "basemap.city": "Basemap: prefectures",
-        "basemap.district": "Basemap: counties",
-    },
-}
 
 
 def esc(value: object) -> str:
@@ -223,7 +81,7 @@ class MapOptions:
     timezone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
-        if self.locale not in LABELS:
+        if not labels.is_locale(self.locale):
             raise ConfigurationError(
                 f"The map language {self.locale!r} is not supported; use zh-CN or en."
             )
@@ -255,8 +113,8 @@ class MapOptions:
         return self.tile_crs == "gcj02"
 
     def t(self, key: str, **params: Any) -> str:
-        text = LABELS[self.locale].get(key) or LABELS["en"].get(key, key)
-        return text.format(**params) if params else text
+        """The map text ``key`` in this map's language (:mod:`models.labels`, domain maps)."""
+        return labels.label("maps", key, self.locale, **params)
 
     @property
     def colon(self) -> str:
@@ -306,229 +164,7 @@ class MapOptions:
         return m
 
 
-# --------------------------------------------------------------------------- elements
-
-
-class _Raw(Element):
-    """Finished text in the page: rendered as is, not compiled as a Jinja template."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def render(self, **kwargs: Any) -> str:
-        return self.text
-
-
-class RawMacroElement(MacroElement):
-    """A ``MacroElement`` whose rendered header/html/script is placed in the page as finished
-    text. (branca wraps each rendered part in ``Element(text)``, which compiles the text as a
-    Jinja template again; for elements carrying hundreds of markers' data that was slow.)"""
-
-    def render(self, **kwargs: Any) -> str:
-        figure = self.get_root()
-        if not isinstance(figure, Figure):
-            raise ConfigurationError("The map element is not part of a page (folium Figure).")
-        module = self._template.module
-        for part, target in (
-            ("header", figure.header),
-            ("html", figure.html),
-            ("script", figure.script),
-        ):
-            macro = getattr(module, part, None)
-            if macro is not None:
-                target.add_child(_Raw(macro(self, kwargs)), name=self.get_name())
-        for child in self._children.values():
-            child.render(**kwargs)
-        return ""
-
-
-# --------------------------------------------------------------------------- badges
-
-
-def badge(
-    icon: str,
-    colour: str,
-    *,
-    kind: str,
-    size: int = 26,
-    offset: tuple[int, int] = (0, 0),
-    text: str = "",
-    ring: str = "#ffffff",
-) -> dict[str, Any]:
-    """A round badge with a Font Awesome icon (or short text) as Leaflet ``divIcon`` options;
-    its CSS class is ``convoy-marker convoy-marker-{kind}``.
-
-    ``offset`` moves the badge by that many pixels (x right, y down) from its point, so badges
-    of one place (muster and screening at the origin) sit side by side.
-    """
-    inner = f'<i class="fa-solid {icon}"></i>' if icon else ""
-    if text:
-        inner += f'<span class="convoy-badge-text">{esc(text)}</span>'
-    width = size if not text or icon else max(size, 10 + 8 * len(text))
-    style = (
-        f"background:{colour};border-color:{ring};width:{width}px;height:{size}px;"
-        f"line-height:{size - 4}px;font-size:{max(10, size // 2)}px"
-    )
-    return {
-        "html": f'<div class="convoy-badge" style="{style}">{inner}</div>',
-        "iconSize": [width, size],
-        "iconAnchor": [width // 2 - offset[0], size // 2 - offset[1]],
-        "className": f"convoy-marker convoy-marker-{kind}",
-    }
-
-
-def badge_icon(icon: str, colour: str, *, kind: str, **kwargs: Any) -> folium.DivIcon:
-    """:func:`badge` as a ``folium.DivIcon`` (for single ``folium.Marker`` objects)."""
-    spec = badge(icon, colour, kind=kind, **kwargs)
-    return folium.DivIcon(
-        html=spec["html"],
-        icon_size=tuple(spec["iconSize"]),
-        icon_anchor=tuple(spec["iconAnchor"]),
-        class_name=spec["className"],
-    )
-
-
-class _DataLayer(RawMacroElement):
-    """Many features drawn by one script from data: popup and tooltip texts are stored once
-    and referred to by index (``items`` rows hold the indices)."""
-
-    def __init__(self, max_width: int = 320) -> None:
-        super().__init__()
-        self.texts: list[str] = []
-        self.items: list[list[Any]] = []
-        self.max_width = int(max_width)
-        self._text_index: dict[str, int] = {}
-
-    def _text(self, text: str | None) -> int | None:
-        if text is None:
-            return None
-        if text not in self._text_index:
-            self._text_index[text] = len(self.texts)
-            self.texts.append(text)
-        return self._text_index[text]
-
-
-class BadgeMarkers(_DataLayer):
-    """Many badge markers drawn by one script into the parent layer (map, FeatureGroup or
-    MarkerCluster), with their popups and tooltips.
-
-    A ``folium.Marker`` with a ``DivIcon``, popup and tooltip is five elements, each rendered
-    through its own Jinja template; for the hundreds of markers of an overview that was most of
-    the build time. Here the markers are data (icons and texts stored once) and the browser
-    builds the same Leaflet markers.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var texts = {{ this.texts|tojson }};
-            var icons = {{ this.icons|tojson }}.map(function (o) { return L.divIcon(o); });
-            var items = {{ this.items|tojson }};
-            var parent = {{ this._parent.get_name() }};
-            var markers = items.map(function (it) {
-                var m = L.marker([it[0], it[1]], {icon: icons[it[2]], zIndexOffset: it[6]});
-                if (it[3] !== null) {
-                    m.bindPopup(texts[it[3]], {maxWidth: {{ this.max_width }}});
-                }
-                if (it[4] !== null) { m.bindTooltip(texts[it[4]], it[5]); }
-                return m;
-            });
-            if (parent.addLayers) { parent.addLayers(markers); }
-            else { markers.forEach(function (m) { parent.addLayer(m); }); }
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, max_width: int = 320) -> None:
-        super().__init__(max_width)
-        self._name = "BadgeMarkers"
-        self.icons: list[dict[str, Any]] = []
-        self._icon_index: dict[str, int] = {}
-
-    def add(
-        self,
-        point: Sequence[float],
-        icon: dict[str, Any],
-        *,
-        popup: str | None = None,
-        tooltip: str | None = None,
-        z_index_offset: int = 0,
-        **tooltip_options: Any,
-    ) -> None:
-        """One marker at ``point`` (as drawn) with a :func:`badge` icon; popup and tooltip are
-        HTML, already escaped."""
-        key = repr(sorted(icon.items()))
-        if key not in self._icon_index:
-            self._icon_index[key] = len(self.icons)
-            self.icons.append(icon)
-        wrapped = f'<div class="convoy-popup">{popup}</div>' if popup is not None else None
-        opts = {"sticky": True, **tooltip_options}
-        self.items.append(
-            [
-                round(float(point[0]), 6),
-                round(float(point[1]), 6),
-                self._icon_index[key],
-                self._text(wrapped),
-                self._text(tooltip),
-                opts,
-                int(z_index_offset),
-            ]
-        )
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-class Lines(_DataLayer):
-    """Many polylines drawn by one script into the parent layer, with popups and tooltips
-    (the line counterpart of :class:`BadgeMarkers`)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var texts = {{ this.texts|tojson }};
-            var items = {{ this.items|tojson }};
-            var parent = {{ this._parent.get_name() }};
-            items.forEach(function (it) {
-                var line = L.polyline(it[0], it[1]);
-                if (it[2] !== null) {
-                    line.bindPopup(texts[it[2]], {maxWidth: {{ this.max_width }}});
-                }
-                if (it[3] !== null) { line.bindTooltip(texts[it[3]], {sticky: true}); }
-                parent.addLayer(line);
-            });
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, max_width: int = 320) -> None:
-        super().__init__(max_width)
-        self._name = "Lines"
-
-    def add(
-        self,
-        points: Sequence[Sequence[float]],
-        *,
-        popup: str | None = None,
-        tooltip: str | None = None,
-        **path_options: Any,
-    ) -> None:
-        """One polyline through ``points`` (as drawn); ``path_options`` are Leaflet's
-        (``color``, ``weight``, ``opacity``, ``dashArray``, ``className``)."""
-        wrapped = f'<div class="convoy-popup">{popup}</div>' if popup is not None else None
-        coords = [[round(float(p[0]), 6), round(float(p[1]), 6)] for p in points]
-        self.items.append([coords, path_options, self._text(wrapped), self._text(tooltip)])
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-# --------------------------------------------------------------------------- legend and panels
+# --------------------------------------------------------------------------- page stylesheet
 
 _CSS = """
 <style>
@@ -572,130 +208,7 @@ def _add_css(m: folium.Map) -> None:
         figure.header.add_child(Element(_CSS), name="convoy_map_css")
 
 
-class InfoPanel(RawMacroElement):
-    """A Leaflet control holding static HTML (legend, summary), class ``convoy-panel``."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var control = L.control({position: {{ this.position|tojson }}});
-            control.onAdd = function () {
-                var div = L.DomUtil.create("div", {{ this.css_class|tojson }});
-                div.innerHTML = {{ this.html|tojson }};
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                return div;
-            };
-            control.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(
-        self, html_text: str, *, position: str = "bottomleft", css_class: str = ""
-    ) -> None:
-        super().__init__()
-        self._name = "InfoPanel"
-        self.html = html_text
-        self.position = position
-        self.css_class = f"convoy-panel {css_class}".strip()
-
-
-def legend_html(
-    options: MapOptions,
-    *,
-    statuses: Iterable[MapStatus] = tuple(MapStatus),
-    lines: Sequence[tuple[str, str, bool]] = (),
-    symbols: Sequence[tuple[str, str, str]] = (),
-) -> str:
-    """Legend HTML: status colours, line styles ``(label, colour, dashed)`` and badge symbols
-    ``(label, icon, colour)``."""
-    rows = [f"<h4>{esc(options.t('legend'))}</h4>"]
-    for status in statuses:
-        colour = STATUS_COLOURS[status]
-        rows.append(
-            f'<div><i class="swatch" style="border-color:{colour}"></i>'
-            f"{esc(options.t('status.' + status.value))}</div>"
-        )
-    for label, colour, dashed in lines:
-        cls = "swatch dash" if dashed else "swatch"
-        rows.append(f'<div><i class="{cls}" style="border-color:{colour}"></i>{esc(label)}</div>')
-    for label, icon, colour in symbols:
-        rows.append(
-            f'<div><i class="dot fa-solid {icon}" style="background:{colour}"></i>'
-            f"{esc(label)}</div>"
-        )
-    note = options.t("scale_note_gcj" if options.shift else "scale_note")
-    rows.append(f'<div style="color:#777;margin-top:3px">{esc(note)}</div>')
-    return "".join(rows)
-
-
-def table_html(rows: Sequence[tuple[str, object]], *, title: str = "") -> str:
-    """A two-column label/number table (numbers right-aligned)."""
-    head = f"<h4>{esc(title)}</h4>" if title else ""
-    body = "".join(
-        f'<tr><td>{esc(label)}</td><td class="n">{esc(value)}</td></tr>' for label, value in rows
-    )
-    return f"{head}<table>{body}</table>"
-
-
-class Bindings(RawMacroElement):
-    """Popups and tooltips of many layers, bound in one script after the layers exist.
-
-    folium's ``Popup``/``Tooltip`` elements compile a Jinja template per instance (branca's
-    ``Html``); with hundreds of markers that dominated the build time of the overview. Here every
-    text is stored once (a convoy's popup is shared by its line and markers) and bound with
-    Leaflet's ``bindPopup``/``bindTooltip``. Add this element to the map after all layers.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var texts = {{ this.texts|tojson }};
-            {%- for name, p, t, topts in this.items %}
-            {{ name }}
-            {%- if p is not none %}.bindPopup(texts[{{ p }}], {maxWidth: {{ this.max_width }}})
-            {%- endif %}
-            {%- if t is not none %}.bindTooltip(texts[{{ t }}], {{ topts|tojson }}){% endif %};
-            {%- endfor %}
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, max_width: int = 320) -> None:
-        super().__init__()
-        self._name = "Bindings"
-        self.texts: list[str] = []
-        self._index: dict[str, int] = {}
-        self.items: list[tuple[str, int | None, int | None, dict[str, Any]]] = []
-        self.max_width = int(max_width)
-
-    def _text(self, text: str | None) -> int | None:
-        if text is None:
-            return None
-        if text not in self._index:
-            self._index[text] = len(self.texts)
-            self.texts.append(text)
-        return self._index[text]
-
-    def bind(
-        self,
-        layer: Element,
-        *,
-        popup: str | None = None,
-        tooltip: str | None = None,
-        **tooltip_options: Any,
-    ) -> None:
-        """Bind popup HTML and tooltip HTML (both already escaped) to a layer."""
-        wrapped = f'<div class="convoy-popup">{popup}</div>' if popup is not None else None
-        opts = {"sticky": True, **tooltip_options}
-        if opts.get("permanent"):
-            opts.pop("sticky")
-        self.items.append((layer.get_name(), self._text(wrapped), self._text(tooltip), opts))
+# --------------------------------------------------------------------------- zoom
 
 
 def fit(

@@ -262,7 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _enterprise_html(view: dict[str, Any]) -> str:
     """The enterprise's page: each registered worker (masked) with every version, and handoffs."""
-    from models.views.reports import local
+    from models.labels import local_time as local
 
     rows = []
     for r in view["registrations"]:

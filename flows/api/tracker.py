@@ -41,6 +41,7 @@ from models.errors import (
     TransitionError,
     ValidationError,
 )
+from models.tracking.devices import authenticate_device, ingest_device_fix
 from models.tracking.eta import make_router
 from models.tracking.field_checkins import (
     ForbiddenError,
@@ -50,7 +51,7 @@ from models.tracking.field_checkins import (
     device_tasks,
     field_checkin,
 )
-from models.tracking.positions import authenticate_device, ingest_device_fix, parse_osmand
+from models.tracking.osmand import parse_osmand
 from models.views.reports import convoy_status
 
 

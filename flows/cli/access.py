@@ -53,7 +53,7 @@ def users_add(
 def users_list(json_out: JsonOpt = False) -> None:
     """Users, their roles and their live tokens (ids and expiry; tokens are never shown)."""
     from models.access.users import list_users
-    from models.views.reports import local
+    from models.labels import local_time as local
 
     with session_scope() as session:
         rows = list_users(session)
@@ -162,7 +162,7 @@ def audit(
 ) -> None:
     """The audit log: who did what, when, from where, before and after (personal data masked)."""
     from models.access.audit import audit_log
-    from models.views.reports import local
+    from models.labels import local_time as local
 
     with session_scope() as session:
         rows = audit_log(

@@ -282,7 +282,7 @@ def checkin(
     """Report from the field: what the convoy flow waits for."""
     from models.convoy.checkins import record_checkin
     from models.convoy.store import get_escort
-    from models.geo.geodesy import to_wgs84
+    from models.geo.datums import to_wgs84
 
     kind = kind.replace("-", "_")
     payload: dict[str, Any] = {}

@@ -102,7 +102,7 @@ def _time_zone(name: str) -> Iterator[None]:
 
 def save_png(html: Path, png: Path | None = None, *, width: int = 1400, height: int = 900) -> Path:
     """A PNG picture of a saved map (beside it by default) through headless Chromium."""
-    from maps.offline import screenshot
+    from maps.chromium import screenshot
 
     settings = get_settings()
     target = png or html.with_suffix(".png")

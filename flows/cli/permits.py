@@ -7,8 +7,8 @@
 * ``run ID [--max-wait S]``: the application's flow (waits for those steps, writes the map);
 * ``list``, ``show ID``, ``stats`` (same-day service), ``extend`` (bulk extension).
 
-Thin: every command calls one function of ``models.permits.workflow`` (or the flow) and turns its
-errors into one red line and exit code 1. ID is the application number (``TX-20200220-0001``) or its
+Thin: every command calls one function of ``models.permits`` (or the flow) and turns its errors
+into one red line and exit code 1. ID is the application number (``TX-20200220-0001``) or its
 numeric id. Phones are masked in every output.
 """
 
@@ -23,19 +23,18 @@ from rich.table import Table
 from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import session_scope
 from models.errors import ValidationError
-from models.permits.workflow import (
+from models.permits.extension import extend_permits
+from models.permits.lifecycle import (
     Via,
     apply_for_permit,
     deliver_permit,
-    extend_permits,
-    get_application,
     issue_permit,
-    list_applications,
-    permit_record,
     plan_route,
-    same_day_stats,
     survey_site,
 )
+from models.permits.queries import get_application, list_applications
+from models.permits.records import permit_record
+from models.permits.stats import same_day_stats
 
 __all__ = ["permit_app", "register"]
 

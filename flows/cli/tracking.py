@@ -19,13 +19,11 @@ from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
 from models.access.actors import acting_as, service
 from models.db import session_scope, utcnow
 from models.errors import ValidationError
+from models.labels import local_time
 
 
-def _local(at: datetime | None) -> str:
-    """A time in the display time zone (``models.views.reports.local``, imported on use)."""
-    from models.views.reports import local
-
-    return local(at)
+def _local(at: datetime | str | None) -> str:
+    return local_time(at)
 
 
 # --- alerts -----------------------------------------------------------------------------------
@@ -38,7 +36,7 @@ alerts_app = typer.Typer(
 
 
 def alert_rows(include_resolved: bool, code: str | None) -> list[dict[str, Any]]:
-    from models.tracking.alerts import list_alerts
+    from models.tracking.alerts.lifecycle import list_alerts
 
     with session_scope() as session:
         rows = list_alerts(session, include_resolved, code)
@@ -105,7 +103,7 @@ def alerts_ack(
     ] = None,
 ) -> None:
     """Acknowledge an alert: you take care of it, it no longer escalates."""
-    from models.tracking.alerts import acknowledge
+    from models.tracking.alerts.lifecycle import acknowledge
 
     with session_scope() as session:
         a = acknowledge(session, alert_id, by or get_settings().operator, utcnow())
@@ -120,7 +118,7 @@ def alerts_snooze(
     by: Annotated[str | None, typer.Option(help="Who snoozes it (default: the operator).")] = None,
 ) -> None:
     """Hold an alert's escalation for a while."""
-    from models.tracking.alerts import snooze
+    from models.tracking.alerts.lifecycle import snooze
 
     with session_scope() as session:
         minutes = minutes or get_settings().alert_snooze_minutes
@@ -136,7 +134,7 @@ def alerts_resolve(
     by: Annotated[str | None, typer.Option(help="Who resolves it (default: the operator).")] = None,
 ) -> None:
     """Resolve an alert by hand (the monitor opens a new one if the condition persists)."""
-    from models.tracking.alerts import resolve
+    from models.tracking.alerts.lifecycle import resolve
 
     with session_scope() as session:
         a = resolve(session, alert_id, by or get_settings().operator, reason, utcnow())
@@ -147,7 +145,7 @@ def alerts_resolve(
 @friendly
 def alerts_history(alert_id: int, json_out: JsonOpt = False) -> None:
     """Everything that happened to one alert."""
-    from models.tracking.alerts import alert_history
+    from models.tracking.alerts.lifecycle import alert_history
 
     with session_scope() as session:
         rows = [
@@ -177,7 +175,7 @@ def device_bind(
     json_out: JsonOpt = False,
 ) -> None:
     """Bind a tracker to an escort and a convoy; prints its token (shown only once)."""
-    from models.tracking.positions import bind_device
+    from models.tracking.devices import bind_device
 
     s = get_settings()
     with session_scope() as session:
@@ -197,7 +195,7 @@ def device_bind(
 @friendly
 def device_list(json_out: JsonOpt = False) -> None:
     """Bound trackers, their escort, convoy and when they last reported."""
-    from models.tracking.positions import list_devices
+    from models.tracking.devices import list_devices
 
     with session_scope() as session:
         rows = [
@@ -226,7 +224,7 @@ def device_list(json_out: JsonOpt = False) -> None:
 @friendly
 def device_revoke(device_id: str) -> None:
     """Stop accepting reports from a tracker."""
-    from models.tracking.positions import revoke_device
+    from models.tracking.devices import revoke_device
 
     with session_scope() as session:
         revoke_device(session, device_id)
@@ -286,7 +284,7 @@ def track_cmd(
         raise ValidationError(f"{crs!r} is not a datum; use wgs84, gcj02 or bd09.")
     imported: dict[str, Any] | None = None
     if import_file is not None:
-        from models.tracking.positions import import_track_file
+        from models.tracking.trackfiles import import_track_file
 
         with session_scope() as session:
             r = import_track_file(session, code, import_file, datum=crs)  # type: ignore[arg-type]
@@ -297,7 +295,7 @@ def track_cmd(
             "stale": r.stale,
             "rejected": [{"where": w, "reason": why} for w, why in r.rejected],
         }
-    from models.tracking.positions import track_summary
+    from models.tracking.ingest import track_summary
 
     with session_scope() as session:
         s = track_summary(session, code, limit)

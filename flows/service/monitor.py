@@ -2,12 +2,12 @@
 
 Its jobs live in a ``SQLAlchemyJobStore`` in the application database, referenced as text
 (``flows.service.monitor:monitor_job``, ``flows.service.sender:deliver_job``) under fixed ids with
-``replace_existing``, ``coalesce`` and an explicit ``misfire_grace_time``, in UTC. A lease row
-(``models.tracking.alerts.MonitorLease``) makes sure only one scheduler runs per job store: a second
+``replace_existing``, ``coalesce`` and an explicit ``misfire_grace_time``, in UTC. A lease
+(``models.tracking.lease``) makes sure only one scheduler runs per job store: a second
 ``convoy monitor`` on the same database stops with a clear message.
 
-Each check (``tick``) is ``models.tracking.alerts.run_checks`` in one transaction; every change it
-makes is then emitted as a Prefect event (``convoy.delayed``, ``convoy.off-route``,
+Each check (``tick``) is ``models.tracking.alerts.checks.run_checks`` in one transaction; every
+change it makes is then emitted as a Prefect event (``convoy.delayed``, ``convoy.off-route``,
 ``convoy.arrived`` …) so Prefect automations can react.
 """
 
@@ -26,16 +26,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from config import Settings, get_settings
 from models.db import get_engine, init_db, session_scope, utcnow
 from models.errors import MonitorBusyError
-from models.tracking.alerts import (
-    Change,
-    TickReport,
-    acquire_lease,
-    holder_id,
-    release_lease,
-    renew_lease,
-    run_checks,
-)
+from models.tracking.alerts.checks import Change, TickReport, run_checks
 from models.tracking.eta import make_router
+from models.tracking.lease import acquire_lease, holder_id, release_lease, renew_lease
 
 log = logging.getLogger("convoy.monitor")
 

@@ -8,10 +8,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, insert, literal, select
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from models.access.audit import guard, record
 from models.convoy.lifecycle import Custody, Mode, Stage
@@ -27,6 +27,7 @@ from models.convoy.tables import (
 from models.db import UTCDateTime, utcnow
 from models.errors import NotFoundError, ValidationError
 
+_Row = TypeVar("_Row", bound=SQLModel)
 _P = Passenger.__table__  # type: ignore[attr-defined]
 _E = CustodyEvent.__table__  # type: ignore[attr-defined]
 
@@ -69,42 +70,39 @@ def get_campaign(session: Session, name: str) -> Campaign:
     return found
 
 
-def upsert_campaign(session: Session, name: str, **fields: Any) -> Campaign:
-    found = session.execute(select(Campaign).where(col(Campaign.name) == name)).scalars().first()
+def _upsert(
+    session: Session,
+    model: type[_Row],
+    key: str,
+    value: str,
+    fields: dict[str, Any],
+    **on_create: Any,
+) -> _Row:
+    """The ``model`` row whose ``key`` is ``value``: updated with ``fields``, or created with
+    them (and ``on_create``) when there is none."""
+    stmt = select(model).where(col(getattr(model, key)) == value)
+    found = session.execute(stmt).scalars().first()
     if found is None:
-        found = Campaign(name=name, **fields)
+        found = model(**{key: value}, **on_create, **fields)
         session.add(found)
     else:
-        for key, value in fields.items():
-            setattr(found, key, value)
+        for name, given in fields.items():
+            setattr(found, name, given)
     session.flush()
     return found
+
+
+def upsert_campaign(session: Session, name: str, **fields: Any) -> Campaign:
+    return _upsert(session, Campaign, "name", name, fields)
 
 
 def upsert_enterprise(session: Session, name: str, **fields: Any) -> Enterprise:
-    found = (
-        session.execute(select(Enterprise).where(col(Enterprise.name) == name)).scalars().first()
-    )
-    if found is None:
-        found = Enterprise(name=name, norm_name=normalise_enterprise_name(name), **fields)
-        session.add(found)
-    else:
-        for key, value in fields.items():
-            setattr(found, key, value)
-    session.flush()
-    return found
+    norm_name = normalise_enterprise_name(name)
+    return _upsert(session, Enterprise, "name", name, fields, norm_name=norm_name)
 
 
 def upsert_escort(session: Session, badge: str, **fields: Any) -> Escort:
-    found = session.execute(select(Escort).where(col(Escort.badge) == badge)).scalars().first()
-    if found is None:
-        found = Escort(badge=badge, **fields)
-        session.add(found)
-    else:
-        for key, value in fields.items():
-            setattr(found, key, value)
-    session.flush()
-    return found
+    return _upsert(session, Escort, "badge", badge, fields)
 
 
 def get_escort(session: Session, key: str) -> Escort:

@@ -27,8 +27,8 @@ from models.convoy.store import (
     upsert_escort,
 )
 from models.errors import ConvoyOpsError, ValidationError
+from models.geo.datums import to_wgs84
 from models.geo.gazetteer import resolve_place
-from models.geo.geodesy import to_wgs84
 from models.intake.importer import import_manifest
 
 

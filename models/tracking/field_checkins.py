@@ -34,9 +34,11 @@ from models.convoy.checkins import (
 )
 from models.convoy.tables import CheckIn, Convoy, Escort
 from models.errors import AuthenticationError, ValidationError
-from models.geo.geodesy import to_wgs84
+from models.geo.datums import to_wgs84
 from models.notify.escort_tasks import escort_tasks
-from models.tracking.positions import Device, hash_token, parse_time
+from models.tracking.devices import hash_token
+from models.tracking.fixes import parse_time
+from models.tracking.tables import Device
 
 SOURCE = "http"
 _BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs")
@@ -134,7 +136,7 @@ def _at(value: Any, now: datetime, settings: Settings) -> datetime:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValidationError("The check-in's 'at' must be an ISO 8601 time or Unix seconds.")
     at = parse_time(value, settings.tz)  # without an offset: the display time zone
-    ahead = float(settings.rules().get("tracking", {}).get("future_tolerance_min", 10))
+    ahead = settings.rule_set.tracking.future_tolerance_min
     if at > now + timedelta(minutes=ahead):
         raise ValidationError(
             f"The check-in is dated {at.isoformat()}, later than the server clock allows; "

@@ -26,7 +26,7 @@ from models.convoy.lifecycle import Census, Custody, Stage
 from models.convoy.store import convoy_escorts, get_campaign, get_convoy, list_convoys
 from models.convoy.tables import Convoy, CustodyEvent, Enterprise, Passenger, Position, StageRun
 from models.errors import ConfigurationError
-from models.geo.geodesy import LatLon
+from models.geo.datums import LatLon
 from models.intake.identity import scrub
 from models.tracking.eta import thresholds
 
@@ -293,7 +293,7 @@ def _thin(points: list[TrackPoint], limit: int) -> list[TrackPoint]:
 
 def _late_after(mode: str) -> float:
     try:
-        return thresholds(get_settings().rules(), mode).late_arrival_min
+        return thresholds(get_settings().rule_set, mode).late_arrival_min
     except (ConfigurationError, OSError):
         return _DEFAULT_LATE_MIN
 
@@ -353,7 +353,7 @@ def _last_position(session: Session, convoy_id: int) -> list[Position]:
 def _open_alerts(session: Session, convoy_id: int) -> list[tuple[str, str]]:
     """Unresolved alerts as (kind, subject). Empty when the alert tables are not there."""
     try:
-        from models.tracking.alerts import Alert, AlertState
+        from models.tracking.alerts.tables import Alert, AlertState
     except ImportError:  # pragma: no cover - the alert module is optional for maps
         return []
     rows = session.execute(
@@ -368,7 +368,7 @@ def _open_alerts(session: Session, convoy_id: int) -> list[tuple[str, str]]:
 def _track_state(session: Session, convoy_id: int) -> tuple[datetime | None, float | None]:
     """The ETA and remaining km the tracker computed at the newest fix (if any)."""
     try:
-        from models.tracking.positions import TrackState
+        from models.tracking.tables import TrackState
     except ImportError:  # pragma: no cover
         return None, None
     state = session.get(TrackState, convoy_id)

@@ -14,14 +14,14 @@ from prefect.client.orchestration import get_client
 from config import Settings
 from flows.permits import permit_flow
 from models.db import session_scope
-from models.permits.workflow import (
+from models.permits.lifecycle import (
     apply_for_permit,
     deliver_permit,
-    get_application,
     issue_permit,
     plan_route,
     survey_site,
 )
+from models.permits.queries import get_application
 from tests.maps.mapcheck import decoded, leaks
 
 PHONE = "13912345678"

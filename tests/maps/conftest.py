@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from maps.offline import HeadlessChromium, find_chromium
+from maps.chromium import HeadlessChromium, find_chromium
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import col
 
-from maps.offline import ChromiumPage, HeadlessChromium, find_external_urls
+from maps.chromium import ChromiumPage, HeadlessChromium
+from maps.offline import find_external_urls
 from models.convoy.custody import Change, apply_changes, states
 from models.convoy.lifecycle import Custody, Stage
 from models.convoy.store import get_convoy
 from models.convoy.tables import Passenger, Position
 from models.db import session_scope
-from models.tracking.alerts import Alert
+from models.tracking.alerts.tables import Alert
 from tests.maps.urlscan import disallowed_urls, referenced_files
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -9,7 +9,8 @@ from typing import Any
 import folium
 import pytest
 
-from maps.offline import ChromiumPage, HeadlessChromium, save_offline, screenshot
+from maps.chromium import ChromiumPage, HeadlessChromium, screenshot
+from maps.offline import save_offline
 from tests.maps.mapcheck import problems
 from tests.maps.samples import EXPECTED, ROUTE_CLASS, TRACK_CLASS, build_convoy_map
 

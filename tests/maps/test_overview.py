@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from config import Settings
-from maps.offline import HeadlessChromium, save_offline
+from maps.chromium import HeadlessChromium
+from maps.offline import save_offline
 from maps.overview import overview_map
 from maps.style import MapOptions
 from models.convoy.store import get_convoy, upsert_enterprise

