@@ -51,7 +51,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (``BodyTooLarge``) as soon as it passes ``limit`` bytes, whether
     or not the client declared its length."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     body = bytearray()
     async for chunk in request.stream():

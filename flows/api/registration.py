@@ -119,7 +119,7 @@ def _csrf(key: bytes, nonce: str, token: str, issued: int) -> str:
 
 def _csrf_ok(key: bytes, nonce: str, token: str, value: str, now: float) -> bool:
     issued, _, _mac = value.partition(".")
-    if not nonce or not issued.isdigit() or len(value) > 200:
+    if not nonce or not (issued.isascii() and issued.isdigit()) or len(value) > 200:
         return False
     if not now - CSRF_SECONDS <= int(issued) <= now + 60:
         return False
