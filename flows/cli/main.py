@@ -138,6 +138,8 @@ def plan(file: Annotated[Path, typer.Argument(help="A convoy plan in YAML.")]) -
     )
     for f in result.rejection_files:
         console.print(f"  rejected rows: {f}")
+    for w in result.warnings:
+        console.print(f"  warning: {w}", highlight=False)
 
 
 @app.command()
@@ -420,18 +422,17 @@ def report(
 # Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
 # maps live beside their code; each module adds its own to this app.
 from flows.cli.access import register as _register_access  # noqa: E402
+from flows.cli.enterprise import register as _register_enterprise  # noqa: E402
 from flows.cli.intake import register as _register_intake  # noqa: E402
 from flows.cli.maps import register as _register_maps  # noqa: E402
 from flows.cli.permits import register as _register_permits  # noqa: E402
+from flows.cli.roster import register as _register_roster  # noqa: E402
 from flows.cli.tracking import register as _register_tracking  # noqa: E402
 
 for _register in (
-    _register_intake,
-    _register_tracking,
-    _register_maps,
-    _register_permits,
-    _register_access,
-):
+    _register_intake, _register_enterprise, _register_roster, _register_tracking,
+    _register_maps, _register_permits, _register_access,
+):  # fmt: skip
     _register(app)
 
 

@@ -74,7 +74,7 @@ for _statement, _dialect in (
         "ON audit_event FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()",
         "postgresql",
     ),
-):  # a new database made by create_all gets the triggers revision 0002 adds to an old one
+):  # a new database made by create_all gets the triggers revision 0003 adds to an old one
     event.listen(_T, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 

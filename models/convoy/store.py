@@ -216,6 +216,7 @@ class PassengerRow:
     temperature: float | None = None
     extra: dict[str, Any] | None = None
     entry_applied: bool = False
+    seat: int | None = None  # the manifest's own number; None: after the highest in use
 
 
 def match_enterprise(session: Session, employer: str) -> Enterprise | None:
@@ -322,7 +323,8 @@ def add_passengers(
 
     Streams: rows are inserted in chunks with one compiled Core INSERT and the DBAPI's
     executemany, and each chunk's registration events are written by one INSERT … SELECT.
-    Seats continue after the highest seat in use, so re-importing a file adds nothing.
+    A row keeps its own ``seat`` when it has one (the caller makes sure it is free); the others
+    continue after the highest seat in use. Re-importing a file adds nothing.
     ``enterprise_ids`` maps employer text to an enterprise id when the caller has matched
     them already (it is filled in for the others).
     """
@@ -339,11 +341,12 @@ def add_passengers(
     )
     seat = conn.execute(select(func.max(_P.c.seat)).where(_P.c.convoy_id == convoy.id)).scalar()
     seat = int(seat or 0)
+    last_id = select(func.coalesce(func.max(_P.c.id), 0)).where(_P.c.convoy_id == convoy.id)
     enterprises: dict[str, int | None] = {} if enterprise_ids is None else enterprise_ids
     at = utcnow()
     added = skipped = 0
     batch: list[tuple[Any, ...]] = []
-    first_seat = seat + 1
+    after_id = int(conn.execute(last_id).scalar_one())  # events go to the rows after this id
     registered = Custody.REGISTERED.value
     writer = _BulkInsert(conn, _P, _PASSENGER_COLUMNS)
     events = insert(_E).from_select(
@@ -353,18 +356,19 @@ def add_passengers(
             _P.c.convoy_id, _P.c.id, literal(at, UTCDateTime()), literal(actor),
             literal(""), literal(Stage.PLANNED.value), literal(""), literal(registered),
             literal("on the manifest"),
-        ).where(_P.c.convoy_id == convoy.id, _P.c.seat >= bindparam("first_seat")),
+        ).where(_P.c.convoy_id == convoy.id, _P.c.id > bindparam("after_id")),
     )  # fmt: skip
     cid = convoy.id
+    low, high = 1 << 62, 0  # the seats added (for the audit)
 
     def flush() -> None:
-        nonlocal added, first_seat
+        nonlocal added, after_id
         if not batch:
             return
         writer.run(batch)
-        conn.execute(events, {"first_seat": first_seat})
+        conn.execute(events, {"after_id": after_id})
         added += len(batch)
-        first_seat = seat + 1
+        after_id = int(conn.execute(last_id).scalar_one())
         batch.clear()
 
     for row in rows:
@@ -376,10 +380,16 @@ def add_passengers(
         if employer not in enterprises:
             ent = match_enterprise(session, employer) if employer else None
             enterprises[employer] = ent.id if ent else None
-        seat += 1
+        if row.seat is None:
+            seat += 1
+            at_seat = seat
+        else:
+            at_seat = row.seat
+            seat = max(seat, at_seat)
         existing.add(idn)
+        low, high = min(low, at_seat), max(high, at_seat)
         batch.append(
-            (cid, seat, row.name, idn, row.phone, employer, enterprises[employer], row.origin,
+            (cid, at_seat, row.name, idn, row.phone, employer, enterprises[employer], row.origin,
              row.health_code, row.nat_result, row.nat_time, row.temperature, row.entry_applied,
              registered, "", "", None, row.extra or {})
         )  # fmt: skip
@@ -390,7 +400,7 @@ def add_passengers(
         record(
             session, "passengers.add", f"convoy {convoy.code}", convoy_id=cid,
             after={"added": added, "already_on_manifest": skipped, "source": actor,
-                   "seats": f"{seat - added + 1}-{seat}"},
+                   "seats": f"{low}-{high}"},
         )  # fmt: skip
     return added, skipped
 

@@ -33,7 +33,7 @@ from models.convoy.store import PassengerRow, add_passengers, get_convoy
 from models.convoy.tables import Enterprise
 from models.db import UTCDateTime, utcnow
 from models.errors import NotFoundError, ValidationError
-from models.intake.manifest import FIELDS, Layout, Problem, Rejection, RowParser, masked
+from models.intake.manifest import FIELDS, Flagged, Layout, Problem, RowParser, masked
 
 
 class Registration(SQLModel, table=True):
@@ -148,13 +148,12 @@ class Code:
 
 
 def _enterprise(session: Session, name: str) -> Enterprise:
-    from models.intake.importer import EnterpriseIndex
+    from models.intake.enterprises import EnterpriseIndex
 
-    index = EnterpriseIndex(session)
-    eid = index.match(name)
-    if eid is None:
-        raise NotFoundError(f"There is no enterprise named {name}: {index.why[name]}.")
-    ent = session.get(Enterprise, eid)
+    found = EnterpriseIndex(session).match(name)
+    if found.id is None:
+        raise NotFoundError(f"There is no enterprise named {name}: {found.reason}.")
+    ent = session.get(Enterprise, found.id)
     assert ent is not None
     return ent
 
@@ -216,6 +215,8 @@ def enterprise_for(
     return ent
 
 
+# Warnings that a form accepts: what the person declares is recorded, screening decides.
+_ADVISORY = frozenset({"declared_unfit", "nat_stale"})
 FORM_FIELDS = ("name", "id_number", "phone", "origin", "health_code", "nat_result", "nat_time")
 # The longest value each field takes (characters); a longer one is refused, never stored.
 FIELD_LIMITS = {"name": 50, "id_number": 32, "phone": 32, "origin": 100, "health_code": 16,
@@ -228,7 +229,7 @@ def validate_form(
     """The same rules as the manifest import (one row whose employer is the enterprise)."""
     settings = settings or get_settings()
     header = list(FIELDS)
-    parser = RowParser(Layout.of(header), settings.tz, settings.rules().get("screening", {}))
+    parser = RowParser(Layout.of(header), settings.tz, settings.rule_set.screening)
     values = {k: str(form.get(k, "") or "").strip() for k in FIELDS}
     long = [
         Problem(k, masked(k, values[k][:20]) + "…", f"is longer than {n} characters")
@@ -246,8 +247,11 @@ def validate_form(
     if nul:  # no database text column can store one (PostgreSQL refuses them)
         raise FormError("The registration has problems.", nul)
     out = parser.parse(1, [values[k] for k in header])
-    if isinstance(out, Rejection):
-        raise FormError("The registration has problems.", out.problems)
+    if isinstance(out, Flagged):  # a form is fixed on the spot: unreadable fields too
+        problems = [*out.problems, *(w for w in out.warnings if w.code not in _ADVISORY)]
+        if problems or out.row is None:
+            raise FormError("The registration has problems.", problems)
+        out = out.row
     if not out.phone:
         raise FormError(
             "The registration has problems.",
@@ -302,7 +306,7 @@ def versions(
     session: Session, enterprise_id: int
 ) -> list[tuple[Registration, list[RegistrationVersion]]]:
     """Every registration of an enterprise, newest first, each with its versions (oldest
-    first; revision 0002 made version 1 of every registration made before)."""
+    first; revision 0003 made version 1 of every registration made before)."""
     regs = list(
         session.execute(
             select(Registration)

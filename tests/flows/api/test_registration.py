@@ -98,7 +98,7 @@ def test_code_files_and_signed_link(make_convoy: Callable[..., str], settings: S
 def test_cli_writes_the_code(make_convoy: Callable[..., str], settings: Settings) -> None:
     import typer
 
-    from flows.cli.intake import register
+    from flows.cli.enterprise import register
 
     make_convoy("BUS-R1", n=0)
     app = typer.Typer()

@@ -77,7 +77,7 @@ def test_every_cli_write_is_audited(
     manifest = tmp_path / "more.csv"
     idn = synthetic_id(random.Random(3), "610526")
     manifest.write_text(
-        f"姓名,身份证号,手机号,用工企业\n赵六,{idn},13812340000,宁波象山示范针织服饰有限公司\n",
+        f"序号,姓名,身份证号,手机号,用工企业\n9,赵六,{idn},13812340000,宁波象山示范针织服饰有限公司\n",
         encoding="utf-8",
     )
     seen = audit()
@@ -85,6 +85,7 @@ def test_every_cli_write_is_audited(
     (imported,) = new_rows(seen)
     assert imported["action"] == "passengers.add" and imported["convoy"] == "BUS-PC-02"
     assert imported["after"]["added"] == 1 and imported["actor"] == "wang"
+    assert imported["after"]["seats"] == "9-9"
 
     seen = audit()
     assert convoy("checkin", "BUS-PC-02", "muster", "--absent", "3")[0] == 0

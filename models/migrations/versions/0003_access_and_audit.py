@@ -1,8 +1,8 @@
 """People, rights and audit: users and their tokens, the append-only audit log, versions of
 registrations
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Created: 2026-12-02
 
 The audit table's triggers (the database refuses to change or delete its rows) are the same as
@@ -18,8 +18,8 @@ from alembic import op
 
 import models.db
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
