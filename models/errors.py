@@ -53,3 +53,7 @@ class MonitorBusyError(ConvoyOpsError):
 
 class LeaseLostError(MonitorBusyError):
     """A monitor or sender found that another process took over its lease: it stops."""
+
+
+class PermissionDeniedError(ConvoyOpsError):
+    """A known user, device or link may not do this (their role, convoys or enterprise)."""
