@@ -41,6 +41,7 @@ from branca.element import Element, Figure, Link
 
 from maps.basemap import BasemapLevel, add_basemap, has_basemap
 from models.errors import ConfigurationError, ConvoyOpsError
+from models.labels import label
 
 __all__ = [
     "ASSETS_DIR",
@@ -363,6 +364,7 @@ def render_offline(
         html = _inline_assets(html)
     else:
         html = _folder_links(html, asset_prefix.rstrip("/"))
+        html = _with_missing_notice(html, str(getattr(m, "convoy_locale", "zh-CN")))
     if _PLACEHOLDER in html:
         raise OfflineAssetError(
             "The map still links an asset through an unexpected tag; render_offline could not "
@@ -521,8 +523,50 @@ def _folder_links(html: str, prefix: str) -> str:
         seen.add(path)
         return template.format(url=f"{prefix}/{path}")
 
-    html = _SCRIPT_TAG.sub(lambda mt: link(mt, '<script src="{url}"></script>'), html)
-    return _CSS_TAG.sub(lambda mt: link(mt, '<link rel="stylesheet" href="{url}"/>'), html)
+    script = '<script src="{url}" onerror="convoyAssetMissing(this)"></script>'
+    style = '<link rel="stylesheet" href="{url}" onerror="convoyAssetMissing(this)"/>'
+    html = _SCRIPT_TAG.sub(lambda mt: link(mt, script), html)
+    return _CSS_TAG.sub(lambda mt: link(mt, style), html)
+
+
+_MISSING_NOTICE = """<script>
+(function () {
+    var missing = [], texts = %s;
+    function show() {
+        if (!missing.length || !document.body) { return; }
+        var bar = document.getElementById("convoy-missing-assets");
+        if (!bar) {
+            bar = document.createElement("div");
+            bar.id = "convoy-missing-assets";
+            bar.setAttribute("role", "alert");
+            bar.style.cssText = "position:fixed;z-index:100000;left:0;right:0;top:0;" +
+                "padding:8px 12px;background:#fff3cd;color:#5c4400;" +
+                "border-bottom:1px solid #e0c36a;font:14px/1.4 system-ui,sans-serif";
+            document.body.appendChild(bar);
+        }
+        var text = missing.length > 1 ? texts.many : texts.one;
+        bar.textContent = text.replace("{file}", missing[0]).replace("{n}", missing.length);
+    }
+    window.convoyAssetMissing = function (el) {
+        missing.push(el.getAttribute("src") || el.getAttribute("href"));
+        show();
+    };
+    document.addEventListener("DOMContentLoaded", show);
+})();
+</script>"""
+
+
+def _with_missing_notice(html: str, locale: str) -> str:
+    """A folder-mode page names, in one line on top, the shared files it could not load (a map
+    copied without its ``assets/`` folder would otherwise be a blank page)."""
+    texts = {
+        "one": label("maps", "missing_asset", locale),
+        "many": label("maps", "missing_assets", locale),
+    }
+    notice = _MISSING_NOTICE % json.dumps(texts, ensure_ascii=False).replace("</", "<\\/")
+    head = html.find("<head>")
+    at = head + len("<head>") if head != -1 else 0
+    return html[:at] + notice + html[at:]
 
 
 def _copy_assets(html: str, dest: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, func, insert, literal, select
 from sqlmodel import Session, SQLModel, col
 
+from models.access.audit import guard, record
 from models.convoy.lifecycle import Custody, Mode, Stage
 from models.convoy.tables import (
     Assignment,
@@ -320,6 +321,7 @@ def add_passengers(
             f"Convoy {convoy.code} is at stage {convoy.stage}; passengers can only be added "
             "while it is planned."
         )
+    guard(session, "manifest.import", convoy_id=convoy.id)
     conn = session.connection()
     existing = set(
         conn.execute(select(_P.c.id_number).where(_P.c.convoy_id == convoy.id)).scalars()
@@ -344,6 +346,7 @@ def add_passengers(
         ).where(_P.c.convoy_id == convoy.id, _P.c.id > bindparam("after_id")),
     )  # fmt: skip
     cid = convoy.id
+    low, high = 1 << 62, 0  # the seats added (for the audit)
 
     def flush() -> None:
         nonlocal added, after_id
@@ -372,6 +375,7 @@ def add_passengers(
             if at_seat > seat:
                 seat = at_seat
         existing.add(idn)
+        low, high = min(low, at_seat), max(high, at_seat)
         batch.append(
             (cid, at_seat, row.name, idn, row.phone, employer, enterprises[employer], row.origin,
              row.health_code, row.nat_result, row.nat_time, row.temperature, row.entry_applied,
@@ -380,6 +384,12 @@ def add_passengers(
         if len(batch) >= chunk:
             flush()
     flush()
+    if added:
+        record(
+            session, "passengers.add", f"convoy {convoy.code}", convoy_id=cid,
+            after={"added": added, "already_on_manifest": skipped, "source": actor,
+                   "seats": f"{low}-{high}"},
+        )  # fmt: skip
     return added, skipped
 
 

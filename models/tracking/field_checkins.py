@@ -31,6 +31,7 @@ from models.convoy.checkins import (
     ScreeningEntry,
     parse_payload,
     record_checkin,
+    stored_payload,
 )
 from models.convoy.tables import CheckIn, Convoy, Escort
 from models.errors import AuthenticationError, ValidationError
@@ -211,7 +212,7 @@ def field_checkin(
         payload = _position(payload, body.get("crs"))
     at = _at(body.get("at"), now, settings)
     if body.get("at") not in (None, ""):
-        data = parse_payload(kind.value, payload).model_dump(mode="json")
+        data = stored_payload(session, convoy, kind, parse_payload(kind.value, payload))
         earlier = _same_report(session, convoy, kind, at, device.escort_id, data)
         if earlier is not None:
             return earlier, False

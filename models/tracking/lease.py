@@ -18,13 +18,14 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel
 
 from models.db import UTCDateTime, insert_ignore
 from models.errors import MonitorBusyError
 
 # How a role is named in messages (the role's own name otherwise).
-_ROLE_LABELS = {"monitor": "delay monitor"}
+_ROLE_LABELS = {"monitor": "delay monitor", "sender": "notification sender"}
 
 
 class Lease(SQLModel, table=True):
@@ -58,7 +59,11 @@ def acquire_lease(
         )
     )
     lease = session.get(Lease, name, with_for_update=True)
-    if lease is not None and lease.holder != holder and now - lease.heartbeat_at < expires_after:
+    if (  # held by another ("" is a released lease) and still live
+        lease is not None
+        and lease.holder not in ("", holder)
+        and now - lease.heartbeat_at < expires_after
+    ):
         raise MonitorBusyError(
             f"Another {_ROLE_LABELS.get(name, name)} ({lease.holder}) runs on this database, "
             f"last seen {lease.heartbeat_at.isoformat(timespec='seconds')}; only one may run per "
@@ -77,18 +82,19 @@ def acquire_lease(
 
 
 def renew_lease(session: Session, holder: str, now: datetime, name: str = "monitor") -> bool:
-    """Refresh our lease; False if someone else took it over (then we must stop)."""
-    lease = session.get(Lease, name)
-    if lease is None or lease.holder != holder:
-        return False
-    lease.heartbeat_at = now
-    session.flush()
-    return True
+    """Refresh our lease; False if someone else took it over (then we must stop). One atomic
+    statement (the fencing check a holder makes before each piece of work)."""
+    table = Lease.__table__  # type: ignore[attr-defined]
+    res = session.connection().execute(
+        update(table).where(table.c.name == name, table.c.holder == holder).values(heartbeat_at=now)
+    )
+    return bool(res.rowcount)
 
 
 def release_lease(session: Session, holder: str, name: str = "monitor") -> None:
-    """Give the role up (nothing happens when ``holder`` does not hold it)."""
-    lease = session.get(Lease, name)
-    if lease is not None and lease.holder == holder:
-        session.delete(lease)
-        session.flush()
+    """Give the role up (nothing happens when ``holder`` does not hold it). The row stays, with
+    no holder, so that the next holder always finds a row to lock."""
+    table = Lease.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        update(table).where(table.c.name == name, table.c.holder == holder).values(holder="")
+    )

@@ -48,6 +48,21 @@ def test_errors_are_one_line_and_non_zero(settings: Settings, tmp_path: Path) ->
         (("checkin", "BUS-PC-02", "muster", "--absent", "99"), "no passenger in seat(s) 99"),
         (("checkin", "BUS-PC-02", "muster", "--absent", "x"), "not a seat number"),
         (("checkin", "BUS-PC-02", "handoff"), "needs --enterprise and --received-by"),
+        (("checkin", "BUS-PC-02", "arrive"), "has no depart check-in yet"),
+        (
+            (
+                "checkin",
+                "BUS-PC-02",
+                "position",
+                "--lat",
+                "30",
+                "--lon",
+                "120",
+                "--at",
+                "2999-01-01",
+            ),
+            "later than the server clock allows",
+        ),
         (("plan", str(tmp_path / "none.yaml")), "does not exist"),
     ]:
         code, out = convoy(*args)
