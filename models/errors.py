@@ -53,3 +53,7 @@ class MonitorBusyError(ConvoyOpsError):
 
 class LeaseLostError(MonitorBusyError):
     """A monitor or sender found that another process took over its lease: it stops."""
+
+
+class RunBusyError(ConvoyOpsError):
+    """A convoy (or application) already has an active flow run; a second one is refused."""
