@@ -57,3 +57,7 @@ class LeaseLostError(MonitorBusyError):
 
 class PermissionDeniedError(ConvoyOpsError):
     """A known user, device or link may not do this (their role, convoys or enterprise)."""
+
+
+class RunBusyError(ConvoyOpsError):
+    """A convoy (or application) already has an active flow run; a second one is refused."""

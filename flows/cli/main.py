@@ -213,26 +213,46 @@ def run(
         float | None, typer.Option(help="Give up waiting for a check-in after this many s.")
     ] = None,
     poll: Annotated[float | None, typer.Option(help="Seconds between check-in polls.")] = None,
+    here: Annotated[
+        bool, typer.Option("--here", help="Run the flow in this process even when served.")
+    ] = False,
 ) -> None:
-    """Run (or resume) the flow of one convoy.
+    """Start (or resume) the one flow run of a convoy.
 
-    Without --simulate it waits for the escorts' check-ins; with --max-wait it stops at a step
-    still waiting (exit code 3) and resumes there next time.
+    When `convoy serve` (or a worker) serves the convoy deployment, this starts its deployment
+    run, or attaches to the live one; it suspends while waiting for check-ins, which resume it.
+    Otherwise (or with --here, --simulate, --max-wait) the flow runs in this process and waits
+    for the escorts' check-ins; with --max-wait it stops at a step still waiting (exit code 3,
+    the run ends Cancelled) and resumes there next time.
     """
     from contextlib import nullcontext
 
-    from flows.convoy import convoy_flow
-    from flows.sim.escorts import simulated_escorts
+    from flows.service import live
+    from models.convoy.store import get_convoy
+    from models.errors import RunBusyError
 
     with session_scope() as session:  # fail fast on an unknown code
-        from models.convoy.store import get_convoy
-
         get_convoy(session, code)
+    in_process = here or simulate or max_wait is not None or poll is not None
+    if not in_process and live.deployment_served("convoy"):
+        info = live.start_run("convoy", code, {"code": code}, [])
+        console.print(info.line(f"Convoy {code}"), highlight=False)
+        console.print(f"  follow it in the Prefect UI: {live.ui_url(info.flow_run_id)}")
+        return
+    holder = live.live_holder("convoy", code)
+    if holder is not None:  # before the simulator starts reporting twice
+        raise RunBusyError(
+            f"Convoy {code} already has an active flow run ({holder}); a second run is not "
+            "started. Follow that one, or cancel it first."
+        )
+    from flows.convoy import convoy_flow
+    from flows.service.waits import run_here
+    from flows.sim.escorts import simulated_escorts
+
     ctx = simulated_escorts([code], speed=speed) if simulate else nullcontext()
     with ctx:
-        result = convoy_flow(
-            code, poll if poll is not None else (0.1 if simulate else None), max_wait
-        )
+        every = poll if poll is not None else (0.1 if simulate else None)
+        result, _state = run_here(convoy_flow, code, every, max_wait)
     console.print(summary_table([result], f"Convoy {code}"))
     console.print(f"  map: {result['map']}")
     if result.get("waiting_for"):
@@ -316,7 +336,13 @@ def checkin(
     with session_scope() as session:
         who = get_escort(session, escort) if escort else None
         ci = record_checkin(session, code, kind, payload, at=parse_time(at), escort=who)
-        console.print(f"Recorded {ci.kind} check-in #{ci.id} for {code}.")
+        recorded = f"Recorded {ci.kind} check-in #{ci.id} for {code}."
+    console.print(recorded)
+    from flows.service.live import resume_after
+
+    resumed = resume_after("convoy", code)  # the convoy's suspended run, if it waited for this
+    if resumed:
+        console.print(resumed, highlight=False)
 
 
 def _screening_results(path: Path | None, inline: list[str]) -> list[dict[str, Any]]:

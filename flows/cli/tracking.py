@@ -432,20 +432,30 @@ def outbox(
 
 @friendly
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 5055, Traccar's OsmAnd).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address of the HTTP API.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the HTTP API (default 5055, Traccar's OsmAnd).")
+    ] = None,
+    prefect_port: Annotated[
+        int, typer.Option(help="Port of the Prefect server it starts (without PREFECT_API_URL).")
+    ] = 4200,
 ) -> None:
-    """Serve the HTTP endpoint for phone trackers (OsmAnd protocol / Traccar Client)."""
-    from flows.api.tracker import serve as run
+    """Run an operation: a Prefect server, the deployments, the HTTP API and the delay monitor.
 
-    s = get_settings()
-    base = f"http://{host or s.http_host}:{port or s.http_port}"
-    console.print(f"Tracker endpoint (Traccar Client, OsmAnd protocol): {base}/osmand")
-    console.print(
-        f"Escort check-ins (Bearer device token): {base}/api/checkins, /api/convoy, /api/tasks"
-    )
-    with acting_as(service("tracker API"), "api"):  # requests do not act as the operator
-        run(host, port)
+    The Prefect server is started here on the SQLite under var/prefect unless PREFECT_API_URL
+    points at one. Ctrl-C stops every part; killing this process stops them too.
+    """
+    from flows.service.operation import serve_operation
+
+    with acting_as(service("convoy serve"), "api"):  # requests do not act as the operator
+        code = serve_operation(
+            host,
+            port,
+            prefect_port,
+            say=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        )
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -306,6 +306,27 @@ def jobs_in_store(settings: Settings | None = None) -> list[str]:
         return [r[0] for r in conn.execute(text(f"SELECT id FROM {JOBS_TABLE} ORDER BY id"))]
 
 
+def main() -> None:
+    """``python -m flows.service.monitor``: the monitor as a part of ``convoy serve``."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        ok = run_monitor()
+    except MonitorBusyError as exc:
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    if not ok:
+        print("Error: another monitor took over this database; this one stopped.", flush=True)
+    sys.exit(0 if ok else 3)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
 __all__ = [
     "Monitor",
     "MonitorBusyError",

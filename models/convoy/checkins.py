@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 from config import Settings, get_settings
 from models.convoy.lifecycle import STAGES, Stage
 from models.convoy.screening import normalise_health_code, normalise_nat_result
-from models.convoy.store import get_convoy, match_enterprise
+from models.convoy.store import lock_convoy, match_enterprise
 from models.convoy.tables import CheckIn, Convoy, Enterprise, Escort, Passenger, Position
 from models.db import insert_ignore, utcnow
 from models.errors import TransitionError, ValidationError
@@ -161,8 +161,8 @@ def record_checkin(
     Positions and entry applications take effect at once; the other kinds are read by the
     convoy flow."""
     settings = settings or get_settings()
-    convoy = get_convoy(session, code)
     report = parse_payload(kind, payload or {})
+    convoy = lock_convoy(session, code)
     now = now or utcnow()
     at = in_zone(at, settings) if at is not None else now
     check_fits(session, convoy, Kind(kind), at, now=now, settings=settings)

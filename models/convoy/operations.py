@@ -25,7 +25,7 @@ from models.convoy.checkins import Kind
 from models.convoy.custody import Change, apply_changes, census, states
 from models.convoy.lifecycle import Custody, Stage, check_conservation, check_stage_transition
 from models.convoy.screening import Reading, checks_for, entry_followup, evaluate
-from models.convoy.store import get_convoy, match_enterprise
+from models.convoy.store import get_convoy, lock_convoy, match_enterprise
 from models.convoy.tables import Convoy, Enterprise, Passenger, ScreeningResult, StageRun
 from models.errors import ConservationError, TransitionError
 from models.intake.verification import Registry, configured_registry, verify
@@ -405,7 +405,7 @@ def advance(
     settings: Settings | None = None,
 ) -> StageResult:
     """Perform one step of convoy ``code`` in the caller's transaction (see module doc)."""
-    convoy = get_convoy(session, code)
+    convoy = lock_convoy(session, code)
     done = completed_stages(session, convoy)
     if stage in done:
         run = done[stage]

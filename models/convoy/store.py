@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, literal, select
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlmodel import Session, SQLModel, col
 
 from models.access.audit import guard, record
@@ -53,6 +53,24 @@ def get_convoy(session: Session, code: str) -> Convoy:
         near = difflib.get_close_matches(code, codes, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(near)}?" if near else ""
         raise NotFoundError(f"There is no convoy with the code {code!r}.{hint}")
+    return convoy
+
+
+def lock_convoy(session: Session, code: str) -> Convoy:
+    """The convoy, locked for the rest of the caller's transaction: a row lock on PostgreSQL,
+    SQLite's one write lock (taken by a no-op write). Steps and check-ins of one convoy are
+    serialised by it, so two of them never act on the same stage at once."""
+    table = Convoy.__table__  # type: ignore[attr-defined]
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(Convoy).where(col(Convoy.code) == code).with_for_update()
+        found = session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
+        return found if found is not None else get_convoy(session, code)
+    session.connection().execute(
+        update(table).where(table.c.code == code).values(stage=table.c.stage)
+    )
+    convoy = get_convoy(session, code)
+    session.refresh(convoy)
     return convoy
 
 
