@@ -236,6 +236,64 @@ def test_print_stylesheet_hides_controls_and_keeps_colours(
     assert found["adjust"] == "exact" and found["background"] == "rgb(192, 57, 43)"
 
 
+REPLAY_PROBE = """(() => {
+    const map = Object.values(window).find((v) => v && v.convoyReplay);
+    const r = map.convoyReplay;
+    const slider = document.querySelector(".convoy-replay-slider");
+    const at = (i) => {
+        slider.value = String(i);
+        slider.dispatchEvent(new Event("input"));
+        const out = {clock: document.querySelector(".convoy-replay-clock").textContent};
+        r.items.forEach((it) => {
+            const p = it.marker.getLatLng();
+            out[it.c.code] = [p.lat, p.lng, it.marker.getElement().getAttribute("data-status")];
+        });
+        return out;
+    };
+    const dest = {};
+    r.items.forEach((it) => { dest[it.c.code] = it.c.pts[it.c.pts.length - 1].slice(1); });
+    const seen = {};
+    for (let i = 0; i <= r.steps; i++) {
+        const now = at(i);
+        r.items.forEach((it) => {
+            (seen[it.c.code] = seen[it.c.code] || []).includes(now[it.c.code][2])
+                || seen[it.c.code].push(now[it.c.code][2]);
+        });
+    }
+    return {steps: r.steps, start: at(0), seen, end: at(r.steps), dest,
+            badges: document.querySelectorAll(".convoy-marker-replay").length};
+})()"""
+
+
+def test_campaign_replay_moves_every_convoy_to_its_destination(
+    browser: HeadlessChromium, demo: dict[str, Path]
+) -> None:
+    """The overview's time slider: at the start every convoy is at its origin, preparing
+    (grey); at the end every one is at its destination, closed — late ones brown; in between
+    the colours change with the stages. The clock is Beijing time."""
+    page = _open(browser, demo["overview"])
+    try:
+        browser.send(
+            "Emulation.setTimezoneOverride", {"timezoneId": "Europe/Berlin"}, session=page.session
+        )
+        found = page.evaluate(REPLAY_PROBE)
+    finally:
+        page.close()
+    codes = ("BUS-PC-01", "TRAIN-XY-01", "FLIGHT-KWE-01")
+    assert found["badges"] == 3 and found["steps"] >= 100
+    start, seen, end = found["start"], found["seen"], found["end"]
+    for code in codes:
+        assert start[code][:2] != end[code][:2], code  # every convoy moved
+        assert end[code][:2] == pytest.approx(found["dest"][code], abs=1e-4)
+        assert start[code][2] == "planned"
+    assert {end[c][2] for c in codes} == {"done", "done_late"}
+    assert end["BUS-PC-01"][2] == "done_late" and end["FLIGHT-KWE-01"][2] == "done"
+    assert seen["BUS-PC-01"] == ["planned", "under_way", "delayed", "done_late"]
+    assert seen["FLIGHT-KWE-01"] == ["planned", "under_way", "arrived", "done"]
+    # The demo starts with BUS-PC-01's muster at 11:00 Beijing time on 20 February.
+    assert start["clock"].startswith("2020-02-20 1") and end["clock"].startswith("2020-02-26")
+
+
 def test_screenshots_of_the_demo_maps_for_a_reader(
     browser: HeadlessChromium, demo: dict[str, Path]
 ) -> None:
