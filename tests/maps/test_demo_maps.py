@@ -236,6 +236,74 @@ def test_print_stylesheet_hides_controls_and_keeps_colours(
     assert found["adjust"] == "exact" and found["background"] == "rgb(192, 57, 43)"
 
 
+BASEMAP_PROBE = """new Promise((done) => {
+    const map = Object.values(window).find((v) => v instanceof L.Map);
+    map.setView([%(lat)s, %(lon)s], %(zoom)s, {animate: false});
+    setTimeout(() => {
+        const group = map.convoyBasemap[0];
+        const drawn = {};
+        group.levels.forEach((l) => {
+            const key = l.lv.keys.join("+");
+            drawn[key] = map.hasLayer(l.layer) ? l.layer.getLayers().length : 0;
+        });
+        const inView = (el) => {
+            const r = el.getBoundingClientRect();
+            return r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight;
+        };
+        const labels = (cls) => [...document.querySelectorAll(".convoy-basemap-label." + cls)]
+            .filter(inView).map((e) => e.textContent);
+        const zhejiangFill = [];
+        group.levels[0].layer.eachLayer((sub) => {
+            if (sub.feature.properties.adcode === "330000") {
+                zhejiangFill.push(sub.options.fillOpacity);
+            }
+        });
+        done({drawn, zhejiangFill, province: labels("convoy-basemap-province"),
+              city: labels("convoy-basemap-city"), district: labels("convoy-basemap-district"),
+              places: labels("convoy-basemap-place")});
+    }, 250);
+})"""
+
+
+@pytest.mark.parametrize("name", ["BUS-PC-01", "overview"])
+def test_basemap_shows_what_suits_each_zoom(
+    browser: HeadlessChromium, demo: dict[str, Path], name: str
+) -> None:
+    """Around 宁波: provinces and their names at zoom 5 with 宁波 named; prefecture and county
+    borders and names at zoom 9; counties (the fine coast) at zoom 12. The origin provinces
+    (陕西, 河南, 贵州) have their counties too."""
+    page = _open(browser, demo[name])
+
+    def at(zoom: int, lat: float = 29.75, lon: float = 121.6) -> dict[str, Any]:
+        found: dict[str, Any] = page.evaluate(
+            BASEMAP_PROBE % {"lat": lat, "lon": lon, "zoom": zoom}, await_promise=True
+        )
+        return found
+
+    try:
+        z5, z7, z9, z12 = at(5), at(7), at(9), at(12)
+        places = {"61": (34.95, 109.58), "41": (32.15, 114.09), "52": (26.6, 106.7),
+                  "34": (31.82, 117.23)}  # fmt: skip
+        wanted = ("61", "41", "34") if name == "BUS-PC-01" else ("61", "41", "52")
+        origins = {code: at(9, *places[code]) for code in wanted}
+    finally:
+        page.close()
+    assert z5["drawn"]["province"] == 34 and z5["drawn"]["city"] == 0
+    assert "浙江" in z5["province"] and "宁波" in z5["places"]
+    assert not any(k.startswith("district") and n for k, n in z5["drawn"].items())
+    assert "宁波" in z7["places"] and "杭州" in z7["places"]  # the destination, a capital
+    assert z9["drawn"]["city"] == 375 and "宁波" in z9["city"] + z9["places"]
+    counties = next(n for k, n in z9["drawn"].items() if "district-33" in k)
+    assert counties >= 90 and "象山县" in z9["district"] + z9["places"]
+    assert z9["zhejiangFill"] == [0]  # the coast now comes from the finer counties
+    key = next(k for k in z12["drawn"] if "district-33" in k)
+    assert z12["drawn"][key] >= 90 and z12["district"] + z12["places"]  # named at zoom 12
+    assert z12["zhejiangFill"] == [0] and z12["drawn"]["province"] == 34
+    for code, seen in origins.items():
+        assert any(f"district-{code}" in k and n for k, n in seen["drawn"].items()), code
+        assert seen["district"], code
+
+
 REPLAY_PROBE = """(() => {
     const map = Object.values(window).find((v) => v && v.convoyReplay);
     const r = map.convoyReplay;
