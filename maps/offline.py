@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import folium
 from branca.element import Element, Figure, Link
 
+from maps import basemap as boundaries
 from maps.basemap import BasemapLevel, add_basemap, has_basemap
 from models.errors import ConfigurationError, ConvoyOpsError
 from models.labels import label
@@ -101,7 +102,13 @@ def _manifest() -> dict[str, Any]:
 def _local_asset(url: str) -> str:
     """The vendored file (path relative to ``maps/assets``) for a CDN URL, or raise."""
     if url.startswith(_PLACEHOLDER):
-        return url[len(_PLACEHOLDER) :]
+        local = url[len(_PLACEHOLDER) :]
+        if local.startswith(boundaries.ASSET_PREFIX) and not boundaries.is_asset(local):
+            raise OfflineAssetError(
+                f"The basemap script {local} has no data file under maps/assets/basemap; run "
+                "python -m scripts.build_basemap to rebuild the basemap."
+            )
+        return local
     urls: dict[str, str] = _manifest()["urls"]
     path = urls.get(url.strip())
     if path is None:
@@ -407,6 +414,8 @@ def save_offline(
 
 
 def _read_asset(path: str) -> str:
+    if path.startswith(boundaries.ASSET_PREFIX):
+        return boundaries.asset_text(path)
     return (ASSETS_DIR / path).read_text(encoding="utf-8")
 
 
@@ -570,7 +579,8 @@ def _with_missing_notice(html: str, locale: str) -> str:
 
 
 def _copy_assets(html: str, dest: Path) -> None:
-    """Copy the vendored packages the page links (whole folders: licences included)."""
+    """Copy the vendored packages the page links (whole folders: licences included) and
+    write the basemap layer scripts it links."""
     packages = sorted(set(re.findall(r'(?:src|href)="assets/vendor/([^/"]+)/', html)))
     for package in packages:
         source = ASSETS_DIR / "vendor" / package
@@ -582,6 +592,16 @@ def _copy_assets(html: str, dest: Path) -> None:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, target)
+    # The basemap layer scripts: written once per folder, shared by its maps.
+    for name in sorted(set(re.findall(r'src="assets/basemap/([^/"]+\.js)"', html))):
+        text = boundaries.asset_text(boundaries.ASSET_PREFIX + name).encode("utf-8")
+        target = dest / "basemap" / name
+        if target.is_file() and target.read_bytes() == text:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{name}.tmp")
+        tmp.write_bytes(text)
+        tmp.replace(target)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -211,7 +211,15 @@ def overview_map(
     is the URL-quoted convoy code; the default is the file ``convoy map CODE`` writes into
     the same folder); each convoy popup links to it. ``None``: no links."""
     o = options or MapOptions.from_settings()
-    m = base_map(o, campaign.destination, 5, basemap=basemap)
+    destinations = sorted({c.destination for c in campaign.convoys})
+    m = base_map(
+        o,
+        campaign.destination,
+        5,
+        basemap=basemap,
+        counties_at=destinations + sorted({c.origin for c in campaign.convoys}),
+        named=destinations or [campaign.destination],
+    )
     bounds: list[tuple[float, float]] = []
     counts = Counter(c.mode for c in campaign.convoys)
     groups: dict[str, folium.FeatureGroup] = {}

@@ -23,7 +23,7 @@ from branca.element import Figure
 from folium import plugins
 from folium.template import Template
 
-from maps.basemap import add_basemap
+from maps.basemap import add_basemap, region_at
 from maps.declutter import Declutter
 from maps.leaflet import RawMacroElement, RawText
 from maps.offline import new_map
@@ -181,12 +181,33 @@ class _ControlTitles(RawMacroElement):
         self.layers = o.t("ctl.layers")
 
 
+def _provinces(points: Sequence[Sequence[float]]) -> list[str]:
+    """The 2-digit codes of the provinces holding the WGS-84 points."""
+    codes = []
+    for point in points:
+        region = region_at("province", float(point[0]), float(point[1]))
+        if region is not None and str(region["adcode"])[:2] not in codes:
+            codes.append(str(region["adcode"])[:2])
+    return codes
+
+
 def base_map(
-    o: MapOptions, location: Sequence[float], zoom: int, *, basemap: str = "auto"
+    o: MapOptions,
+    location: Sequence[float],
+    zoom: int,
+    *,
+    basemap: str = "auto",
+    counties_at: Sequence[Sequence[float]] = (),
+    named: Sequence[Sequence[float]] = (),
 ) -> folium.Map:
     """An offline map (:func:`maps.offline.new_map`) with ``o``'s tiles, the boundary basemap
     (none under GCJ-02 tiles: it is WGS-84), localised zoom and scale controls, the page
-    stylesheet and only the libraries the Convoy Ops elements use."""
+    stylesheet and only the libraries the Convoy Ops elements use.
+
+    The basemap draws the counties of Zhejiang and of the provinces holding the WGS-84
+    points ``counties_at`` (the route, the origins), and names the prefectures and counties
+    of ``named`` (the destination) from zoom 4. A ``city`` or ``district`` basemap covers the
+    provinces of ``counties_at`` (or of ``location``)."""
     if o.shift:
         level = "none"  # the boundaries are WGS-84: they would sit 300-600 m off
     elif basemap == "auto":
@@ -205,9 +226,13 @@ def base_map(
     m.default_css = list(_MAP_CSS)
     m.convoy_locale = o.locale  # type: ignore[attr-defined]  # read by maps.offline
     if level != "none":
+        provinces = _provinces(counties_at) or _provinces([location]) or ["33"]
         add_basemap(
             m,
             level,  # type: ignore[arg-type]
+            provinces=None if level == "province" else provinces,
+            counties=sorted({"33", *provinces}),
+            places=named,
             name=o.t(f"basemap.{level}"),
             fill_opacity=0.0 if o.tile_url else 1.0,
         )

@@ -26,8 +26,6 @@ __all__ = ["permit_map"]
 ROUTE_COLOUR = "#1f4e9c"
 SITE_COLOUR = "#d35400"
 ENTRANCE_COLOUR = "#27ae60"
-# Rough box of Zhejiang: the district basemap covers it; elsewhere the city level is used.
-_ZHEJIANG = (27.0, 31.3, 118.0, 123.3)
 
 
 def _check(point: Sequence[float], what: str) -> LatLon:
@@ -63,10 +61,8 @@ def permit_map(
     site_pt = _check(site, "site point")
     gates = [(str(name), *_check((lat, lon), f"entrance {name!r}")) for name, lat, lon in entrances]
 
-    lat, lon = site_pt
-    in_zhejiang = _ZHEJIANG[0] <= lat <= _ZHEJIANG[1] and _ZHEJIANG[2] <= lon <= _ZHEJIANG[3]
-    basemap = "auto" if o.tile_url else ("district" if in_zhejiang else "city")
-    m = base_map(o, site_pt, 12, basemap=basemap)
+    # The basemap for every zoom, with the counties of the site's province.
+    m = base_map(o, site_pt, 12, counties_at=[site_pt], named=[site_pt])
     b = Bindings()
     drawn = o.pts(points)
     group = folium.FeatureGroup(name=o.t("permit_route"), control=True).add_to(m)

@@ -282,18 +282,19 @@ def track_replay(view: ConvoyView, o: MapOptions) -> Replay | None:
 
 
 def campaign_replay(campaign: CampaignView, o: MapOptions, now: datetime | None = None) -> Replay:
-    """The replay of a whole campaign: from the first departure (or planned departure) to the
-    last arrival, closing or fix (``now`` at the latest, when given)."""
+    """The replay of a whole campaign: from the first step recorded (a muster) or the first
+    departure, an hour earlier, to the last arrival, closing or fix (``now`` at the latest,
+    when given)."""
     convoys = []
     first: list[int] = []
     last: list[int] = []
     for view in sorted(campaign.convoys, key=lambda c: c.code):
         pts = _points(view, o, ends=True)
         convoys.append(_convoy(view, o, pts, 20))
-        first.append(int(pts[0][0]))
-        moments = [int(pts[-1][0])] + [o.ms(at) for _s, at in view.stage_times]
+        moments = [int(pts[0][0]), int(pts[-1][0])] + [o.ms(at) for _s, at in view.stage_times]
+        first.append(min(moments))
         last.append(max(moments))
-    start = min(first) if first else 0
+    start = min(first) - 3_600_000 if first else 0
     end = max(last) if last else 1
     if now is not None:
         end = min(end, o.ms(now))

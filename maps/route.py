@@ -207,7 +207,7 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
     status = view.status
     colour = STATUS_COLOURS[status]
     route = o.pts(view.route)
-    m = base_map(o, view.origin, 6)
+    m = base_map(o, view.origin, 6, counties_at=view.route, named=[view.destination])
     b = Bindings()
     info = convoy_popup_html(view, o)
 

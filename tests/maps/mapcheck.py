@@ -219,7 +219,16 @@ def hidden(page: ChromiumPage, zoom: int | None = None) -> dict[str, Any]:
     """Which badges are covered (by another badge or a control) at the map's zoom, or after
     zooming to ``zoom`` around the destination flag (and letting clusters settle); the flag
     must be the topmost element at its own centre."""
-    if zoom is not None:
+    if zoom is None:  # let clusters finish fading in (slow on a busy machine), then measure
+        page.evaluate(
+            """new Promise((done) => setTimeout(() => {
+                const map = Object.values(window).find((v) => v instanceof L.Map);
+                map.convoyDeclutter();
+                done(true);
+            }, 300))""",
+            await_promise=True,
+        )
+    else:
         page.evaluate(
             f"""new Promise((done) => {{
                 const map = Object.values(window).find((v) => v instanceof L.Map);

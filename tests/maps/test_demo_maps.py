@@ -236,6 +236,132 @@ def test_print_stylesheet_hides_controls_and_keeps_colours(
     assert found["adjust"] == "exact" and found["background"] == "rgb(192, 57, 43)"
 
 
+BASEMAP_PROBE = """new Promise((done) => {
+    const map = Object.values(window).find((v) => v instanceof L.Map);
+    map.setView([%(lat)s, %(lon)s], %(zoom)s, {animate: false});
+    setTimeout(() => {
+        const group = map.convoyBasemap[0];
+        const drawn = {};
+        group.levels.forEach((l) => {
+            const key = l.lv.keys.join("+");
+            drawn[key] = map.hasLayer(l.layer) ? l.layer.getLayers().length : 0;
+        });
+        const inView = (el) => {
+            const r = el.getBoundingClientRect();
+            return r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight;
+        };
+        const labels = (cls) => [...document.querySelectorAll(".convoy-basemap-label." + cls)]
+            .filter(inView).map((e) => e.textContent);
+        const zhejiangFill = [];
+        group.levels[0].layer.eachLayer((sub) => {
+            if (sub.feature.properties.adcode === "330000") {
+                zhejiangFill.push(sub.options.fillOpacity);
+            }
+        });
+        done({drawn, zhejiangFill, province: labels("convoy-basemap-province"),
+              city: labels("convoy-basemap-city"), district: labels("convoy-basemap-district"),
+              places: labels("convoy-basemap-place")});
+    }, 250);
+})"""
+
+
+@pytest.mark.parametrize("name", ["BUS-PC-01", "overview"])
+def test_basemap_shows_what_suits_each_zoom(
+    browser: HeadlessChromium, demo: dict[str, Path], name: str
+) -> None:
+    """Around 宁波: provinces and their names at zoom 5 with 宁波 named; prefecture and county
+    borders and names at zoom 9; counties (the fine coast) at zoom 12. The origin provinces
+    (陕西, 河南, 贵州) have their counties too."""
+    page = _open(browser, demo[name])
+
+    def at(zoom: int, lat: float = 29.75, lon: float = 121.6) -> dict[str, Any]:
+        found: dict[str, Any] = page.evaluate(
+            BASEMAP_PROBE % {"lat": lat, "lon": lon, "zoom": zoom}, await_promise=True
+        )
+        return found
+
+    try:
+        z5, z7, z9, z12 = at(5), at(7), at(9), at(12)
+        places = {"61": (34.95, 109.58), "41": (32.15, 114.09), "52": (26.6, 106.7),
+                  "34": (31.82, 117.23)}  # fmt: skip
+        wanted = ("61", "41", "34") if name == "BUS-PC-01" else ("61", "41", "52")
+        origins = {code: at(9, *places[code]) for code in wanted}
+    finally:
+        page.close()
+    assert z5["drawn"]["province"] == 34 and z5["drawn"]["city"] == 0
+    assert "浙江" in z5["province"] and "宁波" in z5["places"]
+    assert not any(k.startswith("district") and n for k, n in z5["drawn"].items())
+    assert "宁波" in z7["places"] and "杭州" in z7["places"]  # the destination, a capital
+    assert z9["drawn"]["city"] == 375 and "宁波" in z9["city"] + z9["places"]
+    counties = next(n for k, n in z9["drawn"].items() if "district-33" in k)
+    assert counties >= 90 and "象山县" in z9["district"] + z9["places"]
+    assert z9["zhejiangFill"] == [0]  # the coast now comes from the finer counties
+    key = next(k for k in z12["drawn"] if "district-33" in k)
+    assert z12["drawn"][key] >= 90 and z12["district"] + z12["places"]  # named at zoom 12
+    assert z12["zhejiangFill"] == [0] and z12["drawn"]["province"] == 34
+    for code, seen in origins.items():
+        assert any(f"district-{code}" in k and n for k, n in seen["drawn"].items()), code
+        assert seen["district"], code
+
+
+REPLAY_PROBE = """(() => {
+    const map = Object.values(window).find((v) => v && v.convoyReplay);
+    const r = map.convoyReplay;
+    const slider = document.querySelector(".convoy-replay-slider");
+    const at = (i) => {
+        slider.value = String(i);
+        slider.dispatchEvent(new Event("input"));
+        const out = {clock: document.querySelector(".convoy-replay-clock").textContent};
+        r.items.forEach((it) => {
+            const p = it.marker.getLatLng();
+            out[it.c.code] = [p.lat, p.lng, it.marker.getElement().getAttribute("data-status")];
+        });
+        return out;
+    };
+    const dest = {};
+    r.items.forEach((it) => { dest[it.c.code] = it.c.pts[it.c.pts.length - 1].slice(1); });
+    const seen = {};
+    for (let i = 0; i <= r.steps; i++) {
+        const now = at(i);
+        r.items.forEach((it) => {
+            (seen[it.c.code] = seen[it.c.code] || []).includes(now[it.c.code][2])
+                || seen[it.c.code].push(now[it.c.code][2]);
+        });
+    }
+    return {steps: r.steps, start: at(0), seen, end: at(r.steps), dest,
+            badges: document.querySelectorAll(".convoy-marker-replay").length};
+})()"""
+
+
+def test_campaign_replay_moves_every_convoy_to_its_destination(
+    browser: HeadlessChromium, demo: dict[str, Path]
+) -> None:
+    """The overview's time slider: at the start every convoy is at its origin, preparing
+    (grey); at the end every one is at its destination, closed — late ones brown; in between
+    the colours change with the stages. The clock is Beijing time."""
+    page = _open(browser, demo["overview"])
+    try:
+        browser.send(
+            "Emulation.setTimezoneOverride", {"timezoneId": "Europe/Berlin"}, session=page.session
+        )
+        found = page.evaluate(REPLAY_PROBE)
+    finally:
+        page.close()
+    codes = ("BUS-PC-01", "TRAIN-XY-01", "FLIGHT-KWE-01")
+    assert found["badges"] == 3 and found["steps"] >= 100
+    start, seen, end = found["start"], found["seen"], found["end"]
+    for code in codes:
+        assert start[code][:2] != end[code][:2], code  # every convoy moved
+        assert end[code][:2] == pytest.approx(found["dest"][code], abs=1e-4)
+        assert start[code][2] == "planned"
+    assert {end[c][2] for c in codes} == {"done", "done_late"}
+    assert end["BUS-PC-01"][2] == "done_late" and end["FLIGHT-KWE-01"][2] == "done"
+    assert seen["BUS-PC-01"] == ["planned", "under_way", "delayed", "done_late"]
+    assert seen["FLIGHT-KWE-01"] == ["planned", "under_way", "arrived", "done"]
+    # The demo starts with BUS-PC-01's muster at 11:00 Beijing time on 20 February.
+    assert start["clock"].startswith("2020-02-20 1") and end["clock"].startswith("2020-02-26")
+
+
 def test_screenshots_of_the_demo_maps_for_a_reader(
     browser: HeadlessChromium, demo: dict[str, Path]
 ) -> None:

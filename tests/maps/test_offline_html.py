@@ -129,9 +129,9 @@ def test_new_map_with_tile_url_has_tiles_and_no_basemap() -> None:
     assert "convoy-basemap" not in html
     overlay = new_map((30, 120), 6, tile_url=url, basemap="city", basemap_provinces=["浙江"])
     html = render_offline(overlay, tile_url=url)
-    assert '"330200"' in html  # Ningbo's adcode
-    assert '"610500"' not in html  # Weinan (Shaanxi) was filtered out
-    assert '"fillOpacity": 0.0' in html  # transparent over tiles
+    assert '"330200"' in html  # Ningbo's adcode, in the embedded prefecture layer
+    assert '"filter": ["33"]' in html  # drawn for Zhejiang only
+    assert '"fill": false' in html  # prefecture borders only, over tiles
 
 
 def test_new_map_without_basemap_stays_without_one() -> None:
