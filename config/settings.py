@@ -189,10 +189,6 @@ class Settings(BaseSettings):
         """The rule file, typed (screening, speed profiles, delay thresholds, tracking …)."""
         return load_rules(str(self.rules_file))
 
-    def rules(self) -> dict[str, Any]:
-        """The rule file as a plain mapping, every default filled in from ``config.rules``."""
-        return self.rule_set.model_dump()
-
 
 _settings: Settings | None = None
 
