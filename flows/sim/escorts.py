@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from flows.sim.simulator import ConvoySimulator
 from models.access.actors import acting_as, service
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -20,8 +23,9 @@ def simulated_escorts(codes: Sequence[str], speed: float = 0.0) -> Iterator[list
         try:
             with acting_as(service(f"simulated escorts of {sim.code}"), "flow"):
                 sim.play()
-        except BaseException as exc:  # reported to the caller below
-            errors.append(exc)
+        except BaseException as exc:  # reported to the caller below, and logged now: the flow
+            errors.append(exc)  # it plays beside may be waiting for the report that failed
+            log.error("The simulated escorts of %s stopped: %s", sim.code, exc)
             sim.stop_event.set()
 
     threads = [threading.Thread(target=play, args=(s,), daemon=True) for s in sims]
