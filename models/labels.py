@@ -1,7 +1,8 @@
 """One home for the texts people read, in zh-CN and en: labels and translations by domain.
 
 Each domain is one table, ``{locale: {key: text}}``, holding every locale: ``MAPS`` (legends,
-popups and panels of the maps), ``STAGES`` (convoy stage names), ``MODES``, ``ALERT_KINDS``;
+popups and panels of the maps), ``STAGES`` (convoy stage names), ``MODES``, ``ALERT_KINDS``,
+``COLUMNS`` (manifest columns);
 ``MESSAGES`` holds the notification templates (subject and body). :func:`label` looks a key
 up in a locale, falling back to English and then to the key itself, and fills in
 ``{placeholders}``; :func:`local_time` writes a time as people read it.
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from config import Settings
 
 __all__ = [
-    "ALERT_KINDS", "DOMAINS", "FALLBACK", "LOCALES", "MAPS", "MESSAGES", "MODES", "STAGES",
-    "Locale", "is_locale", "label", "labels", "local_time",
+    "ALERT_KINDS", "COLUMNS", "DOMAINS", "FALLBACK", "LOCALES", "MAPS", "MESSAGES", "MODES",
+    "STAGES", "Locale", "is_locale", "label", "labels", "local_time",
 ]  # fmt: skip
 
 Locale = Literal["zh-CN", "en"]
@@ -494,8 +495,28 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
 """Notification templates (subject, body) by key and locale; ``models.notify.messages.render``
 fills them in. They take only masked or non-personal values."""
 
+# --------------------------------------------------------------------------- manifest columns
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "seat": "序号", "name": "姓名", "id_number": "身份证号", "phone": "手机号",
+        "employer": "用工企业", "origin": "户籍地", "health_code": "健康码",
+        "nat_result": "核酸结果", "nat_time": "核酸检测时间", "temperature": "体温",
+        "entry_applied": "入甬申请",
+    },
+    "en": {
+        "seat": "seat", "name": "name", "id_number": "ID number", "phone": "phone",
+        "employer": "employer", "origin": "origin", "health_code": "health code",
+        "nat_result": "nucleic-acid result", "nat_time": "nucleic-acid test time",
+        "temperature": "temperature", "entry_applied": "entry application",
+    },
+}  # fmt: skip
+"""The manifest's columns as people read them (report files, forms); the header aliases a
+sheet may use are the manifest reader's (``models.intake.manifest.HEADERS``)."""
+
 DOMAINS: dict[str, Mapping[str, Mapping[str, str]]] = {
     "maps": MAPS, "stages": STAGES, "modes": MODES, "alert_kinds": ALERT_KINDS,
+    "columns": COLUMNS,
 }  # fmt: skip
 """Every domain's table by name (the ``domain`` argument of :func:`label`)."""
 

@@ -35,6 +35,7 @@ from models.intake.identity import (
     normalise_phone,
 )
 from models.intake.sheets import Columns, Table, blank, column_letter, header_key
+from models.labels import COLUMNS
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "seat": ("seat", "序号", "座位号", "座号"),
@@ -53,11 +54,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
 FIELDS: tuple[str, ...] = tuple(k for k in HEADERS if k != "seat")
 REQUIRED: tuple[str, ...] = ("name", "id_number", "employer")
 IDENTITY: frozenset[str] = frozenset({"seat", *REQUIRED})
-LABELS: dict[str, str] = {
-    "seat": "序号", "name": "姓名", "id_number": "身份证号", "phone": "手机号",
-    "employer": "用工企业", "origin": "户籍地", "health_code": "健康码", "nat_result": "核酸结果",
-    "nat_time": "核酸检测时间", "temperature": "体温", "entry_applied": "入甬申请",
-}  # fmt: skip
+# The columns as report files name them (zh-CN, the sheets' language): models.labels.COLUMNS.
+LABELS: dict[str, str] = dict(COLUMNS["zh-CN"])
 # Columns that Convoy Ops adds to the files for fixing: the source row, and why. ``_row`` gives
 # the seat back when the source had no seat column; both are otherwise ignored when read back.
 FIX_COLUMNS: tuple[str, str] = ("_row", "_reason")
