@@ -147,15 +147,21 @@ def test_a_served_convoy_is_one_flow_run_driven_by_check_ins(
             )
             assert r.status_code == 201, r.text
             wait_for(lambda stage=stage: suspended_at(code, stage.value), f"after {kind}")
-        for args, stage in (
-            (("arrive",), Stage.ARRIVED),
-            (("arrival-screening",), Stage.ARRIVAL_SCREENED),
-            (("handoff", "--enterprise", ENTERPRISES[0], "--received-by", "王经理"), None),
-        ):
-            done = convoy(env, "checkin", code, *args)
-            assert done.returncode == 0, done.stdout + done.stderr
-            if stage is not None:
-                wait_for(lambda stage=stage: suspended_at(code, stage.value), f"after {args[0]}")
+        arrive = convoy(env, "checkin", code, "arrive")
+        assert arrive.returncode == 0, arrive.stdout + arrive.stderr
+        waiting = wait_for(lambda: suspended_at(code, Stage.ARRIVED.value), "after arrive")
+        # The spot checks typed into the Prefect UI's resume form: the flow records them.
+        from prefect.flow_runs import resume_flow_run
+
+        resume_flow_run(waiting.id, run_input={"results": [], "location": "象山汽车站"})
+        wait_for(lambda: suspended_at(code, Stage.ARRIVAL_SCREENED.value), "after the form")
+        with session_scope() as s:
+            given = s.execute(select(CheckIn).where(CheckIn.kind == "arrival_screening")).scalar()
+            assert given is not None and given.source == "prefect"
+            assert given.payload["location"] == "象山汽车站"
+        handoff = ("handoff", "--enterprise", ENTERPRISES[0], "--received-by", "王经理")
+        done = convoy(env, "checkin", code, *handoff)
+        assert done.returncode == 0, done.stdout + done.stderr
         # The handoff step waits for the second enterprise (a new suspension), then closes.
         wait_for(lambda: (flow_run_of(code).state.state_details.pause_key or "").endswith("-1"),
                  "the second handoff wait")  # fmt: skip
