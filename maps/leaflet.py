@@ -3,8 +3,8 @@
 folium's ``Marker``/``Popup``/``Tooltip`` elements compile a Jinja template per instance; with
 hundreds of markers that dominated the build time of the overview. Here markers and lines are
 data (:class:`BadgeMarkers`, :class:`Lines`), popups and tooltips of existing layers are bound
-in one script (:class:`Bindings`), and static HTML sits in a Leaflet control
-(:class:`InfoPanel`). Badges are round Font Awesome icons (vendored with folium's assets).
+in one script (:class:`Bindings`). Badges are round Font Awesome icons (vendored with folium's
+assets).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from models.errors import ConfigurationError
 __all__ = [
     "BadgeMarkers",
     "Bindings",
-    "InfoPanel",
     "Lines",
     "RawMacroElement",
+    "RawText",
     "badge",
     "badge_icon",
 ]
@@ -32,7 +32,7 @@ __all__ = [
 # --------------------------------------------------------------------------- elements
 
 
-class _Raw(Element):
+class RawText(Element):
     """Finished text in the page: rendered as is, not compiled as a Jinja template."""
 
     def __init__(self, text: str) -> None:
@@ -60,7 +60,7 @@ class RawMacroElement(MacroElement):
         ):
             macro = getattr(module, part, None)
             if macro is not None:
-                target.add_child(_Raw(macro(self, kwargs)), name=self.get_name())
+                target.add_child(RawText(macro(self, kwargs)), name=self.get_name())
         for child in self._children.values():
             child.render(**kwargs)
         return ""
@@ -88,10 +88,11 @@ def badge(
     inner = f'<i class="fa-solid {icon}"></i>' if icon else ""
     if text:
         inner += f'<span class="convoy-badge-text">{esc(text)}</span>'
-    width = size if not text or icon else max(size, 10 + 8 * len(text))
+    font = max(10, size // 2)
+    width = size if not text or icon else max(size, round(10 + 0.68 * font * len(text)))
     style = (
         f"background:{colour};border-color:{ring};width:{width}px;height:{size}px;"
-        f"line-height:{size - 4}px;font-size:{max(10, size // 2)}px"
+        f"line-height:{size - 4}px;font-size:{font}px"
     )
     return {
         "html": f'<div class="convoy-badge" style="{style}">{inner}</div>',
@@ -251,38 +252,7 @@ class Lines(_DataLayer):
         return len(self.items)
 
 
-# --------------------------------------------------------------------------- panels and bindings
-
-
-class InfoPanel(RawMacroElement):
-    """A Leaflet control holding static HTML (legend, summary), class ``convoy-panel``."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var control = L.control({position: {{ this.position|tojson }}});
-            control.onAdd = function () {
-                var div = L.DomUtil.create("div", {{ this.css_class|tojson }});
-                div.innerHTML = {{ this.html|tojson }};
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                return div;
-            };
-            control.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(
-        self, html_text: str, *, position: str = "bottomleft", css_class: str = ""
-    ) -> None:
-        super().__init__()
-        self._name = "InfoPanel"
-        self.html = html_text
-        self.position = position
-        self.css_class = f"convoy-panel {css_class}".strip()
+# --------------------------------------------------------------------------- bindings
 
 
 class Bindings(RawMacroElement):

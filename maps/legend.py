@@ -17,11 +17,13 @@ def legend_html(
     options: MapOptions,
     *,
     statuses: Iterable[MapStatus] = tuple(MapStatus),
-    lines: Sequence[tuple[str, str, bool]] = (),
+    lines: Sequence[tuple[str, str, bool | str]] = (),
     symbols: Sequence[tuple[str, str, str]] = (),
+    notes: Sequence[str] = (),
 ) -> str:
-    """Legend HTML: status colours, line styles ``(label, colour, dashed)`` and badge symbols
-    ``(label, icon, colour)``."""
+    """Legend HTML: status colours, line styles ``(label, colour, style)`` (style ``True`` or
+    ``"dash"``: dashed, ``"track"``: broad and translucent, ``"band"``: a wide band), badge symbols
+    ``(label, icon, colour)`` and explanatory ``notes`` (one line each)."""
     rows = [f"<h4>{esc(options.t('legend'))}</h4>"]
     for status in statuses:
         colour = STATUS_COLOURS[status]
@@ -30,13 +32,16 @@ def legend_html(
             f"{esc(options.t('status.' + status.value))}</div>"
         )
     for label, colour, dashed in lines:
-        cls = "swatch dash" if dashed else "swatch"
+        style = "dash" if dashed is True else (dashed or "")
+        cls = f"swatch {style}".strip()
         rows.append(f'<div><i class="{cls}" style="border-color:{colour}"></i>{esc(label)}</div>')
     for label, icon, colour in symbols:
         rows.append(
             f'<div><i class="dot fa-solid {icon}" style="background:{colour}"></i>'
             f"{esc(label)}</div>"
         )
+    for text in notes:
+        rows.append(f'<div class="note">{esc(text)}</div>')
     note = options.t("scale_note_gcj" if options.shift else "scale_note")
     rows.append(f'<div style="color:#777;margin-top:3px">{esc(note)}</div>')
     return "".join(rows)

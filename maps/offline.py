@@ -39,8 +39,10 @@ from urllib.parse import urlsplit
 import folium
 from branca.element import Element, Figure, Link
 
+from maps import basemap as boundaries
 from maps.basemap import BasemapLevel, add_basemap, has_basemap
 from models.errors import ConfigurationError, ConvoyOpsError
+from models.labels import label
 
 __all__ = [
     "ASSETS_DIR",
@@ -100,7 +102,13 @@ def _manifest() -> dict[str, Any]:
 def _local_asset(url: str) -> str:
     """The vendored file (path relative to ``maps/assets``) for a CDN URL, or raise."""
     if url.startswith(_PLACEHOLDER):
-        return url[len(_PLACEHOLDER) :]
+        local = url[len(_PLACEHOLDER) :]
+        if local.startswith(boundaries.ASSET_PREFIX) and not boundaries.is_asset(local):
+            raise OfflineAssetError(
+                f"The basemap script {local} has no data file under maps/assets/basemap; run "
+                "python -m scripts.build_basemap to rebuild the basemap."
+            )
+        return local
     urls: dict[str, str] = _manifest()["urls"]
     path = urls.get(url.strip())
     if path is None:
@@ -363,6 +371,7 @@ def render_offline(
         html = _inline_assets(html)
     else:
         html = _folder_links(html, asset_prefix.rstrip("/"))
+        html = _with_missing_notice(html, str(getattr(m, "convoy_locale", "zh-CN")))
     if _PLACEHOLDER in html:
         raise OfflineAssetError(
             "The map still links an asset through an unexpected tag; render_offline could not "
@@ -405,6 +414,8 @@ def save_offline(
 
 
 def _read_asset(path: str) -> str:
+    if path.startswith(boundaries.ASSET_PREFIX):
+        return boundaries.asset_text(path)
     return (ASSETS_DIR / path).read_text(encoding="utf-8")
 
 
@@ -521,12 +532,55 @@ def _folder_links(html: str, prefix: str) -> str:
         seen.add(path)
         return template.format(url=f"{prefix}/{path}")
 
-    html = _SCRIPT_TAG.sub(lambda mt: link(mt, '<script src="{url}"></script>'), html)
-    return _CSS_TAG.sub(lambda mt: link(mt, '<link rel="stylesheet" href="{url}"/>'), html)
+    script = '<script src="{url}" onerror="convoyAssetMissing(this)"></script>'
+    style = '<link rel="stylesheet" href="{url}" onerror="convoyAssetMissing(this)"/>'
+    html = _SCRIPT_TAG.sub(lambda mt: link(mt, script), html)
+    return _CSS_TAG.sub(lambda mt: link(mt, style), html)
+
+
+_MISSING_NOTICE = """<script>
+(function () {
+    var missing = [], texts = %s;
+    function show() {
+        if (!missing.length || !document.body) { return; }
+        var bar = document.getElementById("convoy-missing-assets");
+        if (!bar) {
+            bar = document.createElement("div");
+            bar.id = "convoy-missing-assets";
+            bar.setAttribute("role", "alert");
+            bar.style.cssText = "position:fixed;z-index:100000;left:0;right:0;top:0;" +
+                "padding:8px 12px;background:#fff3cd;color:#5c4400;" +
+                "border-bottom:1px solid #e0c36a;font:14px/1.4 system-ui,sans-serif";
+            document.body.appendChild(bar);
+        }
+        var text = missing.length > 1 ? texts.many : texts.one;
+        bar.textContent = text.replace("{file}", missing[0]).replace("{n}", missing.length);
+    }
+    window.convoyAssetMissing = function (el) {
+        missing.push(el.getAttribute("src") || el.getAttribute("href"));
+        show();
+    };
+    document.addEventListener("DOMContentLoaded", show);
+})();
+</script>"""
+
+
+def _with_missing_notice(html: str, locale: str) -> str:
+    """A folder-mode page names, in one line on top, the shared files it could not load (a map
+    copied without its ``assets/`` folder would otherwise be a blank page)."""
+    texts = {
+        "one": label("maps", "missing_asset", locale),
+        "many": label("maps", "missing_assets", locale),
+    }
+    notice = _MISSING_NOTICE % json.dumps(texts, ensure_ascii=False).replace("</", "<\\/")
+    head = html.find("<head>")
+    at = head + len("<head>") if head != -1 else 0
+    return html[:at] + notice + html[at:]
 
 
 def _copy_assets(html: str, dest: Path) -> None:
-    """Copy the vendored packages the page links (whole folders: licences included)."""
+    """Copy the vendored packages the page links (whole folders: licences included) and
+    write the basemap layer scripts it links."""
     packages = sorted(set(re.findall(r'(?:src|href)="assets/vendor/([^/"]+)/', html)))
     for package in packages:
         source = ASSETS_DIR / "vendor" / package
@@ -538,6 +592,16 @@ def _copy_assets(html: str, dest: Path) -> None:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, target)
+    # The basemap layer scripts: written once per folder, shared by its maps.
+    for name in sorted(set(re.findall(r'src="assets/basemap/([^/"]+\.js)"', html))):
+        text = boundaries.asset_text(boundaries.ASSET_PREFIX + name).encode("utf-8")
+        target = dest / "basemap" / name
+        if target.is_file() and target.read_bytes() == text:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{name}.tmp")
+        tmp.write_bytes(text)
+        tmp.replace(target)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -18,16 +18,20 @@ Popups and tooltips hold counts, places and codes only, never personal data.
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from typing import Literal
+from urllib.parse import quote
 
 import folium
 from folium import plugins
 
-from maps.leaflet import BadgeMarkers, InfoPanel, Lines, badge
+from maps.leaflet import BadgeMarkers, Lines, badge
 from maps.legend import legend_html, table_html
-from maps.route import convoy_popup_html, eta_text
-from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc, fit
+from maps.page import InfoPanel, base_map, finish_map
+from maps.replay import campaign_replay
+from maps.route import alert_text, convoy_popup_html, status_classes, timing_text
+from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc
 from models.convoy.lifecycle import STAGES
 from models.labels import labels as label_table
 from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
@@ -35,6 +39,22 @@ from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapSt
 __all__ = ["overview_map", "summary_html"]
 
 _ENTERPRISE_COLOUR = "#16a085"
+_SHOWN_ALERTS = 8
+# Enterprise clusters: a teal badge with the handshake and the count (the plugin's default
+# green/yellow/orange would read as statuses; orange means "late" here).
+_CLUSTER_ICON = """function (cluster) {
+    var n = cluster.getChildCount();
+    var size = n < 10 ? 30 : (n < 100 ? 34 : 40);
+    var width = size + 8 * String(n).length;
+    return L.divIcon({
+        html: '<div class="convoy-badge convoy-cluster" style="background:#16a085;width:' + width +
+            'px;height:' + size + 'px;line-height:' + (size - 4) + 'px;border-radius:' + size +
+            'px;font-size:12px"><i class="fa-solid fa-handshake"></i> <span>' + n +
+            '</span></div>',
+        className: "convoy-marker convoy-marker-cluster marker-cluster",
+        iconSize: [width, size]
+    });
+}"""
 
 
 def _line_weight(passengers: int) -> float:
@@ -66,24 +86,32 @@ def summary_html(campaign: CampaignView, options: MapOptions) -> str:
         ],
         title=o.t("passengers"),
     )
-    status_line = " · ".join(
-        f'<span style="color:{STATUS_COLOURS[s]}">●</span> {esc(o.t("status." + s.value))} '
-        f"{by_status[s]}"
+    status_line = " ".join(
+        f'<span class="st"><span style="color:{STATUS_COLOURS[s]}">●</span> '
+        f"{esc(o.t('status.' + s.value))} {by_status[s]}</span>"
         for s in MapStatus
         if by_status[s]
     )
     alerts = [(c.code, msg) for c in campaign.convoys for _k, msg in c.alerts]
     if alerts:
-        shown = "".join(f"<li>{esc(msg)}</li>" for _code, msg in alerts[:8])
-        more = f"<li>… +{len(alerts) - 8}</li>" if len(alerts) > 8 else ""
+        shown = "".join(f"<li>{alert_text(msg, o)}</li>" for _code, msg in alerts[:_SHOWN_ALERTS])
+        rest = alerts[_SHOWN_ALERTS:]
+        more = ""
+        if rest:
+            items = "".join(f"<li>{alert_text(msg, o)}</li>" for _code, msg in rest)
+            more = (
+                f"<details><summary>{esc(o.t('more_alerts', n=len(rest)))}</summary>"
+                f"<ul>{items}</ul></details>"
+            )
         alert_html = (
-            f'<div class="convoy-alert-list"><b>{esc(o.t("open_alerts"))}: {len(alerts)}</b>'
-            f"<ul>{shown}{more}</ul></div>"
+            f'<div class="convoy-alert-list"><b>{esc(o.t("open_alerts") + o.colon)}'
+            f"{len(alerts)}</b><ul>{shown}</ul>{more}</div>"
         )
     else:
-        alert_html = f"<div><b>{esc(o.t('open_alerts'))}</b>: {esc(o.t('none'))}</div>"
+        alert_html = f"<div><b>{esc(o.t('open_alerts') + o.colon)}</b>{esc(o.t('none'))}</div>"
     return (
-        f'{head}<div>{status_line}</div><div class="cols"><div>{stages}</div>'
+        f'{head}<div class="convoy-status-line">{status_line}</div>'
+        f'<div class="cols"><div>{stages}</div>'
         f"<div>{people}</div></div>{alert_html}"
     )
 
@@ -93,11 +121,11 @@ def _convoy_tooltip(view: ConvoyView, o: MapOptions) -> str:
     c = view.counts
     text = (
         f"{view.code} · {o.t('mode.' + view.mode)} · {labels[view.stage]} · "
-        f"{c.total}{o.t('count_unit')} ({o.t('handed_off')} {c.handed_off}, "
-        f"{o.t('held')} {c.held})"
+        f"{c.total}{o.t('count_unit')}"
+        + o.paren(f"{o.t('handed_off')} {c.handed_off}{o.comma}{o.t('held')} {c.held}")
     )
-    eta = eta_text(view, o)
-    return esc(f"{text} · {eta}" if eta else text)
+    timing = timing_text(view, o)
+    return esc(f"{text} · {timing}" if timing else text)
 
 
 def _add_convoy(
@@ -106,22 +134,32 @@ def _add_convoy(
     view: ConvoyView,
     o: MapOptions,
     badge_offset: tuple[int, int] = (0, 0),
+    link: str | None = None,
 ) -> list[tuple[float, float]]:
     colour = STATUS_COLOURS[view.status]
     route = o.pts(view.route)
     tip = _convoy_tooltip(view, o)
     info = convoy_popup_html(view, o)
+    if link:
+        href = html.escape(link.format(code=quote(view.code, safe="")), quote=True)
+        text = esc(o.t("map_link", code=view.code))
+        info += f'<a class="convoy-map-link" href="{href}">{text}</a>'
     style: dict[str, object] = {
         "color": colour,
         "weight": _line_weight(view.counts.total),
         "opacity": 0.85,
-        "className": f"convoy-overview-route convoy-mode-{view.mode}",
+        "className": f"convoy-overview-route convoy-mode-{view.mode} {status_classes(view)}",
     }
     if view.status is MapStatus.PLANNED:
         style["dashArray"] = "6 6"
     lines.add(route, popup=info, tooltip=tip, **style)
     count = badge(
-        "", colour, kind="count", size=22, text=str(view.counts.total), offset=badge_offset
+        "",
+        colour,
+        kind=f"count {status_classes(view)}",
+        size=20,
+        text=f"{view.code} {view.counts.total}",
+        offset=badge_offset,
     )
     markers.add(route[0], count, popup=info, tooltip=tip, z_index_offset=100)
     points = list(route)
@@ -149,16 +187,39 @@ def _enterprise_popup(stop: EnterpriseStop, o: MapOptions) -> str:
     return text
 
 
+def _late_rules(campaign: CampaignView, o: MapOptions) -> str:
+    """The legend's note on lateness with each mode's threshold (专列 30、专车 60 分钟)."""
+    limits: dict[str, float] = {}
+    for view in campaign.convoys:
+        limits.setdefault(view.mode, view.late_after_minutes)
+    order = [m for m in MODES if m in limits] + sorted(set(limits) - set(MODES))
+    sep = "、" if o.locale == "zh-CN" else ", "
+    rules = sep.join(f"{o.t('mode.' + m)} {o.t('minutes', m=round(limits[m]))}" for m in order)
+    return o.t("late_rule_modes", rules=rules or "—")
+
+
 def overview_map(
     campaign: CampaignView,
     *,
     options: MapOptions | None = None,
     basemap: Literal["auto", "province", "city", "none"] = "auto",
+    convoy_links: str | None = "{code}.html",
 ) -> folium.Map:
     """The operations overview of ``campaign`` (see the module docstring). ``basemap``: the
-    embedded boundary layer ("auto": provinces unless tiles are configured)."""
+    embedded boundary layer ("auto": provinces unless tiles are configured).
+    ``convoy_links``: where each convoy's route map is, relative to the overview (``{code}``
+    is the URL-quoted convoy code; the default is the file ``convoy map CODE`` writes into
+    the same folder); each convoy popup links to it. ``None``: no links."""
     o = options or MapOptions.from_settings()
-    m = o.new_map(campaign.destination, 5, basemap=basemap)
+    destinations = sorted({c.destination for c in campaign.convoys})
+    m = base_map(
+        o,
+        campaign.destination,
+        5,
+        basemap=basemap,
+        counties_at=destinations + sorted({c.origin for c in campaign.convoys}),
+        named=destinations or [campaign.destination],
+    )
     bounds: list[tuple[float, float]] = []
     counts = Counter(c.mode for c in campaign.convoys)
     groups: dict[str, folium.FeatureGroup] = {}
@@ -169,16 +230,11 @@ def overview_map(
     lines = {mode: Lines() for mode in groups}
     markers = {mode: BadgeMarkers() for mode in groups}
     # Planned convoys first, so that moving and late ones are drawn on top.
-    order = [MapStatus.PLANNED, MapStatus.DONE, MapStatus.ARRIVED, MapStatus.UNDER_WAY,
-             MapStatus.DELAYED, MapStatus.ALERT]  # fmt: skip
-    # Count badges of convoys from one origin sit side by side.
-    same_origin: dict[tuple[float, float], list[str]] = {}
-    for view in sorted(campaign.convoys, key=lambda c: c.code):
-        same_origin.setdefault(view.origin, []).append(view.code)
+    order = [MapStatus.PLANNED, MapStatus.DONE, MapStatus.DONE_LATE, MapStatus.ARRIVED,
+             MapStatus.UNDER_WAY, MapStatus.DELAYED, MapStatus.ALERT]  # fmt: skip
+    # Badges of one origin (or of origins close together) are spread apart in the browser.
     for view in sorted(campaign.convoys, key=lambda c: (order.index(c.status), c.code)):
-        codes = same_origin[view.origin]
-        dx = round((codes.index(view.code) - (len(codes) - 1) / 2) * 44)
-        bounds += _add_convoy(lines[view.mode], markers[view.mode], view, o, (dx, 0))
+        bounds += _add_convoy(lines[view.mode], markers[view.mode], view, o, link=convoy_links)
     for mode, group in groups.items():
         lines[mode].add_to(group)
         markers[mode].add_to(group)
@@ -194,7 +250,7 @@ def overview_map(
             point,
             badge("fa-flag", "#c0392b", kind="destination", size=26),
             tooltip=esc(tip),
-            z_index_offset=500,
+            z_index_offset=5000,
         )
     places.add_to(m)
 
@@ -202,7 +258,11 @@ def overview_map(
         cluster = plugins.MarkerCluster(
             name=f"{o.t('enterprises')}{o.paren(len(campaign.enterprises))}",
             options={"maxClusterRadius": 40, "showCoverageOnHover": False},
-        ).add_to(m)
+            icon_create_function=_CLUSTER_ICON,
+        )
+        # The plugin's default (green/yellow/orange) cluster stylesheet is not used.
+        cluster.default_css = [c for c in cluster.default_css if "Default" not in c[0]]
+        cluster.add_to(m)
         stops = BadgeMarkers()
         for stop in campaign.enterprises:
             point = o.pt(stop.lat, stop.lon)
@@ -216,8 +276,18 @@ def overview_map(
             )
         stops.add_to(cluster)
 
-    InfoPanel(summary_html(campaign, o), position="topright", css_class="convoy-summary").add_to(m)
-    InfoPanel(
+    if campaign.convoys:
+        campaign_replay(campaign, o).add_to(m)
+    InfoPanel.panel(
+        o,
+        summary_html(campaign, o),
+        position="topright",
+        css_class="convoy-summary",
+        collapsible=True,
+        fold_below=(1100, 720),
+    ).add_to(m)
+    InfoPanel.panel(
+        o,
         legend_html(
             o,
             symbols=[
@@ -225,12 +295,12 @@ def overview_map(
                 (o.t("destination"), "fa-flag", "#c0392b"),
                 (o.t("cp.handoff"), "fa-handshake", _ENTERPRISE_COLOUR),
             ],
+            notes=[_late_rules(campaign, o)],
         ),
         position="bottomleft",
         css_class="convoy-legend",
+        collapsible=True,
+        fold_below=(1200, 760),
     ).add_to(m)
-    plugins.Fullscreen(position="topleft").add_to(m)
-    folium.LayerControl(position="topleft", collapsed=False).add_to(m)
-    if bounds:
-        fit(m, bounds, top_left=(200, 30), bottom_right=(380, 30))
+    finish_map(m, o, bounds=bounds, layers_position="topleft", collapsed=False, margin=70)
     return m

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import folium
-from folium import plugins
 
-from maps.leaflet import Bindings, InfoPanel, badge_icon
+from maps.leaflet import Bindings, badge_icon
 from maps.legend import legend_html
-from maps.style import MapOptions, esc, fit
+from maps.page import InfoPanel, base_map, finish_map
+from maps.style import MapOptions, esc
 from models.errors import ValidationError
 from models.geo.datums import LatLon
 
@@ -26,8 +26,6 @@ __all__ = ["permit_map"]
 ROUTE_COLOUR = "#1f4e9c"
 SITE_COLOUR = "#d35400"
 ENTRANCE_COLOUR = "#27ae60"
-# Rough box of Zhejiang: the district basemap covers it; elsewhere the city level is used.
-_ZHEJIANG = (27.0, 31.3, 118.0, 123.3)
 
 
 def _check(point: Sequence[float], what: str) -> LatLon:
@@ -63,10 +61,8 @@ def permit_map(
     site_pt = _check(site, "site point")
     gates = [(str(name), *_check((lat, lon), f"entrance {name!r}")) for name, lat, lon in entrances]
 
-    lat, lon = site_pt
-    in_zhejiang = _ZHEJIANG[0] <= lat <= _ZHEJIANG[1] and _ZHEJIANG[2] <= lon <= _ZHEJIANG[3]
-    basemap = "auto" if o.tile_url else ("district" if in_zhejiang else "city")
-    m = o.new_map(o.pt(*site_pt), 12, basemap=basemap)
+    # The basemap for every zoom, with the counties of the site's province.
+    m = base_map(o, site_pt, 12, counties_at=[site_pt], named=[site_pt])
     b = Bindings()
     drawn = o.pts(points)
     group = folium.FeatureGroup(name=o.t("permit_route"), control=True).add_to(m)
@@ -100,7 +96,8 @@ def permit_map(
         )
     b.add_to(m)
     heading = f"<h4>{esc(title)}</h4>" if title else ""
-    InfoPanel(
+    InfoPanel.panel(
+        o,
         heading
         + legend_html(
             o,
@@ -114,8 +111,8 @@ def permit_map(
         ),
         position="bottomleft",
         css_class="convoy-legend",
+        collapsible=True,
+        fold_below=(1200, 760),
     ).add_to(m)
-    plugins.Fullscreen(position="topleft").add_to(m)
-    folium.LayerControl(position="topright", collapsed=True).add_to(m)
-    fit(m, bounds, top_left=(120, 40), bottom_right=(120, 40))
+    finish_map(m, o, bounds=bounds, layers_position="topright", collapsed=True, max_zoom=17)
     return m

@@ -24,10 +24,20 @@ from __future__ import annotations
 import math
 
 import folium
-from folium import plugins
 
-from maps.leaflet import Bindings, InfoPanel, badge_icon
+from maps.leaflet import Bindings, Lines, badge_icon
 from maps.legend import legend_html, table_html
+from maps.monitor import (
+    CORRIDOR_COLOUR,
+    EVENT_ICONS,
+    RESOLVED_COLOUR,
+    STOP_COLOUR,
+    Corridor,
+    event_marks,
+    monitored_route,
+)
+from maps.page import InfoPanel, base_map, finish_map
+from maps.replay import track_replay
 from maps.style import (
     CHECKPOINT_COLOURS,
     CHECKPOINT_ICONS,
@@ -36,21 +46,32 @@ from maps.style import (
     STATUS_COLOURS,
     MapOptions,
     esc,
-    fit,
 )
+from models.convoy.lifecycle import Stage
 from models.labels import labels as label_table
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
 
-__all__ = ["convoy_map", "convoy_popup_html", "eta_text"]
+__all__ = [
+    "arrival_text",
+    "convoy_map",
+    "convoy_popup_html",
+    "eta_text",
+    "status_classes",
+    "timing_text",
+]
 
 # Badges of one place sit side by side: pixel offsets from the point.
 _OFFSETS: dict[CheckpointKind, tuple[int, int]] = {
-    CheckpointKind.MUSTER: (-24, -24),
-    CheckpointKind.SCREENING: (24, -24),
-    CheckpointKind.ARRIVAL: (-24, -24),
-    CheckpointKind.ARRIVAL_SCREENING: (24, -24),
+    CheckpointKind.MUSTER: (-28, -26),
+    CheckpointKind.SCREENING: (28, -26),
+    CheckpointKind.ARRIVAL: (-28, -26),
+    CheckpointKind.ARRIVAL_SCREENING: (28, -26),
 }
-_PLAYBACK_MAX_STEPS = 240
+_PLAN_PANE = "convoy-plan"
+TRACK_PANE = "convoy-track"
+_ORIGIN_STAGES = frozenset({Stage.PLANNED, Stage.MUSTERING, Stage.VERIFIED, Stage.SCREENED})
+_EN_ROUTE_STAGES = frozenset({Stage.DEPARTED, Stage.IN_TRANSIT})
+_AT_DESTINATION_STAGES = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
 
 
 def stage_label(view: ConvoyView, options: MapOptions) -> str:
@@ -58,47 +79,96 @@ def stage_label(view: ConvoyView, options: MapOptions) -> str:
     return labels[view.stage]
 
 
+def _km(value: float) -> str:
+    return f"{value:g}"
+
+
+def custody_label(view: ConvoyView, options: MapOptions) -> str:
+    """What "in custody" means at the convoy's stage: at the origin, en route, awaiting the
+    handoff at the destination (or plainly "in custody" once it is over)."""
+    if view.stage in _ORIGIN_STAGES:
+        return options.t("in_custody.origin")
+    if view.stage in _EN_ROUTE_STAGES:
+        return options.t("in_custody.en_route")
+    if view.stage in _AT_DESTINATION_STAGES:
+        return options.t("in_custody.destination")
+    return options.t("in_custody")
+
+
+def alert_text(message: str, options: MapOptions) -> str:
+    """An alert subject as shown: escaped, minute counts of an hour or more humanised."""
+    return esc(options.humanise(message))
+
+
+def _delay_suffix(view: ConvoyView, options: MapOptions) -> str:
+    """'，晚 25 分钟' (or ', 25 min late') after a time, '' when on time or unknown."""
+    if view.delay_minutes is None or view.delay_minutes == 0:
+        return ""
+    key = "late_by" if view.delay_minutes > 0 else "early_by"
+    return options.comma + options.t(key, d=options.duration(view.delay_minutes))
+
+
 def eta_text(view: ConvoyView, options: MapOptions) -> str:
-    """'预计到达 02-21 16:30（晚 25 分钟）' or '' when there is no ETA."""
+    """'预计到达 02-21 16:30，晚 25 分钟' or '' when there is no ETA."""
     if view.eta is None:
         return ""
-    text = f"{options.t('eta')} {options.local(view.eta)}"
-    if view.delay_minutes is not None and view.delay_minutes != 0:
-        key = "late" if view.delay_minutes > 0 else "early"
-        sep = "，" if options.locale == "zh-CN" else ", "
-        text += sep + options.t(key, m=abs(view.delay_minutes))
-    return text
+    return f"{options.t('eta')} {options.local(view.eta)}{_delay_suffix(view, options)}"
+
+
+def arrival_text(view: ConvoyView, options: MapOptions) -> str:
+    """'实际到达 02-21 17:31，晚 92 分钟' or '' before the arrival."""
+    if view.actual_arrival is None:
+        return ""
+    at = options.local(view.actual_arrival)
+    return options.t("arrived_at", at=at) + _delay_suffix(view, options)
+
+
+def timing_text(view: ConvoyView, options: MapOptions) -> str:
+    """The arrival (with the delay) once arrived, else the ETA (with the delay), else ''."""
+    return arrival_text(view, options) or eta_text(view, options)
+
+
+def status_classes(view: ConvoyView) -> str:
+    """CSS classes of a convoy's lines and badges: ``convoy-status-<status>`` and, for a late
+    convoy (delayed now or arrived late), ``convoy-late``."""
+    status = view.status
+    return f"convoy-status-{status.value}" + (" convoy-late" if status.late else "")
 
 
 def convoy_popup_html(view: ConvoyView, options: MapOptions) -> str:
     """Counts and times of a convoy (no personal data)."""
     c = view.counts
-    mode = options.t(f"mode.{view.mode}")
     rows: list[tuple[str, object]] = [
         (options.t("stage"), stage_label(view, options)),
-        (options.t("vehicle"), f"{mode} {view.vehicle}".strip()),
+        (options.t(f"vehicle.{view.mode}"), view.vehicle or "—"),
         (options.t("total"), c.total),
         (options.t("boarded"), c.boarded),
         (options.t("held"), c.held),
         (options.t("withdrawn"), c.withdrawn),
         (options.t("handed_off"), c.handed_off),
-        (options.t("in_custody"), c.in_custody),
+        (custody_label(view, options), c.in_custody),
         (options.t("planned_departure"), options.local(view.planned_departure)),
         (options.t("actual_departure"), options.local(view.actual_departure)),
         (options.t("planned_arrival"), options.local(view.planned_arrival)),
-        (options.t("actual_arrival"), options.local(view.actual_arrival)),
+        (
+            options.t("actual_arrival"),
+            options.local(view.actual_arrival)
+            + (_delay_suffix(view, options) if view.actual_arrival else ""),
+        ),
     ]
     if view.current is not None:
         rows.append((options.t("last_fix"), options.local(view.current.at)))
     if view.eta is not None:
-        rows.append((options.t("eta"), eta_text(view, options)))
+        rows.append((options.t("eta"), options.local(view.eta) + _delay_suffix(view, options)))
     if view.remaining_km is not None and view.eta is not None:
         rows.append(("", options.t("remaining", km=round(view.remaining_km))))
     if view.escorts:
         rows.append((options.t("escorts"), view.escorts))
-    html_text = table_html(rows, title=f"{view.code} · {options.t('status.' + view.status.value)}")
+    mode = options.t(f"mode.{view.mode}")
+    title = f"{view.code} · {mode} · {options.t('status.' + view.status.value)}"
+    html_text = table_html(rows, title=title)
     if view.alerts:
-        items = "".join(f"<li>{esc(msg)}</li>" for _kind, msg in view.alerts)
+        items = "".join(f"<li>{alert_text(msg, options)}</li>" for _kind, msg in view.alerts)
         html_text += (
             f'<div class="convoy-alert-list"><b>{esc(options.t("alerts"))}</b>'
             f"<ul>{items}</ul></div>"
@@ -131,77 +201,61 @@ def _ring_offset(i: int, n: int, radius: int = 34) -> tuple[int, int]:
     return round(radius * math.cos(angle)), round(radius * math.sin(angle))
 
 
-def _playback(view: ConvoyView, options: MapOptions, colour: str) -> plugins.TimestampedGeoJson:
-    points = view.track
-    coords = [[lon, lat] for lat, lon in options.pts((p.lat, p.lon) for p in points)]
-    times = [int(p.at.timestamp() * 1000) for p in points]
-    span_min = max(1.0, (times[-1] - times[0]) / 60_000)
-    step = next(
-        (m for m in (1, 5, 10, 15, 30, 60, 120, 360) if span_min / m <= _PLAYBACK_MAX_STEPS), 720
-    )
-    period = f"PT{step}M" if step < 60 else f"PT{step // 60}H"
-    data = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": {"type": "LineString", "coordinates": coords},
-                "properties": {
-                    "times": times,
-                    # the moving point drawn at the current playback time (add_last_point)
-                    "icon": "circle",
-                    "iconstyle": {
-                        "radius": 7,
-                        "color": "#ffffff",
-                        "weight": 2,
-                        "fillColor": colour,
-                        "fillOpacity": 1,
-                        "className": "convoy-playback-point",
-                    },
-                    "style": {
-                        "color": colour,
-                        "weight": 5,
-                        "opacity": 0.9,
-                        "className": "convoy-playback",
-                    },
-                },
-            }
-        ],
-    }
-    return plugins.TimestampedGeoJson(
-        data,
-        period=period,
-        auto_play=False,
-        loop=False,
-        add_last_point=True,
-        transition_time=200,
-        date_options="YYYY-MM-DD HH:mm",
-        time_slider_drag_update=True,
-    )
-
-
 def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium.Map:
     """The route map of one convoy (see the module docstring for what it shows)."""
     o = options or MapOptions.from_settings()
     status = view.status
     colour = STATUS_COLOURS[status]
     route = o.pts(view.route)
-    m = o.new_map(route[0], 6)
+    m = base_map(o, view.origin, 6, counties_at=view.route, named=[view.destination])
     b = Bindings()
     info = convoy_popup_html(view, o)
 
+    bounds = list(route)
+    path = monitored_route(view, o)  # the plan as the monitor measures it (geodesics)
+    if view.corridor_km:
+        # The off-route corridor with its width, under the track.
+        band = folium.FeatureGroup(
+            name=o.t("corridor", km=_km(view.corridor_km)), control=True
+        ).add_to(m)
+        Corridor(path, view.corridor_km, m.get_name()).add_to(band)
+    folium.map.CustomPane(TRACK_PANE, z_index=420, pointer_events=True).add_to(m)
+    if view.track:
+        # The actual track: broad, translucent, in the status colour, under the plan.
+        track_pts = o.pts((p.lat, p.lon) for p in view.track)
+        bounds += track_pts
+        group = folium.FeatureGroup(name=o.t("track"), control=True).add_to(m)
+        track_line = Lines()
+        track_line.add(
+            track_pts,
+            tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"),
+            color=colour,
+            weight=7,
+            opacity=0.55,
+            lineCap="round",
+            pane=TRACK_PANE,
+            className=f"convoy-route-track {status_classes(view)}",
+        )
+        track_line.add_to(group)
+    if view.alert_marks or view.stops:
+        events = folium.FeatureGroup(name=o.t("events"), control=True).add_to(m)
+        event_marks(view, o).add_to(events)
+
+    # The plan: a thin dark dashed line in its own pane above every track and trail.
+    folium.map.CustomPane(_PLAN_PANE, z_index=450, pointer_events=True).add_to(m)
     plan = folium.FeatureGroup(name=o.t("planned_route"), control=True).add_to(m)
-    line = folium.PolyLine(
-        route,
+    plan_line = Lines()
+    plan_line.add(
+        path,
+        tooltip=esc(f"{o.t('planned_route')} {view.origin_name} → {view.destination_name}"),
         color=PLANNED_ROUTE_COLOUR,
-        weight=3,
-        opacity=0.8,
-        dash_array="8 8",
-        class_name="convoy-route-planned",
-    ).add_to(plan)
-    b.bind(
-        line, tooltip=esc(f"{o.t('planned_route')} {view.origin_name} → {view.destination_name}")
+        weight=2.5,
+        opacity=0.95,
+        dashArray="7 6",
+        pane=_PLAN_PANE,
+        className="convoy-route-planned",
     )
+    plan_line.add_to(plan)
     marker = folium.Marker(
         route[0], icon=badge_icon("fa-play", "#34495e", kind="origin", size=28)
     ).add_to(plan)
@@ -212,21 +266,11 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         ).add_to(plan)
         b.bind(marker, tooltip=esc(f"{o.t('waypoint')}{o.colon}{name}"))
     marker = folium.Marker(
-        route[-1], icon=badge_icon("fa-flag", "#c0392b", kind="destination", size=28)
+        route[-1],
+        icon=badge_icon("fa-flag", "#c0392b", kind="destination", size=28),
+        z_index_offset=5000,  # always on top: other badges there are spread around it
     ).add_to(plan)
     b.bind(marker, popup=info, tooltip=esc(f"{o.t('destination')}{o.colon}{view.destination_name}"))
-
-    bounds = list(route)
-    if view.track:
-        track_pts = o.pts((p.lat, p.lon) for p in view.track)
-        bounds += track_pts
-        group = folium.FeatureGroup(name=o.t("track"), control=True).add_to(m)
-        line = folium.PolyLine(
-            track_pts, color=colour, weight=4, opacity=0.85, class_name="convoy-route-track"
-        ).add_to(group)
-        b.bind(line, tooltip=esc(f"{o.t('track')} · {o.t('status.' + status.value)}"))
-        if len(view.track) >= 2:
-            _playback(view, o, colour).add_to(m)
 
     checkpoints = folium.FeatureGroup(name=o.t("checkpoints"), control=True).add_to(m)
     approx = [cp for cp in view.checkpoints if cp.approximate]
@@ -287,7 +331,7 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
             ),
             z_index_offset=2000,
         ).add_to(alerts)
-        items = "".join(f"<li>{esc(msg)}</li>" for _k, msg in view.alerts)
+        items = "".join(f"<li>{alert_text(msg, o)}</li>" for _k, msg in view.alerts)
         b.bind(
             marker,
             popup=f"<b>{esc(o.t('alerts'))}</b><ul>{items}</ul>",
@@ -295,15 +339,32 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
         )
     b.add_to(m)
 
-    InfoPanel(_panel_html(view, o), position="topright", css_class="convoy-info").add_to(m)
-    InfoPanel(
+    replay = track_replay(view, o)
+    if replay is not None:
+        replay.add_to(m)
+    InfoPanel.panel(
+        o,
+        _panel_html(view, o),
+        position="topright",
+        css_class="convoy-info",
+        collapsible=True,
+        fold_below=(760, 560),
+    ).add_to(m)
+    InfoPanel.panel(
+        o,
         legend_html(
             o,
             statuses=[],
             lines=[
                 (o.t("planned_route"), PLANNED_ROUTE_COLOUR, True),
-                (o.t("track") + o.paren(o.t("status." + status.value)), colour, False),
+                (o.t("track") + o.paren(o.t("status." + status.value)), colour, "track"),
+                *(
+                    [(o.t("corridor", km=_km(view.corridor_km)), CORRIDOR_COLOUR, "band")]
+                    if view.corridor_km
+                    else []
+                ),
             ],
+            notes=[o.t("late_rule", m=round(view.late_after_minutes))] if status.late else [],
             symbols=[
                 (o.t("origin"), "fa-play", "#34495e"),
                 (o.t("destination"), "fa-flag", "#c0392b"),
@@ -317,14 +378,30 @@ def convoy_map(view: ConvoyView, *, options: MapOptions | None = None) -> folium
                     CHECKPOINT_COLOURS[False],
                 ),
                 (o.t("alerts"), "fa-triangle-exclamation", STATUS_COLOURS[MapStatus.ALERT]),
+                *(
+                    [(o.t("event_place"), EVENT_ICONS["off_route"], RESOLVED_COLOUR)]
+                    if view.alert_marks
+                    else []
+                ),
+                *(
+                    [
+                        (
+                            o.t("stop_place", d=o.duration(view.stopped_after_minutes or 0)),
+                            "fa-pause",
+                            STOP_COLOUR,
+                        )
+                    ]
+                    if view.stops
+                    else []
+                ),
             ],
         ),
         position="bottomleft",
         css_class="convoy-legend",
+        collapsible=True,
+        fold_below=(1200, 760),
     ).add_to(m)
-    plugins.Fullscreen(position="topleft").add_to(m)
-    folium.LayerControl(position="topright", collapsed=True).add_to(m)
-    fit(m, bounds, top_left=(50, 40), bottom_right=(290, 40))
+    finish_map(m, o, bounds=bounds, layers_position="topright", collapsed=True, margin=45)
     return m
 
 
@@ -338,23 +415,23 @@ def _panel_html(view: ConvoyView, o: MapOptions) -> str:
         f"{esc(o.t('status.' + view.status.value))}</span> · {esc(stage_label(view, o))}</div>"
         f"<div>{esc(view.origin_name)} → {esc(view.destination_name)}</div>"
     )
-    eta = eta_text(view, o)
-    if eta:
-        head += f"<div><b>{esc(eta)}</b></div>"
+    timing = timing_text(view, o)
+    if timing:
+        head += f"<div><b>{esc(timing)}</b></div>"
     counts = table_html(
         [
             (o.t("total"), c.total),
             (o.t("boarded"), c.boarded),
             (o.t("held"), c.held),
             (o.t("handed_off"), c.handed_off),
-            (o.t("in_custody"), c.in_custody),
+            (custody_label(view, o), c.in_custody),
         ]
     )
     alerts = ""
     if view.alerts:
-        items = "".join(f"<li>{esc(msg)}</li>" for _k, msg in view.alerts)
+        items = "".join(f"<li>{alert_text(msg, o)}</li>" for _k, msg in view.alerts)
         alerts = (
-            f'<div class="convoy-alert-list"><b>{esc(o.t("alerts"))} ({len(view.alerts)})'
+            f'<div class="convoy-alert-list"><b>{esc(o.t("alerts") + o.paren(len(view.alerts)))}'
             f"</b><ul>{items}</ul></div>"
         )
     return head + counts + alerts

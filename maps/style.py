@@ -1,26 +1,24 @@
-"""Shared look of the Convoy Ops maps: options from the settings, status colours and icons,
-the page stylesheet, HTML escaping and zooming to fit.
+"""Shared look of the Convoy Ops maps: options from the settings (language, tiles, time zone)
+with the texts, durations and punctuation of the map's language, status colours and icons,
+and HTML escaping.
 
 Texts in zh-CN and en come from :mod:`models.labels` (domain ``maps``); the custom Leaflet
-elements (data-driven markers, lines, popups, panels) are :mod:`maps.leaflet`, the legend and
-table HTML :mod:`maps.legend`. Nothing here loads anything from the network.
+elements (data-driven markers, lines, popup bindings) are :mod:`maps.leaflet`, the page around
+a map (controls, panels, stylesheet) :mod:`maps.page`, the legend and table HTML
+:mod:`maps.legend`. Nothing here loads anything from the network.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import folium
-from branca.element import Element, Figure
-
 from config import Settings, get_settings
-from maps.basemap import add_basemap
-from maps.offline import new_map
 from models import labels
 from models.errors import ConfigurationError
 from models.geo.datums import LatLon, wgs84_to_gcj02
@@ -35,7 +33,6 @@ __all__ = [
     "STATUS_COLOURS",
     "MapOptions",
     "esc",
-    "fit",
 ]
 
 STATUS_COLOURS: dict[MapStatus, str] = {
@@ -43,10 +40,11 @@ STATUS_COLOURS: dict[MapStatus, str] = {
     MapStatus.UNDER_WAY: "#1f78b4",
     MapStatus.ARRIVED: "#6a3d9a",
     MapStatus.DONE: "#2e9e3e",
+    MapStatus.DONE_LATE: "#b15928",
     MapStatus.DELAYED: "#ff7f00",
     MapStatus.ALERT: "#e31a1c",
 }
-PLANNED_ROUTE_COLOUR = "#444444"
+PLANNED_ROUTE_COLOUR = "#1d1d1d"
 MODE_ICONS = {"train": "fa-train", "flight": "fa-plane", "bus": "fa-bus"}
 MODES = ("train", "flight", "bus")
 CHECKPOINT_ICONS: dict[CheckpointKind, str] = {
@@ -57,6 +55,7 @@ CHECKPOINT_ICONS: dict[CheckpointKind, str] = {
     CheckpointKind.HANDOFF: "fa-handshake",
 }
 CHECKPOINT_COLOURS = {True: "#2e9e3e", False: "#95a5a6"}  # done / not yet
+_MINUTES = re.compile(r"(\d+)\s*(?:分钟|min(?:utes?)?\b)")
 
 
 def esc(value: object) -> str:
@@ -136,93 +135,41 @@ class MapOptions:
             return "—"
         return at.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
 
-    def new_map(self, location: Sequence[float], zoom: int, *, basemap: str = "auto") -> folium.Map:
-        """An offline map (:func:`maps.offline.new_map`) with these tiles; no WGS-84 basemap
-        under GCJ-02 tiles."""
-        if self.shift:
-            level = "none"  # the boundaries are WGS-84: they would sit 300-600 m off
-        elif basemap == "auto":
-            level = "none" if self.tile_url else "province"
-        else:
-            level = basemap
-        m = new_map(
-            self.pt(location[0], location[1]),
-            zoom,
-            tile_url=self.tile_url,
-            tile_attribution=self.tile_attribution,
-            basemap="none",
-            control_scale=True,
-        )
-        if level != "none":
-            add_basemap(
-                m,
-                level,  # type: ignore[arg-type]
-                name=self.t(f"basemap.{level}"),
-                fill_opacity=0.0 if self.tile_url else 1.0,
-            )
-        _add_css(m)
-        return m
+    @property
+    def comma(self) -> str:
+        return "，" if self.locale == "zh-CN" else ", "
 
+    def duration(self, minutes: float) -> str:
+        """A duration for people: ``45 分钟``, ``1 小时 32 分钟``, ``2 天 3 小时``, ``2472 天``
+        (``45 min``, ``1 h 32 min`` … in English)."""
+        m = round(abs(minutes))
+        if m < 60:
+            return self.t("dur.min", m=m)
+        if m < 48 * 60:
+            hours, rest = divmod(m, 60)
+            return self.t("dur.h_min", h=hours, m=rest) if rest else self.t("dur.h", h=hours)
+        days, rest = divmod(m, 24 * 60)
+        hours = rest // 60
+        if hours and days < 10:
+            return self.t("dur.d_h", d=days, h=hours)
+        return self.t("dur.d", d=days)
 
-# --------------------------------------------------------------------------- page stylesheet
+    def humanise(self, text: str) -> str:
+        """Free text (an alert subject) with minute counts of an hour or more humanised:
+        ``已 3560615 分钟无位置`` → ``已 2472 天无位置``."""
 
-_CSS = """
-<style>
-.convoy-marker { background: none; border: none; }
-.convoy-badge { box-sizing: border-box; border: 2px solid #fff; border-radius: 50%;
-  color: #fff; text-align: center; box-shadow: 0 1px 4px rgba(0,0,0,.45);
-  white-space: nowrap; font-family: system-ui, "Microsoft YaHei", "WenQuanYi Micro Hei",
-  sans-serif; font-weight: 600; }
-.convoy-badge-text { padding: 0 4px; }
-.convoy-marker-count .convoy-badge { border-radius: 11px; }
-.convoy-panel { background: rgba(255,255,255,.94); padding: 8px 10px; border-radius: 6px;
-  box-shadow: 0 1px 5px rgba(0,0,0,.35); font: 12px/1.45 system-ui, "Microsoft YaHei",
-  "WenQuanYi Micro Hei", sans-serif; color: #222; max-width: 320px; }
-.convoy-panel h4 { margin: 0 0 4px; font-size: 14px; }
-.convoy-summary { max-width: 440px; }
-.convoy-summary .cols { display: flex; gap: 14px; }
-.convoy-summary .cols > div { flex: 1 1 auto; }
-.convoy-panel table { border-collapse: collapse; }
-.convoy-panel td { padding: 0 6px 0 0; vertical-align: top; }
-.convoy-panel td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.convoy-panel ul { margin: 2px 0 0; padding-left: 16px; }
-.convoy-legend i.swatch { display: inline-block; width: 22px; height: 0; margin-right: 6px;
-  vertical-align: middle; border-top: 4px solid; }
-.convoy-legend i.swatch.dash { border-top-style: dashed; border-top-width: 3px; }
-.convoy-legend i.dot { display: inline-block; width: 14px; height: 14px; border-radius: 50%;
-  margin-right: 6px; vertical-align: middle; color: #fff; font-size: 8px; text-align: center;
-  line-height: 14px; }
-.convoy-popup table { border-collapse: collapse; font-size: 12px; }
-.convoy-popup td { padding: 1px 8px 1px 0; }
-.convoy-popup td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.convoy-popup h4 { margin: 0 0 4px; font-size: 14px; }
-.convoy-label { font-weight: 600; }
-.convoy-alert-list { color: #b00; }
-</style>
-"""
+        def replace(match: re.Match[str]) -> str:
+            minutes = int(match.group(1))
+            return self.duration(minutes) if minutes >= 60 else match.group(0)
 
+        return _MINUTES.sub(replace, text)
 
-def _add_css(m: folium.Map) -> None:
-    figure = m.get_root()
-    if isinstance(figure, Figure):
-        figure.header.add_child(Element(_CSS), name="convoy_map_css")
+    @property
+    def zone_name(self) -> str:
+        """The display time zone for people (``北京时间``), else its IANA name."""
+        name = self.t(f"zone.{self.timezone}")
+        return self.timezone if name == f"zone.{self.timezone}" else name
 
-
-# --------------------------------------------------------------------------- zoom
-
-
-def fit(
-    m: folium.Map,
-    points: Sequence[Sequence[float]],
-    *,
-    top_left: tuple[int, int] = (30, 30),
-    bottom_right: tuple[int, int] = (30, 30),
-) -> None:
-    """Zoom the map to show every point, keeping clear of the panels (pixels, in the browser)."""
-    lats = [p[0] for p in points]
-    lons = [p[1] for p in points]
-    m.fit_bounds(
-        [(min(lats), min(lons)), (max(lats), max(lons))],
-        padding_top_left=top_left,
-        padding_bottom_right=bottom_right,
-    )
+    def ms(self, at: datetime) -> int:
+        """A time as JavaScript milliseconds since the epoch (for replays)."""
+        return int(at.timestamp() * 1000)

@@ -29,6 +29,8 @@ TABLE_MODULES: tuple[str, ...] = (
     "models.intake.verification",
     "models.intake.registration",
     "models.permits.tables",
+    "models.access.users",
+    "models.access.audit",
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -12,7 +12,8 @@ writes). It uses the standard library only:
   shrink to at least a triangle instead of disappearing) and the boundary lines
   (``境界线``: the dashed South China Sea line and the sea/undetermined boundary segments);
 * computes one label point per region (pole of inaccessibility of its largest part);
-* writes ``basemap/*.geojson.gz`` and the "basemap" section of ``SOURCES.md``.
+* writes ``basemap/*.geojson.gz`` (the counties one file per province,
+  ``districts-33.geojson.gz`` …) and the "basemap" section of ``SOURCES.md``.
 
 Usage (from the repository root, as a module of the ``scripts`` package)::
 
@@ -55,12 +56,18 @@ class LayerSpec:
     tolerance: float  # Douglas–Peucker tolerance in degrees
     digits: int  # decimal places kept in the output
     prefixes: tuple[str, ...] = ()  # adcode prefixes to keep (empty: all)
+    split: bool = False  # one file per province (``out`` holds ``{province}``)
 
 
+# Provinces for the small zooms, prefectures from zoom 6 (fine enough for zoom 9), counties
+# from zoom 8 at the source's own resolution (about 150 m: the coast stays right at zoom 12),
+# one file per province so that a map loads only the provinces it shows.
 LAYERS = (
     LayerSpec("china-provinces.geojson.gz", "province.geojson", "province", 0.012, 3),
-    LayerSpec("china-cities.geojson.gz", "city.geojson", "city", 0.012, 3),
-    LayerSpec("zhejiang-districts.geojson.gz", "district.geojson", "district", 0.004, 4, ("33",)),
+    LayerSpec("china-cities.geojson.gz", "city.geojson", "city", 0.004, 4),
+    LayerSpec(
+        "districts-{province}.geojson.gz", "district.geojson", "district", 0.0015, 4, split=True
+    ),
 )
 LINES = LayerSpec("china-boundary-lines.geojson.gz", "province.geojson", "lines", 0.01, 3)
 
@@ -269,8 +276,13 @@ def _open(ring: list[list[float]]) -> Ring:
     return pts
 
 
-def _short_name(name: str) -> str:
-    """``浙江省`` → ``浙江``, ``广西壮族自治区`` → ``广西``, ``香港特别行政区`` → ``香港``."""
+def _short_name(name: str, level: str = "province") -> str:
+    """``浙江省`` → ``浙江``, ``广西壮族自治区`` → ``广西``, ``香港特别行政区`` → ``香港``; for
+    prefectures only ``市`` goes (``宁波市`` → ``宁波``); counties keep their names."""
+    if level == "district":
+        return name
+    if level == "city":
+        return name[:-1] if name.endswith("市") and len(name) > 2 else name
     for suffix in SHORT_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix) + 1:
             return name[: -len(suffix)]
@@ -312,7 +324,7 @@ def build_layer(spec: LayerSpec, features: list[dict[str, Any]]) -> dict[str, An
                 "type": "Feature",
                 "properties": {
                     "name": name,
-                    "short": _short_name(name) if spec.level == "province" else name,
+                    "short": _short_name(name, spec.level),
                     "adcode": adcode,
                     "label": [round(lx, 3), round(ly, 3)],
                 },
@@ -350,6 +362,20 @@ def build_lines(spec: LayerSpec, features: list[dict[str, Any]]) -> dict[str, An
                 "geometry": {"type": "MultiLineString", "coordinates": lines},
             }
         ],
+    }
+
+
+def _by_province(collection: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The features of a layer grouped by province (first two adcode digits); features
+    without an adcode are left out."""
+    parts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for feature in collection["features"]:
+        code = str(feature["properties"]["adcode"])
+        if len(code) == 6 and code.isdigit():
+            parts[code[:2]].append(feature)
+    return {
+        province: {"type": "FeatureCollection", "features": features}
+        for province, features in sorted(parts.items())
     }
 
 
@@ -395,12 +421,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             collection = build_layer(spec, data["features"])
             count = len(collection["features"])
-        raw, packed = _write(collection, spec.out)
-        print(
-            f"{spec.out}: {count} regions/lines, {raw:,} bytes, {packed:,} gzipped", file=sys.stderr
-        )
+        if spec.split:
+            raw = packed = 0
+            parts = _by_province(collection)
+            for province, part in parts.items():
+                a, b = _write(part, spec.out.format(province=province))
+                raw, packed = raw + a, packed + b
+            count = sum(len(p["features"]) for p in parts.values())
+            name = f"{spec.out.format(province='NN')} ({len(parts)} files)"
+        else:
+            raw, packed = _write(collection, spec.out)
+            name = spec.out
+        print(f"{name}: {count} regions/lines, {raw:,} bytes, {packed:,} gzipped", file=sys.stderr)
         rows.append(
-            f"| `basemap/{spec.out}` | {spec.level} | {count} | {spec.tolerance} | {spec.digits} "
+            f"| `basemap/{name}` | {spec.level} | {count} | {spec.tolerance} | {spec.digits} "
             f"| {raw:,} | {packed:,} |"
         )
     rows.append("")

@@ -1,6 +1,7 @@
 """CLI commands of enterprises: ``convoy enterprise import FILE``, ``convoy enterprise code
-NAME`` (registration QR code), ``convoy enterprise draw NAME CONVOY`` (registered workers →
-manifest). ``flows.cli.main`` calls ``register(app)``."""
+NAME`` (registration QR code), ``convoy enterprise link NAME`` (its own page), ``convoy
+enterprise draw NAME CONVOY`` (registered workers → manifest). ``flows.cli.main`` calls
+``register(app)``."""
 
 from __future__ import annotations
 
@@ -77,6 +78,24 @@ def enterprise_code_cmd(
         return
     console.print(f"{code.enterprise}: registration link valid until {code.expires:%Y-%m-%d}")
     console.print(f"  {code.url}\n  QR code: {code.png}\n           {code.svg}")
+
+
+@enterprise_app.command("link")
+@friendly
+def enterprise_link_cmd(
+    name: Annotated[str, typer.Argument(help="The enterprise (exact or normalised name).")],
+    days: Annotated[int | None, typer.Option(help="Days the link stays valid.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Public address of the registration form.")
+    ] = None,
+) -> None:
+    """The enterprise's own signed link: its registered workers, their versions, its handoffs."""
+    from models.intake.registration import enterprise_link
+
+    with session_scope() as session:
+        url, expires = enterprise_link(session, name, days=days, base_url=base_url)
+    console.print(f"{name}: its own page, valid until {expires:%Y-%m-%d} (give it to them only)")
+    console.print(f"  {url}", highlight=False, soft_wrap=True)
 
 
 @enterprise_app.command("draw")

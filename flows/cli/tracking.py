@@ -16,6 +16,7 @@ from rich.table import Table
 
 from config import get_settings
 from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
+from models.access.actors import acting_as, service
 from models.db import session_scope, utcnow
 from models.errors import MonitorBusyError, ValidationError
 from models.labels import local_time
@@ -97,13 +98,15 @@ def alerts(
 @friendly
 def alerts_ack(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
-    by: Annotated[str, typer.Option(help="Who acknowledges (name or badge).")] = "cli",
+    by: Annotated[
+        str | None, typer.Option(help="Who acknowledges (default: the operator).")
+    ] = None,
 ) -> None:
     """Acknowledge an alert: you take care of it, it no longer escalates."""
     from models.tracking.alerts.lifecycle import acknowledge
 
     with session_scope() as session:
-        a = acknowledge(session, alert_id, by, utcnow())
+        a = acknowledge(session, alert_id, by or get_settings().operator, utcnow())
     console.print(f"Alert #{a.id} acknowledged by {a.acknowledged_by}.")
 
 
@@ -112,13 +115,14 @@ def alerts_ack(
 def alerts_snooze(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
     minutes: Annotated[float | None, typer.Option(help="How long (default: setting).")] = None,
-    by: Annotated[str, typer.Option(help="Who snoozes it.")] = "cli",
+    by: Annotated[str | None, typer.Option(help="Who snoozes it (default: the operator).")] = None,
 ) -> None:
     """Hold an alert's escalation for a while."""
     from models.tracking.alerts.lifecycle import snooze
 
     with session_scope() as session:
-        a = snooze(session, alert_id, minutes or get_settings().alert_snooze_minutes, by, utcnow())
+        minutes = minutes or get_settings().alert_snooze_minutes
+        a = snooze(session, alert_id, minutes, by or get_settings().operator, utcnow())
     console.print(f"Alert #{a.id} snoozed until {_local(a.snoozed_until)}.")
 
 
@@ -127,13 +131,13 @@ def alerts_snooze(
 def alerts_resolve(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
     reason: Annotated[str, typer.Option(help="Why it is over.")] = "resolved by hand",
-    by: Annotated[str, typer.Option(help="Who resolves it.")] = "cli",
+    by: Annotated[str | None, typer.Option(help="Who resolves it (default: the operator).")] = None,
 ) -> None:
     """Resolve an alert by hand (the monitor opens a new one if the condition persists)."""
     from models.tracking.alerts.lifecycle import resolve
 
     with session_scope() as session:
-        a = resolve(session, alert_id, by, reason, utcnow())
+        a = resolve(session, alert_id, by or get_settings().operator, reason, utcnow())
     console.print(f"Alert #{a.id} resolved: {a.resolve_reason}.")
 
 
@@ -340,7 +344,8 @@ def monitor(
 
     if once:
         now = parse_time(at) or utcnow()
-        report, delivered = check_once(now)
+        with acting_as(service("monitor"), "flow"):  # the monitor acts, not the operator
+            report, delivered = check_once(now)
         data = {
             "checked": report.checked,
             "changes": [
@@ -364,7 +369,9 @@ def monitor(
         f"Delay monitor: checks every {s.monitor_interval_minutes:g} min, delivers every "
         f"{s.outbox_poll_seconds:g} s. Ctrl-C stops it."
     )
-    if not run_monitor(s):
+    with acting_as(service("monitor"), "flow"):
+        kept = run_monitor(s)
+    if not kept:
         raise MonitorBusyError(
             "Another monitor took over this database while this one was not renewing its lease; "
             "this one stopped."
@@ -440,12 +447,13 @@ def serve(
     """
     from flows.service.operation import serve_operation
 
-    code = serve_operation(
-        host,
-        port,
-        prefect_port,
-        say=lambda line: console.print(line, highlight=False, soft_wrap=True),
-    )
+    with acting_as(service("convoy serve"), "api"):  # requests do not act as the operator
+        code = serve_operation(
+            host,
+            port,
+            prefect_port,
+            say=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        )
     if code:
         raise typer.Exit(code)
 

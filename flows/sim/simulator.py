@@ -154,7 +154,7 @@ class ConvoySimulator:
 
     def _spot_check(self, session: Any) -> dict[str, Any]:
         convoy = get_convoy(session, self.code)
-        rate = float(self.settings.rules().get("screening", {}).get("arrival_sample_rate", 0.1))
+        rate = self.settings.rule_set.screening.arrival_sample_rate
         arrived = {p.seat: p for p in self._passengers(session, Custody.ARRIVED)}
         sample = arrival_sample(convoy, list(arrived), rate)
         results = []

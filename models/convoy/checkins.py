@@ -252,8 +252,7 @@ FEEDS: dict[Kind, Stage] = {
 
 def future_tolerance(settings: Settings | None = None) -> timedelta:
     """How far ahead of the server clock a reported time may be (the same for every source)."""
-    rules = (settings or get_settings()).rules()
-    return timedelta(minutes=float(rules.get("tracking", {}).get("future_tolerance_min", 10)))
+    return timedelta(minutes=(settings or get_settings()).rule_set.tracking.future_tolerance_min)
 
 
 def _shown(at: datetime, settings: Settings) -> str:

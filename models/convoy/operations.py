@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
+from config.rules import ScreeningRules
 from models.convoy import checkins
 from models.convoy.checkins import Kind
 from models.convoy.custody import Change, apply_changes, census, states
@@ -66,8 +67,8 @@ class Context:
     previous_at: datetime
 
     @property
-    def rules(self) -> dict[str, Any]:
-        return self.settings.rules().get("screening", {})
+    def rules(self) -> ScreeningRules:
+        return self.settings.rule_set.screening
 
 
 def _in_state(ctx: Context, state: Custody) -> list[Passenger]:
@@ -209,7 +210,7 @@ def _screen(
             changes.append(Change(p.id or 0, passed_to))
     extra: dict[str, Any] = {}
     if spot:  # the sample the rule asks for, and who in it was not measured
-        rate = float(ctx.rules.get("arrival_sample_rate", 0.1))
+        rate = ctx.rules.arrival_sample_rate
         sample = arrival_sample(ctx.convoy, [p.seat for p in eligible_people], rate)
         extra = {
             "sample_size": len(sample),

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlmodel import Session, SQLModel, col
 
+from models.access.audit import guard, record
 from models.convoy.lifecycle import Custody, Mode, Stage
 from models.convoy.tables import (
     Assignment,
@@ -289,36 +290,23 @@ class _BulkInsert:
     def run(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        items = list(self.procs.items())
-        if items:
-            caches: list[dict[Any, Any]] = [{} for _ in items]
-            empty = {i: proc({}) if self._is_json(i) else None for i, proc in items}
-            fixed: list[Any] = []
-            for row in rows:
-                r = list(row)
-                for (i, proc), cache in zip(items, caches, strict=True):
-                    v = r[i]
-                    if v is None:
-                        continue
-                    if type(v) is dict:
-                        r[i] = proc(v) if v else empty[i]
-                        continue
-                    out = cache.get(v)
-                    if out is None:
-                        out = proc(v)
-                        if len(cache) < 10_000:
-                            cache[v] = out
-                    r[i] = out
-                fixed.append(r)
-        else:
-            fixed = list(rows)
+        if not self.procs and self.positional and self.order == list(range(len(self.columns))):
+            self.conn.exec_driver_sql(self.sql, rows)
+            return
+        cols: list[Any] = list(zip(*rows, strict=True))  # converted column by column
+        for i, proc in self.procs.items():
+            if self._is_json(i):
+                empty = proc({})
+                cols[i] = [None if v is None else proc(v) if v else empty for v in cols[i]]
+            else:  # each distinct value once (times, flags)
+                done = {v: None if v is None else proc(v) for v in set(cols[i])}
+                cols[i] = [done[v] for v in cols[i]]
         if not self.positional:
-            params: list[Any] = [dict(zip(self.columns, r, strict=True)) for r in fixed]
-        elif self.order == list(range(len(self.columns))):
-            params = [tuple(r) for r in fixed] if items else fixed
+            params: list[Any] = [
+                dict(zip(self.columns, r, strict=True)) for r in zip(*cols, strict=True)
+            ]
         else:
-            order = self.order
-            params = [tuple(r[i] for i in order) for r in fixed]
+            params = list(zip(*(cols[i] for i in self.order), strict=True))
         self.conn.exec_driver_sql(self.sql, params)
 
     def _is_json(self, i: int) -> bool:
@@ -351,6 +339,7 @@ def add_passengers(
             f"Convoy {convoy.code} is at stage {convoy.stage}; passengers can only be added "
             "while it is planned."
         )
+    guard(session, "manifest.import", convoy_id=convoy.id)
     conn = session.connection()
     existing = set(
         conn.execute(select(_P.c.id_number).where(_P.c.convoy_id == convoy.id)).scalars()
@@ -375,6 +364,7 @@ def add_passengers(
         ).where(_P.c.convoy_id == convoy.id, _P.c.id > bindparam("after_id")),
     )  # fmt: skip
     cid = convoy.id
+    low, high = 1 << 62, 0  # the seats added (for the audit)
 
     def flush() -> None:
         nonlocal added, after_id
@@ -400,8 +390,10 @@ def add_passengers(
             at_seat = seat
         else:
             at_seat = row.seat
-            seat = max(seat, at_seat)
+            if at_seat > seat:
+                seat = at_seat
         existing.add(idn)
+        low, high = min(low, at_seat), max(high, at_seat)
         batch.append(
             (cid, at_seat, row.name, idn, row.phone, employer, enterprises[employer], row.origin,
              row.health_code, row.nat_result, row.nat_time, row.temperature, row.entry_applied,
@@ -410,6 +402,12 @@ def add_passengers(
         if len(batch) >= chunk:
             flush()
     flush()
+    if added:
+        record(
+            session, "passengers.add", f"convoy {convoy.code}", convoy_id=cid,
+            after={"added": added, "already_on_manifest": skipped, "source": actor,
+                   "seats": f"{low}-{high}"},
+        )  # fmt: skip
     return added, skipped
 
 

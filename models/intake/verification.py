@@ -354,26 +354,3 @@ def summary_table(session: Session, convoy_id: int) -> list[dict[str, Any]]:
             row["seats"] = row["who"] = ""
         out.append(row)
     return out
-
-
-def check_convoy(
-    session: Session, convoy: Any, registry: Registry | None = None
-) -> tuple[int, list[dict[str, Any]]]:
-    """Compare a convoy's whole manifest with the registry lists now, changing nothing.
-
-    Returns the number of passengers and the flagged ones (seat, masked ID, outcome, category,
-    reason, list). The convoy flow's pre-verification step is what holds them.
-    """
-    registry = registry if registry is not None else configured_registry()
-    t = Passenger.__table__  # type: ignore[attr-defined]
-    people = session.execute(
-        select(t.c.id, t.c.seat, t.c.id_number).where(t.c.convoy_id == convoy.id).order_by(t.c.seat)
-    ).all()
-    ids = {pid: idn for pid, _, idn in people}
-    outcomes = verify([tuple(p) for p in people], registry)  # type: ignore[misc]
-    flagged = [
-        {"seat": o.seat, "id": mask_id(ids[o.passenger_id]), "outcome": o.outcome,
-         "category": o.category, "reason": o.reason, "source": o.source}
-        for o in outcomes if o.outcome != "clear"
-    ]  # fmt: skip
-    return len(outcomes), flagged

@@ -96,13 +96,25 @@ def enterprise_recipients(enterprise: Enterprise) -> list[Recipient]:
 
 
 def mask_url(url: str) -> str:
-    """An Apprise URL with credentials and path tokens hidden: 'mailto://***@host', 'json://host/…'."""
-    m = re.match(r"^([a-z0-9+.-]+)://(?:([^@/]*)@)?([^/?#]*)(.*)$", url, re.IGNORECASE)
-    if not m:
+    """An Apprise URL as Apprise's own privacy mode shows it — passwords hidden, tokens (for
+    dingtalk, wecombot and feishu the host *is* the token) cut to their first and last
+    characters — without the query string, a generic webhook's path hidden, phone numbers
+    masked. A URL Apprise cannot read shows its scheme only."""
+    from apprise import Apprise
+
+    from models.intake.identity import scrub
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme):
         return "***"
-    scheme, creds, host, rest = m.groups()
-    shown = f"{scheme}://" + ("***@" if creds else "") + host
-    return shown + ("/…" if rest.strip("/") else "")
+    plugin = Apprise.instantiate(url, suppress_exceptions=True)
+    if not plugin:
+        return f"{scheme}://***"
+    shown = str(plugin.url(privacy=True)).split("?", 1)[0].rstrip("/")
+    if scheme in {"json", "jsons", "xml", "xmls", "form", "forms"}:  # the path may be a secret
+        head, _, path = shown.partition("://")[2].partition("/")
+        shown = f"{scheme}://{head}" + ("/…" if path.strip("/") else "")
+    return scrub(shown)
 
 
 def _dedupe(key: str, url: str) -> str:

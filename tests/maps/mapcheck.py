@@ -132,7 +132,7 @@ PROBE = """(() => {
         leaflet: typeof window.L,
         planned: q("path.convoy-route-planned"),
         track: q("path.convoy-route-track"),
-        playback: q("path.convoy-playback"),
+        replayTrail: q("path.convoy-replay-trail"),
         overviewRoutes: q("path.convoy-overview-route"),
         modeRoutes: {train: q("path.convoy-mode-train"), flight: q("path.convoy-mode-flight"),
                      bus: q("path.convoy-mode-bus")},
@@ -151,7 +151,17 @@ PROBE = """(() => {
         layerControl: q(".leaflet-control-layers"),
         layerNames: [...document.querySelectorAll(".leaflet-control-layers-overlays span")]
             .map((s) => s.textContent.trim()),
-        timeControl: q(".leaflet-bar-timecontrol"),
+        replayControl: q(".convoy-replay"),
+        controlTitles: [...document.querySelectorAll(
+            ".leaflet-control-container [title], .leaflet-control-container [aria-label]")]
+            .map((e) => e.getAttribute("title") || e.getAttribute("aria-label")),
+        scaleLines: [...document.querySelectorAll(".leaflet-control-scale-line")]
+            .map((e) => e.textContent),
+        libraries: ["L", "jQuery", "bootstrap", "moment", "nezasa"]
+            .filter((name) => typeof window[name] !== "undefined")
+            .concat(window.L && L.TimeDimension ? ["L.TimeDimension"] : []),
+        scripts: [...document.scripts].map((s) => s.src).filter((s) => s)
+            .map((s) => s.split("/").slice(-2).join("/")),
         legend: q(".convoy-legend"),
         info: q(".convoy-info"),
         summary: document.querySelector(".convoy-summary")
@@ -163,6 +173,79 @@ PROBE = """(() => {
         fontErrors: [...document.fonts].filter((f) => f.status === "error").map((f) => f.family),
     };
 })()"""
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_chinese_controls(dom: dict[str, Any]) -> None:
+    """Every control title (and ARIA label) is Chinese; the scale bar is metric only."""
+    titles = dom["controlTitles"]
+    assert titles, "no control titles found"
+    english = [t for t in titles if not CJK.search(t)]
+    assert english == [], english
+    assert len(dom["scaleLines"]) == 1 and re.fullmatch(r"\d+ k?m", dom["scaleLines"][0])
+
+
+HIDDEN_PROBE = """(() => {
+    const centre = (el) => {
+        const r = el.getBoundingClientRect();
+        return [r.left + r.width / 2, r.top + r.height / 2];
+    };
+    const hit = (el) => {
+        const [x, y] = centre(el);
+        const top = document.elementFromPoint(x, y);
+        return top && top.closest(".leaflet-marker-icon, .leaflet-control");
+    };
+    const inView = (el) => {
+        const [x, y] = centre(el);
+        return x >= 0 && y >= 0 && x < innerWidth && y < innerHeight;
+    };
+    const markers = [...document.querySelectorAll(
+        ".leaflet-marker-pane .convoy-marker:not(.convoy-marker-replay)")].filter(inView);
+    const flags = markers.filter((el) => el.classList.contains("convoy-marker-destination"));
+    return {
+        markers: markers.length,
+        flags: flags.length,
+        flagOnTop: flags.every((el) => hit(el) === el),
+        covered: markers.filter((el) => hit(el) !== el)
+            .map((el) => [el.className, hit(el) ? hit(el).className : null]),
+        moved: markers.filter((el) => el.hasAttribute("data-moved")).length,
+    };
+})()"""
+
+
+def hidden(page: ChromiumPage, zoom: int | None = None) -> dict[str, Any]:
+    """Which badges are covered (by another badge or a control) at the map's zoom, or after
+    zooming to ``zoom`` around the destination flag (and letting clusters settle); the flag
+    must be the topmost element at its own centre."""
+    if zoom is None:  # let clusters finish fading in (slow on a busy machine), then measure
+        page.evaluate(
+            """new Promise((done) => setTimeout(() => {
+                const map = Object.values(window).find((v) => v instanceof L.Map);
+                map.convoyDeclutter();
+                done(true);
+            }, 300))""",
+            await_promise=True,
+        )
+    else:
+        page.evaluate(
+            f"""new Promise((done) => {{
+                const map = Object.values(window).find((v) => v instanceof L.Map);
+                const flag = document.querySelector(".convoy-marker-destination");
+                let at = null;
+                map.eachLayer((layer) => {{
+                    if (layer.getElement && layer.getElement() === flag) {{
+                        at = layer.getLatLng();
+                    }}
+                }});
+                map.setView(at, {zoom}, {{animate: false}});
+                setTimeout(() => {{ map.convoyDeclutter(); done(true); }}, 450);
+            }})""",
+            await_promise=True,
+        )
+    result: dict[str, Any] = page.evaluate(HIDDEN_PROBE)
+    return result
 
 
 def load(browser: HeadlessChromium, html: Path) -> dict[str, Any]:

@@ -5,16 +5,35 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import branca.element
 import folium
 import pytest
 
-from maps.basemap import BASEMAP_DIR, add_basemap, has_basemap, load_boundaries, province_code
+from maps.basemap import (
+    BASEMAP_DIR,
+    add_basemap,
+    asset_text,
+    district_provinces,
+    has_basemap,
+    load_boundaries,
+    province_code,
+    region_at,
+)
+from maps.offline import render_offline, save_offline
 from models.errors import ConfigurationError
 
 Polygon = list[list[list[float]]]
+SOME = [
+    "33",
+    "61",
+    "41",
+    "52",
+    "65",
+]  # 浙江, 陕西, 河南, 贵州, 新疆: the checks that read every ring
 
 
 def _inside_ring(lon: float, lat: float, ring: list[list[float]]) -> bool:
@@ -40,7 +59,9 @@ def _inside(lon: float, lat: float, feature: dict[str, Any]) -> bool:
 def _region_at(level: str, lat: float, lon: float, **kwargs: Any) -> str:
     hits = [
         f["properties"]["name"]
-        for f in load_boundaries(level, **kwargs)["features"]  # type: ignore[arg-type]
+        for f in load_boundaries(level, SOME if level == "district" else None)[  # type: ignore[arg-type]
+            "features"
+        ]
         if _inside(lon, lat, f)
     ]
     assert len(hits) == 1, hits
@@ -72,6 +93,7 @@ def test_province_layer_is_complete_and_small() -> None:
         ("city", 30.274, 120.155, "杭州市"),
         ("city", 34.500, 109.510, "渭南市"),
         ("district", 29.477, 121.869, "象山县"),
+        ("district", 34.956, 109.581, "蒲城县"),
     ],
 )
 def test_known_places_fall_in_the_right_region(
@@ -82,7 +104,7 @@ def test_known_places_fall_in_the_right_region(
 
 def test_label_points_lie_inside_their_region() -> None:
     for level in ("province", "city", "district"):
-        for feature in load_boundaries(level)["features"]:  # type: ignore[arg-type]
+        for feature in load_boundaries(level, SOME)["features"]:  # type: ignore[arg-type]
             lon, lat = feature["properties"]["label"]
             assert _inside(lon, lat, feature), (level, feature["properties"]["name"])
 
@@ -113,7 +135,7 @@ def test_neighbours_share_their_simplified_border() -> None:
 
 def test_rings_are_closed_and_in_wgs84_range() -> None:
     for level in ("province", "city", "district"):
-        for feature in load_boundaries(level)["features"]:  # type: ignore[arg-type]
+        for feature in load_boundaries(level, SOME)["features"]:  # type: ignore[arg-type]
             for polygon in feature["geometry"]["coordinates"]:
                 for ring in polygon:
                     assert ring[0] == ring[-1] and len(ring) >= 4
@@ -125,58 +147,80 @@ def test_province_filter_and_codes() -> None:
     zhejiang = load_boundaries("city", ["浙江"])["features"]
     assert len(zhejiang) == 11
     assert all(f["properties"]["adcode"].startswith("33") for f in zhejiang)
+    shaanxi = {f["properties"]["name"] for f in load_boundaries("district", ["陕西"])["features"]}
+    assert "蒲城县" in shaanxi and len(shaanxi) > 100
     with pytest.raises(ConfigurationError, match="not a province name"):
         province_code("火星")
-    with pytest.raises(ConfigurationError, match="Zhejiang"):
-        load_boundaries("district", ["陕西"])
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_boundaries("township")  # type: ignore[arg-type]
 
 
-def test_add_basemap_builds_one_layer_group() -> None:
-    m = folium.Map(location=(30, 120), zoom_start=6, tiles=None)
-    assert not has_basemap(m)
-    group = add_basemap(m, "city", provinces=["33", "61"])
-    assert has_basemap(m)
-    html = m.get_root().render()
-    assert group.get_name() in html
-    assert "convoy-basemap-city" in html
-    assert '"330200"' in html and '"610500"' in html and '"440100"' not in html
-    assert "L.tooltip(" in html  # labels are tooltips, not markers
+def test_counties_ship_for_every_province_of_the_campaigns() -> None:
+    """Counties of every mainland province ship, so the origin provinces of any campaign
+    (陕西, 河南, 贵州, 四川 …) have them, not only Zhejiang."""
+    shipped = district_provinces()
+    assert len(shipped) >= 31
+    assert {"33", "61", "41", "52", "51", "42", "34"} <= set(shipped)
 
 
-def _embedded_geojson(html: str) -> list[Any]:
-    """The FeatureCollections the page hands to Leaflet (``….addData(<GeoJSON>);``)."""
+@pytest.mark.parametrize(
+    ("level", "lat", "lon", "expected"),
+    [
+        ("province", 29.874, 121.550, "浙江省"),
+        ("city", 29.874, 121.550, "宁波市"),
+        ("district", 29.477, 121.869, "象山县"),
+        ("district", 34.956, 109.581, "蒲城县"),
+        ("city", 32.147, 114.091, "信阳市"),  # 信阳站
+        ("city", 26.538, 106.801, "贵阳市"),  # 贵阳龙洞堡国际机场
+    ],
+)
+def test_region_at_finds_the_region_of_a_point(
+    level: str, lat: float, lon: float, expected: str
+) -> None:
+    found = region_at(level, lat, lon)  # type: ignore[arg-type]
+    assert found is not None and found["name"] == expected
+    assert region_at("province", 10.0, 160.0) is None  # the Pacific
+
+
+def _embedded(html: str) -> dict[str, Any]:
+    """The layer data the page's basemap scripts store (``window.convoyBasemap[KEY] = …``)."""
     decoder = json.JSONDecoder()
-    found = []
-    start = html.find(".addData(")
-    while start != -1:
-        data, _end = decoder.raw_decode(html, start + len(".addData("))
-        found.append(data)
-        start = html.find(".addData(", start + 1)
+    found = {}
+    for match in re.finditer(r'window\.convoyBasemap \|\| \{\}\)\["([\w-]+)"\] = ', html):
+        data, _end = decoder.raw_decode(html, match.end())
+        found[match.group(1)] = data
     return found
 
 
-def test_basemap_embeds_the_shipped_data_as_it_is() -> None:
+def test_basemap_layers_are_shared_scripts_embedded_only_inline(tmp_path: Path) -> None:
+    """The page links the layer scripts (one copy per folder) in folder mode and embeds them
+    only in an inline map; the data is the shipped data as it is."""
     m = folium.Map(location=(30, 120), zoom_start=5, tiles=None)
-    add_basemap(m)
-    html = m.get_root().render()
-    polygons, lines = _embedded_geojson(html)
-    assert polygons == load_boundaries("province")
-    assert lines == load_boundaries("lines")
-    assert '"dashArray": "6 4"' in html  # the dashed boundary lines
-    assert '"fillColor": "#f6f3ea"' in html and '"weight": 1.2' in html
-    assert '{"color": "#6b5f4d", "weight": 2.4}' in html  # the hover highlight
-    assert 'className: "foliumtooltip"' in html and "resetStyle(" in html
-    assert ".foliumtooltip table" in html  # the tooltip's table style
-    assert "https://" not in html.split("</head>", 1)[1]  # no URL in the page body
-
-    city = folium.Map(location=(30, 120), zoom_start=7, tiles=None)
-    add_basemap(city, "city", provinces=["浙江", "61"], fill_opacity=0)
-    html = city.get_root().render()
-    (only,) = _embedded_geojson(html)  # no boundary lines with a province filter
-    assert only == load_boundaries("city", ["33", "61"])
-    assert '"fillOpacity": 0.0' in html
+    group = add_basemap(m, counties=["浙江", "61"], places=[(29.874, 121.55)])
+    assert has_basemap(m)
+    folder = render_offline(m, mode="folder")
+    scripts = re.findall(r'<script src="(assets/basemap/[^"]+)"', folder)
+    assert sorted(scripts) == [
+        "assets/basemap/china-boundary-lines.js",
+        "assets/basemap/china-cities.js",
+        "assets/basemap/china-provinces.js",
+        "assets/basemap/districts-33.js",
+        "assets/basemap/districts-61.js",
+    ]
+    assert _embedded(folder) == {} and len(folder) < 60_000
+    assert group.get_name() in folder
+    inline = render_offline(m)
+    data = _embedded(inline)
+    assert data["province"] == load_boundaries("province")
+    assert data["lines"] == load_boundaries("lines")
+    assert data["district-61"] == load_boundaries("district", ["61"])
+    assert '"dashArray": "6 4"' in inline and '"fillColor": "#f6f3ea"' in inline
+    assert '"330200": 4' in inline and '"330100": 6' in inline  # 宁波 from 4, 杭州 (capital) 6
+    saved = save_offline(m, tmp_path / "a" / "map.html", mode="folder")
+    shared = saved.parent / "assets" / "basemap" / "districts-33.js"
+    assert shared.read_text(encoding="utf-8") == asset_text("basemap/districts-33.js")
+    second = save_offline(m, saved.parent / "other.html", mode="folder")
+    assert second.stat().st_size < 60_000  # the data stays in the shared files
 
 
 def test_basemap_options_and_errors() -> None:
@@ -185,16 +229,19 @@ def test_basemap_options_and_errors() -> None:
     group = add_basemap(m, "district", name="县界", show=False, index=0, labels=False)
     assert next(iter(m._children.values())) is group
     assert group.layer_name == "县界"
-    html = m.get_root().render()
+    html = render_offline(m)
     assert f"{group.get_name()}.addTo({m.get_name()})" not in html  # show=False
-    assert "convoy-basemap-label convoy-basemap-district" not in html  # labels=False
-    assert '"dashArray": "3 2"' in html
-    with pytest.raises(ConfigurationError, match="Zhejiang"):
-        add_basemap(m, "district", provinces=iter(["陕西"]))
+    assert '"labels": false' in html and "district-33" in html
+    city = folium.Map(location=(30, 120), zoom_start=7, tiles=None)
+    add_basemap(city, "city", provinces=["浙江", "61"], fill_opacity=0)
+    html = render_offline(city)
+    assert '"filter": ["33", "61"]' in html and "china-boundary-lines" not in html
     with pytest.raises(ConfigurationError, match="does not exist"):
         add_basemap(m, "township")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="not a province name"):
         add_basemap(m, "city", provinces=["火星"])
+    with pytest.raises(ConfigurationError, match="no basemap layer"):
+        asset_text("basemap/atlantis.js")
 
 
 def test_basemap_compiles_no_templates_per_map(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,7 @@ DOM_PROBE = f"""(() => {{
             .map((s) => Number(s.textContent)),
         routes: q("path.{ROUTE_CLASS}"),
         tracks: q("path.{TRACK_CLASS}"),
-        basemapPaths: q(".leaflet-overlay-pane path.leaflet-interactive"),
+        basemapPaths: q(".leaflet-convoy-basemap-pane path.leaflet-interactive"),
         provinceLabels: q(".convoy-basemap-label.convoy-basemap-province"),
         fullscreen: q(".leaflet-control-zoom-fullscreen"),
         layerControl: q(".leaflet-control-layers"),

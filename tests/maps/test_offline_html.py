@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import folium
@@ -11,6 +12,7 @@ import pytest
 from branca.element import Figure
 from folium import plugins
 
+from maps.chromium import HeadlessChromium
 from maps.offline import (
     OfflineAssetError,
     OfflineMapError,
@@ -127,9 +129,9 @@ def test_new_map_with_tile_url_has_tiles_and_no_basemap() -> None:
     assert "convoy-basemap" not in html
     overlay = new_map((30, 120), 6, tile_url=url, basemap="city", basemap_provinces=["浙江"])
     html = render_offline(overlay, tile_url=url)
-    assert '"330200"' in html  # Ningbo's adcode
-    assert '"610500"' not in html  # Weinan (Shaanxi) was filtered out
-    assert '"fillOpacity": 0.0' in html  # transparent over tiles
+    assert '"330200"' in html  # Ningbo's adcode, in the embedded prefecture layer
+    assert '"filter": ["33"]' in html  # drawn for Zhejiang only
+    assert '"fill": false' in html  # prefecture borders only, over tiles
 
 
 def test_new_map_without_basemap_stays_without_one() -> None:
@@ -209,3 +211,31 @@ def test_find_external_urls_only_reports_loads() -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="inline"):
         render_offline(new_map((30, 120), 5), mode="zip")  # type: ignore[arg-type]
+
+
+def test_folder_map_without_its_assets_says_what_is_missing(
+    browser: HeadlessChromium, saved: dict[str, Path], tmp_path: Path
+) -> None:
+    """A folder-mode map copied alone (no assets/ beside it) shows one line naming the missing
+    file and what to do, instead of a blank page; with its assets the line never appears."""
+    alone = tmp_path / "copied" / "map.html"
+    alone.parent.mkdir()
+    shutil.copyfile(saved["folder"], alone)
+    probe = """(() => {
+        const bar = document.getElementById("convoy-missing-assets");
+        return bar ? {text: bar.innerText, height: bar.getBoundingClientRect().height} : null;
+    })()"""
+    page = browser.open(alone.as_uri(), settle_ms=200)
+    try:
+        found = page.evaluate(probe)
+    finally:
+        page.close()
+    assert found is not None
+    assert found["text"].startswith("地图缺少 assets/vendor/leaflet/leaflet.js 等 ")
+    assert "assets 文件夹" in found["text"] and "--inline" in found["text"]
+    assert "\n" not in found["text"] and found["height"] < 80
+    page = browser.open(saved["folder"].as_uri(), settle_ms=200)
+    try:
+        assert page.evaluate(probe) is None
+    finally:
+        page.close()

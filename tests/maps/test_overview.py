@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,15 @@ from models.convoy.store import get_convoy, upsert_enterprise
 from models.db import session_scope
 from models.views.mapdata import CampaignView, MapStatus, campaign_view
 from tests.conftest import ENTERPRISES
-from tests.maps.mapcheck import assert_offline_files, decoded, leaks, load, personal_data
+from tests.maps.mapcheck import (
+    assert_chinese_controls,
+    assert_offline_files,
+    decoded,
+    hidden,
+    leaks,
+    load,
+    personal_data,
+)
 from tests.maps.mapcheck import put_in_the_field as field
 
 CAMPAIGN = "test campaign"
@@ -53,7 +62,8 @@ def test_campaign_view_totals(campaign: CampaignView) -> None:
     assert set(stops) == set(ENTERPRISES)
     assert sum(e.expected for e in stops.values()) == 60
     assert not stops[ENTERPRISES[0]].approximate and stops[ENTERPRISES[1]].approximate
-    assert all(c.track == () for c in campaign.convoys)  # the overview needs no full tracks
+    tracks = {c.code: len(c.track) for c in campaign.convoys}  # for the campaign replay
+    assert tracks == {"TRAIN-O1": 12, "FLIGHT-O1": 0, "BUS-O1": 0}
     assert next(c for c in campaign.convoys if c.code == "TRAIN-O1").current is not None
 
 
@@ -89,9 +99,73 @@ def test_overview_renders_offline(
     assert {"专列（1）", "包机（1）", "专车（1）", "企业交接点（2）"} <= set(dom["layerNames"])
     assert dom["fullscreen"] == 1 and dom["layerControl"] == 1 and dom["legend"] == 1
     summary = dom["summary"]
-    assert "各阶段车次" in summary and "途中" in summary and "已计划" in summary
-    assert "在途看护" in summary and "58" in summary
-    assert "未处理告警: 1" in summary and "偏航" in summary
+    assert "各阶段趟次" in summary and "途中" in summary and "已计划" in summary
+    assert "看护中" in summary and "58" in summary
+    assert "未处理告警：1" in summary and "偏航" in summary
+    assert_chinese_controls(dom)
+    assert dom["libraries"] == ["L"]
+
+
+def test_badges_of_one_origin_spread_apart_and_carry_the_code(
+    browser: HeadlessChromium, saved: dict[str, Path]
+) -> None:
+    """The three test convoys leave from the same place: their badges must not hide each
+    other, at any zoom, and each names its convoy."""
+    page = browser.open(saved["folder"].as_uri(), settle_ms=400)
+    try:
+        texts = page.evaluate(
+            """[...document.querySelectorAll(".convoy-marker-count")].map((e) => e.innerText)"""
+        )
+        for zoom in (None, 5, 9):
+            found = hidden(page, zoom)
+            assert found["flagOnTop"]
+            assert [c for c in found["covered"] if c[1] and "leaflet-marker-icon" in c[1]] == []
+    finally:
+        page.close()
+    assert sorted(texts) == ["BUS-O1 20", "FLIGHT-O1 20", "TRAIN-O1 20"]
+
+
+def test_a_long_alert_list_opens_and_clusters_are_not_status_coloured(
+    browser: HeadlessChromium, campaign: CampaignView, tmp_path: Path
+) -> None:
+    """30 open alerts: eight listed, the other 22 behind "还有 22 条" that opens on a click;
+    the enterprise cluster badge is teal, not the plugin's green/yellow/orange."""
+    busy = replace(
+        campaign,
+        convoys=tuple(
+            replace(
+                c,
+                alerts=tuple(
+                    ("stopped", f"【停留】{c.code} 已 {95 + i} 分钟未移动") for i in range(10)
+                ),
+            )
+            for c in campaign.convoys
+        ),
+    )
+    html = save_offline(overview_map(busy, options=MapOptions()), tmp_path / "busy.html")
+    page = browser.open(html.as_uri(), width=1400, height=900, settle_ms=300)
+    try:
+        found = page.evaluate(
+            """(() => {
+                const list = document.querySelector(".convoy-summary .convoy-alert-list");
+                const details = list.querySelector("details");
+                const before = details.open;
+                details.querySelector("summary").click();
+                const cluster = document.querySelector(".convoy-cluster");
+                return {
+                    before, after: details.open, more: details.querySelector("summary").innerText,
+                    items: list.querySelectorAll("li").length, first: list.querySelector("li")
+                        .innerText,
+                    cluster: cluster ? getComputedStyle(cluster).backgroundColor : null,
+                };
+            })()"""
+        )
+    finally:
+        page.close()
+    assert not found["before"] and found["after"]
+    assert found["more"].startswith("还有 22 条") and found["items"] == 30
+    assert found["first"].endswith("已 1 小时 35 分钟未移动")  # humanised
+    assert found["cluster"] == "rgb(22, 160, 133)"
 
 
 def test_layers_hide_a_mode(browser: HeadlessChromium, saved: dict[str, Path]) -> None:

@@ -13,7 +13,7 @@ from maps.offline import save_offline
 from maps.permit import permit_map
 from maps.style import MapOptions
 from models.errors import ValidationError
-from tests.maps.mapcheck import assert_offline_files, decoded, load
+from tests.maps.mapcheck import assert_chinese_controls, assert_offline_files, decoded, load
 
 ROUTE = [(29.905, 121.62), (29.90, 121.64), (29.892, 121.66), (29.885, 121.675), (29.879, 121.69)]
 SITE = (29.877, 121.695)
@@ -42,6 +42,17 @@ def test_permit_map_renders_offline(
     assert {"出入口：东门", "出入口：南门"} <= set(dom["permanentLabels"])
     assert dom["fullscreen"] == 1 and dom["legend"] == 1
     assert "NB-2020-0012" in dom["panelText"]
+    assert_chinese_controls(dom)
+    assert dom["libraries"] == ["L"]
+
+
+def test_english_map_keeps_miles_and_english_titles(
+    browser: HeadlessChromium, tmp_path: Path
+) -> None:
+    m = permit_map(ROUTE, SITE, GATES, options=MapOptions(locale="en"))
+    dom = load(browser, save_offline(m, tmp_path / "en.html"))
+    assert "Zoom in" in dom["controlTitles"] and "Layers" in dom["controlTitles"]
+    assert len(dom["scaleLines"]) == 2  # km and miles
 
 
 def test_permit_files_have_no_remote_url(saved: dict[str, Path]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,10 +101,3 @@ def test_to_and_from_wgs84_dispatch_on_the_datum() -> None:
     assert from_wgs84(*XIANGSHAN, "gcj02") == wgs84_to_gcj02(*XIANGSHAN)
     with pytest.raises(ValueError, match="datum"):
         to_wgs84(*XIANGSHAN, "utm")  # type: ignore[arg-type]
-
-
-def test_conversions_are_fast_enough_for_every_position() -> None:
-    start = time.perf_counter()
-    for _ in range(2000):
-        gcj02_to_wgs84(29.86, 121.54)
-    assert (time.perf_counter() - start) / 2000 < 200e-6
