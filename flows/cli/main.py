@@ -239,6 +239,12 @@ def run(
         console.print(info.line(f"Convoy {code}"), highlight=False)
         console.print(f"  follow it in the Prefect UI: {live.ui_url(info.flow_run_id)}")
         return
+    if not in_process and live.server_url():
+        console.print(
+            f"No convoy deployment is served at {live.server_url()} (is convoy serve running?); "
+            "the flow runs in this process and waits here for the check-ins.",
+            highlight=False,
+        )
     holder = live.live_holder("convoy", code)
     if holder is not None:  # before the simulator starts reporting twice
         raise RunBusyError(

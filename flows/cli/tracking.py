@@ -458,6 +458,21 @@ def serve(
         raise typer.Exit(code)
 
 
+@friendly
+def deploy(
+    pool: Annotated[str, typer.Option(help="The Prefect work pool (type process).")],
+) -> None:
+    """Register the convoy, permit and campaign deployments on a work pool for workers
+    (`prefect worker start --pool POOL`); needs PREFECT_API_URL."""
+    from flows.service.deployments import deploy_to_pool
+    from flows.service.live import server_url
+
+    if not server_url():
+        raise ValidationError("Set PREFECT_API_URL to the Prefect server to deploy to.")
+    names = deploy_to_pool(pool)
+    console.print(f"Deployed {', '.join(names)} to the work pool {pool}.", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the tracking, alert and notification commands to the ``convoy`` app."""
     app.add_typer(alerts_app, name="alerts")
@@ -467,3 +482,4 @@ def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
     app.command("outbox")(outbox)
     app.command("serve")(serve)
+    app.command("deploy")(deploy)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import flows  # noqa: F401  (the Prefect environment first)
@@ -47,6 +48,35 @@ def deployments() -> list[Any]:
             tags=["convoy-ops"],
         ),
     ]
+
+
+ENTRYPOINTS = {
+    "convoy": "flows/convoy.py:convoy_flow",
+    "permit": "flows/permits.py:permit_flow",
+    "campaign": "flows/campaign.py:campaign_flow",
+}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def deploy_to_pool(pool: str, root: Path = ROOT) -> list[str]:
+    """Register the three deployments on a work pool (``prefect worker start --pool POOL`` runs
+    them), the code taken from ``root`` on each worker's machine. Returns their names."""
+    from prefect import deploy
+    from prefect.flows import Flow
+
+    found = []
+    for name, entrypoint in ENTRYPOINTS.items():
+        loaded: Any = Flow.from_source(source=str(root), entrypoint=entrypoint)
+        found.append(loaded.to_deployment(name=name, work_pool_name=pool, tags=["convoy-ops"]))
+    deploy(
+        *found,
+        work_pool_name=pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
+    return [f"{name}/{name}" for name in ENTRYPOINTS]
 
 
 def reconcile_forever(stop: threading.Event, every: float = RECONCILE_SECONDS) -> None:

@@ -211,7 +211,7 @@ def serve_operation(
                     f"The Prefect server at PREFECT_API_URL={api_url} does not answer; start it, "
                     "or unset PREFECT_API_URL to let convoy serve start its own."
                 )
-        op.start(
+        runner = op.start(
             Part(
                 "deployments",
                 [sys.executable, "-m", "flows.service.deployments"],
@@ -219,6 +219,9 @@ def serve_operation(
                 stop_signal=signal.SIGINT,  # Prefect's runner stops cleanly on SIGINT
             )
         )
+        names = ("convoy/convoy", "permit/permit", "campaign/campaign")
+        known = lambda: all(_answers(f"{api_url}/deployments/name/{n}") for n in names)  # noqa: E731
+        _wait_until(known, runner, "deployments' runner", 300)
         base = f"http://{host}:{port}"
         api = op.start(
             Part(
