@@ -23,7 +23,8 @@
   the round trip agrees to 1e-10°). The baseline converts the same point 2,000 times with the
   common one-step approximation (one forward transform, ``wgs = 2·gcj − forward(gcj)``, a few
   metres off). Best of 5 each. Target ratio 6: the exact inverse converges in three or four
-  forward transforms (plus their range checks). Before this was a benchmark a test asserted "under 200 µs per conversion".
+  forward transforms (plus their range checks). Before this was a benchmark a test asserted
+  "under 200 µs per conversion".
 """
 
 from __future__ import annotations
