@@ -115,7 +115,7 @@ def build_campaign(var: Path, seed: int = 2020) -> None:
     from models.convoy.tables import Position
     from models.db import dispose_engines, session_scope
     from models.intake.identity import synthetic_id, synthetic_mobile
-    from models.tracking.alerts import Alert
+    from models.tracking.alerts.tables import Alert
 
     dispose_engines()
     reset_settings()

@@ -102,7 +102,7 @@ def _build(n: int, now: datetime) -> tuple[Any, Path]:
 
 def _measure(n: int, now: datetime) -> tuple[float, float, dict[str, Any]]:
     from models.db import session_scope
-    from models.tracking.alerts import run_checks
+    from models.tracking.alerts.checks import run_checks
 
     t0 = time.perf_counter()
     settings, db = _build(n, now)

@@ -6,6 +6,8 @@ Every value can be set from the environment with the ``CONVOY_`` prefix (``CONVO
 
 from __future__ import annotations
 
+import getpass
+import os
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -20,6 +22,14 @@ CONFIG_DIR = Path(__file__).resolve().parent
 DATA_DIR = CONFIG_DIR / "data"
 
 
+def _login_name() -> str:
+    """The OS login name (the default CLI operator); 'operator' when the system has none."""
+    try:
+        return getpass.getuser() or "operator"
+    except (KeyError, OSError):  # a container user with no passwd entry and no $USER
+        return os.environ.get("USER") or "operator"
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Defaults are the embedded ones: SQLite under ``var/``, offline."""
 
@@ -29,7 +39,9 @@ class Settings(BaseSettings):
 
     var_dir: Path = Field(default=Path("var"), description="Working folder for data and state.")
     database_url: str = Field(
-        default="", description="SQLAlchemy URL; empty means a SQLite file under var_dir."
+        default="",
+        repr=False,  # may hold a password: never in a printed settings object
+        description="SQLAlchemy URL; empty means a SQLite file under var_dir.",
     )
     timezone: str = Field(default="Asia/Shanghai", description="Display and input time zone.")
     locale: Literal["zh-CN", "en"] = "zh-CN"
@@ -113,6 +125,7 @@ class Settings(BaseSettings):
     )
     registration_secret: str = Field(
         default="",
+        repr=False,  # a key: never in a printed settings object
         description="Key that signs registration links; empty: a key generated "
         "once and kept in var_dir/registration.key.",
     )
@@ -122,6 +135,23 @@ class Settings(BaseSettings):
     registration_link_days: int = Field(default=30, ge=1, description="Validity of a QR link.")
     registration_host: str = "127.0.0.1"
     registration_port: int = Field(default=8765, ge=1, le=65535)
+    registration_max_body_bytes: int = Field(
+        default=16384, ge=1024, description="Largest registration form body accepted (413)."
+    )
+    registration_per_address_per_minute: int = Field(
+        default=20, ge=1, description="Form submissions one client address may make a minute."
+    )
+    registration_per_link_per_minute: int = Field(
+        default=120, ge=1, description="Form submissions one registration link may take a minute."
+    )
+
+    # -- people and rights (issue 11)
+    operator: str = Field(
+        default_factory=_login_name,
+        description="Who runs the CLI (recorded in the audit; once users exist, a user's name "
+        "whose role limits the CLI). Default: the OS login name.",
+    )
+    user_token_days: int = Field(default=30, ge=1, description="Validity of a new user token.")
 
     @field_validator("timezone")
     @classmethod

@@ -1,13 +1,34 @@
-"""A campaign run: every convoy's flow, one after another, under one parent flow run."""
+"""A campaign run: every convoy of the operation started at once, so one convoy that waits (or is
+stuck) holds up no other.
+
+From a deployment (``convoy serve``) each convoy is its own top-level deployment run, started
+with ``run_deployment(as_subflow=False, timeout=0)`` and tagged with the campaign: a convoy that
+already has a live run is attached to, not doubled. The campaign run ends once all are started;
+each convoy run suspends and resumes on its own. Embedded (the demo, tests) the convoys' flows
+run side by side in this process and the campaign run returns their summaries.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from flows.convoy import convoy_flow
+from flows.service import live
+from flows.service.waits import from_deployment, pause_key, run_here
+
+
+@task(name="start convoy run", task_run_name="start convoy run [{code}]", cache_policy=NO_CACHE)
+def start_convoy(code: str, campaign: str) -> dict[str, Any]:
+    """The convoy's deployment run: attached if live, else created (never two)."""
+    info = live.start_run("convoy", code, {"code": code}, [f"campaign:{pause_key(campaign)}"])
+    get_run_logger().info("%s", info.line(f"Convoy {code}"))
+    return {"code": code, "flow_run_id": info.flow_run_id, "flow_run": info.name,
+            "state": info.state, "attached": info.attached}  # fmt: skip
 
 
 @flow(name="campaign", flow_run_name="campaign-{name}")
@@ -17,5 +38,14 @@ def campaign_flow(
     poll_seconds: float | None = None,
     max_wait_seconds: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Run each convoy's flow to the end (each one is its own flow run)."""
-    return [convoy_flow(code, poll_seconds, max_wait_seconds) for code in codes]
+    """Start every convoy of the campaign at once (each one is its own flow run)."""
+    if from_deployment():
+        return [start_convoy(code, name) for code in codes]
+    if not codes:
+        return []
+
+    def one(code: str) -> dict[str, Any]:
+        return run_here(convoy_flow, code, poll_seconds, max_wait_seconds)[0]
+
+    with ThreadPoolExecutor(max_workers=len(codes), thread_name_prefix="convoy") as pool:
+        return list(pool.map(one, codes))

@@ -32,7 +32,8 @@ from maps.page import InfoPanel, base_map, finish_map
 from maps.replay import campaign_replay
 from maps.route import alert_text, convoy_popup_html, status_classes, timing_text
 from maps.style import MODE_ICONS, MODES, STATUS_COLOURS, MapOptions, esc
-from models.convoy.lifecycle import STAGE_LABELS, STAGES
+from models.convoy.lifecycle import STAGES
+from models.labels import labels as label_table
 from models.views.mapdata import CampaignView, ConvoyView, EnterpriseStop, MapStatus
 
 __all__ = ["overview_map", "summary_html"]
@@ -64,7 +65,7 @@ def _line_weight(passengers: int) -> float:
 def summary_html(campaign: CampaignView, options: MapOptions) -> str:
     """The summary panel: convoys by stage, passengers, open alerts."""
     o = options
-    labels = STAGE_LABELS.get(o.locale, STAGE_LABELS["en"])
+    labels = label_table("stages", o.locale)
     by_stage = Counter(c.stage for c in campaign.convoys)
     by_status = Counter(c.status for c in campaign.convoys)
     t = campaign.totals
@@ -116,7 +117,7 @@ def summary_html(campaign: CampaignView, options: MapOptions) -> str:
 
 
 def _convoy_tooltip(view: ConvoyView, o: MapOptions) -> str:
-    labels = STAGE_LABELS.get(o.locale, STAGE_LABELS["en"])
+    labels = label_table("stages", o.locale)
     c = view.counts
     text = (
         f"{view.code} · {o.t('mode.' + view.mode)} · {labels[view.stage]} · "

@@ -47,7 +47,8 @@ from maps.style import (
     MapOptions,
     esc,
 )
-from models.convoy.lifecycle import STAGE_LABELS, Stage
+from models.convoy.lifecycle import Stage
+from models.labels import labels as label_table
 from models.views.mapdata import Checkpoint, CheckpointKind, ConvoyView, MapStatus
 
 __all__ = [
@@ -74,7 +75,7 @@ _AT_DESTINATION_STAGES = frozenset({Stage.ARRIVED, Stage.ARRIVAL_SCREENED})
 
 
 def stage_label(view: ConvoyView, options: MapOptions) -> str:
-    labels = STAGE_LABELS.get(options.locale, STAGE_LABELS["en"])
+    labels = label_table("stages", options.locale)
     return labels[view.stage]
 
 

@@ -22,12 +22,15 @@ from config import Settings, get_settings
 # target of the migrations and of ``create_all`` for a new database).
 TABLE_MODULES: tuple[str, ...] = (
     "models.convoy.tables",
-    "models.tracking.positions",
-    "models.tracking.alerts",
+    "models.tracking.tables",
+    "models.tracking.alerts.tables",
+    "models.tracking.lease",
     "models.notify.outbox",
     "models.intake.verification",
     "models.intake.registration",
-    "models.permits.workflow",
+    "models.permits.tables",
+    "models.access.users",
+    "models.access.audit",
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -49,3 +49,15 @@ class AuthenticationError(ConvoyOpsError):
 
 class MonitorBusyError(ConvoyOpsError):
     """Another delay monitor already runs on this database (one scheduler per job store)."""
+
+
+class LeaseLostError(MonitorBusyError):
+    """A monitor or sender found that another process took over its lease: it stops."""
+
+
+class PermissionDeniedError(ConvoyOpsError):
+    """A known user, device or link may not do this (their role, convoys or enterprise)."""
+
+
+class RunBusyError(ConvoyOpsError):
+    """A convoy (or application) already has an active flow run; a second one is refused."""

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, get_settings
@@ -41,6 +43,7 @@ from models.errors import (
     TransitionError,
     ValidationError,
 )
+from models.tracking.devices import authenticate_device, ingest_device_fix
 from models.tracking.eta import make_router
 from models.tracking.field_checkins import (
     ForbiddenError,
@@ -50,8 +53,10 @@ from models.tracking.field_checkins import (
     device_tasks,
     field_checkin,
 )
-from models.tracking.positions import authenticate_device, ingest_device_fix, parse_osmand
+from models.tracking.osmand import parse_osmand
 from models.views.reports import convoy_status
+
+log = logging.getLogger("convoy.api")
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -109,6 +114,18 @@ def _status(exc: ConvoyOpsError, api: bool) -> int:
     return 400
 
 
+def _resume(code: str) -> None:
+    from flows.service.live import resume_after
+
+    try:
+        line = resume_after("convoy", code)
+    except Exception as exc:  # the check-in is stored; convoy serve resumes the run later
+        log.warning("%s: flow run not resumed after a check-in: %s", code, exc)
+        return
+    if line:
+        log.info("%s: %s", code, line)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI application (one per process; settings are read at start)."""
     settings = settings or get_settings()
@@ -161,7 +178,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def post_checkin(request: Request) -> JSONResponse:
         token, convoy = _bearer(request), request.query_params.get("convoy")
         body, created = await run_in_threadpool(_checkin, token, await request.body(), convoy)
-        return JSONResponse(body, status_code=201 if created else 200)
+        # Once answered: resume the convoy's suspended flow run if it waited for this check-in.
+        resume = BackgroundTask(_resume, body["convoy"]) if created else None
+        return JSONResponse(body, status_code=201 if created else 200, background=resume)
 
     def _convoy(token: str, convoy: str | None) -> dict[str, Any]:
         with session_scope(settings) as session:
@@ -183,6 +202,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def get_escort_tasks(request: Request) -> JSONResponse:
         token, convoy = _bearer(request), request.query_params.get("convoy")
         return JSONResponse(await run_in_threadpool(_tasks, token, convoy))
+
+    # --- maps and reports over HTTP (the flows' artifacts link here when served) -----------
+
+    shown = {".html", ".png", ".svg", ".js", ".css", ".json", ".geojson", ".woff", ".woff2"}
+
+    @app.get("/files/{path:path}")
+    async def output_file(path: str) -> FileResponse:
+        root = settings.output_dir.resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or target.suffix.lower() not in shown:
+            raise NotFoundError(f"There is no map or report called {path!r}.")
+        if not target.is_file():
+            raise NotFoundError(f"There is no map or report called {path!r} (yet).")
+        return FileResponse(target)
+
+    def _report(code: str | None) -> dict[str, Any]:
+        from models.views.reports import campaign_figures
+
+        with session_scope(settings) as session:
+            return convoy_status(session, code) if code else campaign_figures(session, None)
+
+    @app.get("/reports/convoys/{code}")
+    async def convoy_report(code: str) -> JSONResponse:
+        """A convoy's stage and counts (no personal data)."""
+        return JSONResponse(await run_in_threadpool(_report, code))
+
+    @app.get("/reports/campaign")
+    async def campaign_report() -> JSONResponse:
+        """The campaign figures a manager reports."""
+        return JSONResponse(await run_in_threadpool(_report, None))
 
     @app.get("/health")
     async def health() -> PlainTextResponse:

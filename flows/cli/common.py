@@ -12,8 +12,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 
 from config import get_settings
+from models.access.actors import acting_as, operator
 from models.errors import ConvoyOpsError, ValidationError
 
 console = Console()
@@ -26,20 +28,37 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 def friendly(fn: F) -> F:
-    """Turn our errors (and file errors) into one red line and exit code 1."""
+    """Run a command as the local operator (setting ``operator``, recorded in the audit) and
+    turn our errors (and file and database errors) into one red line and exit code 1."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with acting_as(operator(get_settings().operator), "cli"):
+                return fn(*args, **kwargs)
         except ConvoyOpsError as exc:
             err.print(f"[red]Error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
         except OSError as exc:
             err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
             raise typer.Exit(1) from None
+        except OperationalError as exc:  # the database is unreachable or refuses us
+            err.print(f"[red]Error:[/red] {database_problem(exc)}", highlight=False)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def database_problem(exc: OperationalError) -> str:
+    """One line on a database error, with the URL's password hidden and no SQL."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(get_settings().db_url)
+    text = str(exc.orig if exc.orig is not None else exc).strip()
+    first = text.splitlines()[0] if text else "no reason given"
+    if url.password:
+        first = first.replace(str(url.password), "***")
+    return f"The database {url.render_as_string(hide_password=True)} cannot be used: {first}"
 
 
 def print_json(data: Any) -> None:

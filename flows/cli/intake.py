@@ -2,10 +2,12 @@
 registration. ``flows.cli.main`` calls ``register(app)`` to add them to ``convoy``:
 
 * ``convoy manifest import CONVOY FILE``
-* ``convoy registry add FILE`` / ``convoy registry list`` / ``convoy registry check CONVOY``
+* ``convoy registry add FILE`` / ``convoy registry list`` /
+  ``convoy registry check CONVOY`` / ``convoy registry check --all``
 * ``convoy entry missing CONVOY``
-* ``convoy enterprise code NAME`` / ``convoy enterprise draw NAME CONVOY``
 * ``convoy serve-registration``
+
+(enterprises: ``flows.cli.enterprise``; the seat roster: ``flows.cli.roster``)
 
 Thin: every command calls one library function and turns its errors into one red line and
 exit code 1.
@@ -23,11 +25,11 @@ from rich.table import Table
 from config import get_settings
 from flows.cli.common import JsonOpt, console, friendly, print_json
 from models.db import session_scope
+from models.errors import ValidationError
 
 manifest_app = typer.Typer(help="Passenger manifests.", no_args_is_help=True)
 registry_app = typer.Typer(help="Registry lists for batch pre-verification.", no_args_is_help=True)
 entry_app = typer.Typer(help="Entry applications (入甬申请) during travel.", no_args_is_help=True)
-enterprise_app = typer.Typer(help="Enterprises and their registration codes.", no_args_is_help=True)
 
 
 @manifest_app.command("import")
@@ -37,8 +39,9 @@ def manifest_import(
     file: Annotated[Path, typer.Argument(help="Manifest CSV (UTF-8 or GBK) or XLSX.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Import a manifest: good rows are added, bad rows go to error files for fixing.
-    Importing the same (or a corrected) file again is safe."""
+    """Import a manifest: good rows are added at their seats, rows with warnings are added and
+    flagged, rejected rows go to a file for fixing. Importing the same (or a corrected) file
+    again is safe."""
     from models.intake.importer import import_manifest
 
     with session_scope() as session:
@@ -47,16 +50,35 @@ def manifest_import(
         print_json(report.as_dict())
         return
     console.print(
-        f"{file.name} → {report.convoy}: {report.read} row(s) read, {report.added} added, "
-        f"{report.unchanged} already on the manifest, {report.rejected} rejected"
-        + (f" ({report.blank} blank row(s) skipped)" if report.blank else "")
+        f"{file.name} → {report.convoy} (header on row {report.header_row}): {report.read} "
+        f"row(s) read, {report.added} added, {report.already} already on the manifest, "
+        f"{report.rejected} rejected"
+        + (f" ({report.conflicts} conflicting with the manifest)" if report.conflicts else "")
+        + (f", {report.warnings} imported with warnings" if report.warnings else "")
+        + (f"; {report.blank} blank row(s) skipped" if report.blank else "")
         + "."
     )
-    if report.rejected:
-        by = ", ".join(f"{k} {v}" for k, v in sorted(report.problems.items()))
-        console.print(f"  problems by column: {by}")
-        console.print(f"  error report: {report.errors_csv}\n                {report.errors_xlsx}")
-        console.print(f"  rows for fixing (fix and import again): {report.for_fixing}")
+    if report.reasons:
+        console.print(f"  rejected: {_counts(report.reasons)}")
+    if report.warning_reasons:
+        console.print(f"  warnings: {_counts(report.warning_reasons)}")
+    if report.unknown_columns:
+        console.print(f"  columns kept as extra data: {', '.join(report.unknown_columns[:12])}")
+    if report.file_of("errors_xlsx"):
+        console.print(
+            f"  report (values masked): {report.file_of('errors_xlsx')}"
+            + "".join(f"\n                          {report.file_of(k)}"
+                      for k in ("errors_csv", "warnings_csv") if report.file_of(k))
+        )  # fmt: skip
+    if report.file_of("for_fixing"):
+        console.print(
+            f"  rows for fixing (full personal data, owner-only; fix and import again): "
+            f"{report.file_of('for_fixing')}"
+        )
+
+
+def _counts(counter: Any) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1]))
 
 
 @registry_app.command("add")
@@ -64,60 +86,80 @@ def manifest_import(
 def registry_add(
     file: Annotated[Path, typer.Argument(help="CSV/XLSX with id_number, category, reason.")],
 ) -> None:
-    """Copy a registry list into the registry folder used by pre-verification."""
-    from models.intake.verification import load_registry, registry_folder
+    """Copy a registry list into the registry folder used by pre-verification, and store its
+    entries for campaign-wide checks."""
+    from models.intake.registry_store import sync_registry
+    from models.intake.verification import Registry, registry_folder
 
-    reg = load_registry([file])  # refuse unreadable lists now, not at departure
+    stats = Registry().add_file(file)  # refuse unreadable lists now, not at departure
+    if stats.lines == 0:
+        raise ValidationError(f"The registry list {file.name} has a header but no entries.")
     folder = registry_folder(get_settings())
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(file, folder / file.name)
-    console.print(
-        f"Registry list {file.name}: {len(reg)} ID number(s)"
-        + (f", {reg.bad_rows} row(s) without a usable ID skipped" if reg.bad_rows else "")
-        + f"; kept in {folder}."
-    )
+    with session_scope() as session:
+        sync_registry(session)
+    console.print(f"Registry list {stats.describe()}; kept in {folder}.")
 
 
 @registry_app.command("list")
 @friendly
 def registry_list(json_out: JsonOpt = False) -> None:
-    """The registry lists pre-verification uses, with their sizes."""
-    from models.intake.verification import load_registry, registry_paths
+    """The registry lists pre-verification uses, with their sizes and repeated IDs."""
+    from models.intake.registry_store import stored_lists, sync_registry
 
-    rows: list[dict[str, Any]] = []
-    for p in registry_paths():
-        reg = load_registry([p])
-        rows.append({"file": str(p), "entries": len(reg), "bad_rows": reg.bad_rows})
+    with session_scope() as session:
+        sync_registry(session)
+        rows = stored_lists(session)
     if json_out:
         print_json(rows)
         return
-    t = Table("file", "entries", "bad rows")
+    t = Table("file", "entries", "lines", "repeated IDs", "other category", "bad rows")
     for r in rows:
-        t.add_row(r["file"], str(r["entries"]), str(r["bad_rows"]))
+        t.add_row(r["file"], *(str(r[k]) for k in
+                  ("entries", "lines", "repeated", "conflicting", "bad_rows")))  # fmt: skip
     console.print(t)
 
 
 @registry_app.command("check")
 @friendly
 def registry_check(
-    convoy: Annotated[str, typer.Argument(help="The convoy code.")],
+    convoy: Annotated[str | None, typer.Argument(help="The convoy code.")] = None,
+    all_convoys: Annotated[
+        bool, typer.Option("--all", help="Every convoy that is not closed, in one query.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Compare a convoy's manifest with the registry lists now (changes nothing; the convoy
-    flow's pre-verification step holds the flagged passengers)."""
+    """Compare manifests with the registry lists now (changes nothing; the convoy flow's
+    pre-verification step holds the flagged passengers)."""
     from models.convoy.store import get_convoy
-    from models.intake.verification import check_convoy
+    from models.intake.registry_store import check_stored
 
+    if (convoy is None) == (not all_convoys):
+        raise ValidationError("Give a convoy code or --all (not both).")
     with session_scope() as session:
-        total, flagged = check_convoy(session, get_convoy(session, convoy))
-    if json_out:
-        print_json({"passengers": total, "flagged": flagged})
-        return
-    console.print(f"{convoy}: {total} passenger(s), {len(flagged)} flagged.")
-    if flagged:
-        t = Table("seat", "ID", "category", "reason", "list")
-        for f in flagged:
-            t.add_row(str(f["seat"]), f["id"], f["category"], f["reason"], f["source"])
+        if convoy is not None:
+            get_convoy(session, convoy)  # a clear error for an unknown code
+        results = check_stored(session, None if all_convoys else [convoy or ""])
+    if convoy is not None:
+        r = results[0]
+        if json_out:
+            print_json({"passengers": r.checked, "flagged": r.flagged})
+            return
+        console.print(f"{convoy}: {r.checked} passenger(s), {len(r.flagged)} flagged.")
+    else:
+        checked, flagged = sum(r.checked for r in results), sum(len(r.flagged) for r in results)
+        if json_out:
+            print_json({"checked": checked, "flagged": flagged, "convoys": [
+                {"code": r.code, "checked": r.checked, "flagged": len(r.flagged)}
+                for r in results]})  # fmt: skip
+            return
+        console.print(f"{len(results)} convoy(s), {checked} passenger(s), {flagged} flagged.")
+    rows = [(r.code, f) for r in results for f in r.flagged]
+    if rows:
+        t = Table("convoy", "seat", "ID", "category", "reason", "list")
+        for code, f in rows:
+            t.add_row(code, str(f["seat"]), f["id"], f["category"], f["reason"], f["source"])
         console.print(t)
 
 
@@ -144,47 +186,6 @@ def entry_missing(
         console.print(t)
 
 
-@enterprise_app.command("code")
-@friendly
-def enterprise_code_cmd(
-    name: Annotated[str, typer.Argument(help="The enterprise (exact or normalised name).")],
-    days: Annotated[int | None, typer.Option(help="Days the link stays valid.")] = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="Public address of the registration form.")
-    ] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Write the enterprise's registration QR code (PNG and SVG) with its signed link."""
-    from models.intake.registration import enterprise_code
-
-    with session_scope() as session:
-        code = enterprise_code(session, name, days=days, base_url=base_url)
-    if json_out:
-        print_json({"enterprise": code.enterprise, "url": code.url, "expires": code.expires,
-               "png": str(code.png), "svg": str(code.svg)})  # fmt: skip
-        return
-    console.print(f"{code.enterprise}: registration link valid until {code.expires:%Y-%m-%d}")
-    console.print(f"  {code.url}\n  QR code: {code.png}\n           {code.svg}")
-
-
-@enterprise_app.command("draw")
-@friendly
-def enterprise_draw(
-    name: Annotated[str, typer.Argument(help="The enterprise.")],
-    convoy: Annotated[str, typer.Argument(help="The convoy whose manifest they join.")],
-    limit: Annotated[int | None, typer.Option(help="At most this many workers.")] = None,
-) -> None:
-    """Put registered workers of an enterprise on a convoy's manifest."""
-    from models.intake.registration import draw_manifest
-
-    with session_scope() as session:
-        r = draw_manifest(session, name, convoy, limit=limit)
-    console.print(
-        f"{name} → {convoy}: {r['added']} added, {r['already_on_manifest']} already there, "
-        f"{r['riding_elsewhere']} riding another convoy, {r['left_in_pool']} left in the pool."
-    )
-
-
 def serve_registration(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
@@ -205,5 +206,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(manifest_app, name="manifest")
     app.add_typer(registry_app, name="registry")
     app.add_typer(entry_app, name="entry")
-    app.add_typer(enterprise_app, name="enterprise")
     app.command("serve-registration")(friendly(serve_registration))

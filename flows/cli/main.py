@@ -138,6 +138,8 @@ def plan(file: Annotated[Path, typer.Argument(help="A convoy plan in YAML.")]) -
     )
     for f in result.rejection_files:
         console.print(f"  rejected rows: {f}")
+    for w in result.warnings:
+        console.print(f"  warning: {w}", highlight=False)
 
 
 @app.command()
@@ -211,26 +213,46 @@ def run(
         float | None, typer.Option(help="Give up waiting for a check-in after this many s.")
     ] = None,
     poll: Annotated[float | None, typer.Option(help="Seconds between check-in polls.")] = None,
+    here: Annotated[
+        bool, typer.Option("--here", help="Run the flow in this process even when served.")
+    ] = False,
 ) -> None:
-    """Run (or resume) the flow of one convoy.
+    """Start (or resume) the one flow run of a convoy.
 
-    Without --simulate it waits for the escorts' check-ins; with --max-wait it stops at a step
-    still waiting (exit code 3) and resumes there next time.
+    When `convoy serve` (or a worker) serves the convoy deployment, this starts its deployment
+    run, or attaches to the live one; it suspends while waiting for check-ins, which resume it.
+    Otherwise (or with --here, --simulate, --max-wait) the flow runs in this process and waits
+    for the escorts' check-ins; with --max-wait it stops at a step still waiting (exit code 3,
+    the run ends Cancelled) and resumes there next time.
     """
     from contextlib import nullcontext
 
-    from flows.convoy import convoy_flow
-    from flows.sim.escorts import simulated_escorts
+    from flows.service import live
+    from models.convoy.store import get_convoy
+    from models.errors import RunBusyError
 
     with session_scope() as session:  # fail fast on an unknown code
-        from models.convoy.store import get_convoy
-
         get_convoy(session, code)
+    in_process = here or simulate or max_wait is not None or poll is not None
+    if not in_process and live.deployment_served("convoy"):
+        info = live.start_run("convoy", code, {"code": code}, [])
+        console.print(info.line(f"Convoy {code}"), highlight=False)
+        console.print(f"  follow it in the Prefect UI: {live.ui_url(info.flow_run_id)}")
+        return
+    holder = live.live_holder("convoy", code)
+    if holder is not None:  # before the simulator starts reporting twice
+        raise RunBusyError(
+            f"Convoy {code} already has an active flow run ({holder}); a second run is not "
+            "started. Follow that one, or cancel it first."
+        )
+    from flows.convoy import convoy_flow
+    from flows.service.waits import run_here
+    from flows.sim.escorts import simulated_escorts
+
     ctx = simulated_escorts([code], speed=speed) if simulate else nullcontext()
     with ctx:
-        result = convoy_flow(
-            code, poll if poll is not None else (0.1 if simulate else None), max_wait
-        )
+        every = poll if poll is not None else (0.1 if simulate else None)
+        result, _state = run_here(convoy_flow, code, every, max_wait)
     console.print(summary_table([result], f"Convoy {code}"))
     console.print(f"  map: {result['map']}")
     if result.get("waiting_for"):
@@ -314,7 +336,13 @@ def checkin(
     with session_scope() as session:
         who = get_escort(session, escort) if escort else None
         ci = record_checkin(session, code, kind, payload, at=parse_time(at), escort=who)
-        console.print(f"Recorded {ci.kind} check-in #{ci.id} for {code}.")
+        recorded = f"Recorded {ci.kind} check-in #{ci.id} for {code}."
+    console.print(recorded)
+    from flows.service.live import resume_after
+
+    resumed = resume_after("convoy", code)  # the convoy's suspended run, if it waited for this
+    if resumed:
+        console.print(resumed, highlight=False)
 
 
 def _screening_results(path: Path | None, inline: list[str]) -> list[dict[str, Any]]:
@@ -365,7 +393,14 @@ def hold(
     to = Custody.WITHDRAWN if withdraw else Custody.HELD
     with session_scope() as session:
         hold_or_withdraw(
-            session, code, seat, to, reason, at=utcnow(), actor=escort or "cli", location=location
+            session,
+            code,
+            seat,
+            to,
+            reason,
+            at=utcnow(),
+            actor=escort or get_settings().operator,
+            location=location,
         )
     console.print(f"Seat {seat} of {code} is now {to.value}: {reason}.")
 
@@ -412,12 +447,18 @@ def report(
 
 # Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
 # maps live beside their code; each module adds its own to this app.
+from flows.cli.access import register as _register_access  # noqa: E402
+from flows.cli.enterprise import register as _register_enterprise  # noqa: E402
 from flows.cli.intake import register as _register_intake  # noqa: E402
 from flows.cli.maps import register as _register_maps  # noqa: E402
 from flows.cli.permits import register as _register_permits  # noqa: E402
+from flows.cli.roster import register as _register_roster  # noqa: E402
 from flows.cli.tracking import register as _register_tracking  # noqa: E402
 
-for _register in (_register_intake, _register_tracking, _register_maps, _register_permits):
+for _register in (
+    _register_intake, _register_enterprise, _register_roster, _register_tracking,
+    _register_maps, _register_permits, _register_access,
+):  # fmt: skip
     _register(app)
 
 

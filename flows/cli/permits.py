@@ -7,8 +7,8 @@
 * ``run ID [--max-wait S]``: the application's flow (waits for those steps, writes the map);
 * ``list``, ``show ID``, ``stats`` (same-day service), ``extend`` (bulk extension).
 
-Thin: every command calls one function of ``models.permits.workflow`` (or the flow) and turns its
-errors into one red line and exit code 1. ID is the application number (``TX-20200220-0001``) or its
+Thin: every command calls one function of ``models.permits`` (or the flow) and turns its errors
+into one red line and exit code 1. ID is the application number (``TX-20200220-0001``) or its
 numeric id. Phones are masked in every output.
 """
 
@@ -23,19 +23,18 @@ from rich.table import Table
 from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
 from models.db import session_scope
 from models.errors import ValidationError
-from models.permits.workflow import (
+from models.permits.extension import extend_permits
+from models.permits.lifecycle import (
     Via,
     apply_for_permit,
     deliver_permit,
-    extend_permits,
-    get_application,
     issue_permit,
-    list_applications,
-    permit_record,
     plan_route,
-    same_day_stats,
     survey_site,
 )
+from models.permits.queries import get_application, list_applications
+from models.permits.records import permit_record
+from models.permits.stats import same_day_stats
 
 __all__ = ["permit_app", "register"]
 
@@ -70,6 +69,15 @@ def _via(text: str) -> Via:
         except ValueError:
             pass
     return Via(name=text.strip())
+
+
+def _resume(number: str, json_out: bool) -> None:
+    """After an officer's step: resume the application's suspended flow run, if it waited."""
+    from flows.service.live import resume_after
+
+    line = resume_after("permit", number)
+    if line and not json_out:
+        console.print(line, highlight=False)
 
 
 def _say(record: dict[str, Any], json_out: bool, text: str) -> None:
@@ -153,6 +161,7 @@ def survey_command(
         record = permit_record(session, app)
     verdict = "surveyed" if ok else f"rejected: {record['reason']}"
     _say(record, json_out, f"Application {record['number']} {verdict}.")
+    _resume(record["number"], json_out)
 
 
 @permit_app.command("route")
@@ -182,6 +191,7 @@ def route_command(
         record = permit_record(session, app)
     path = " → ".join([*record["route"], record["site"]])
     _say(record, json_out, f"Application {record['number']}: route {path}.")
+    _resume(record["number"], json_out)
 
 
 @permit_app.command("issue")
@@ -207,6 +217,7 @@ def issue_command(
         f"Pass {record['number']} issued for {record['plate']}, valid "
         f"{record['valid_from']} – {record['valid_until']}.",
     )
+    _resume(record["number"], json_out)
 
 
 @permit_app.command("deliver")
@@ -228,6 +239,7 @@ def deliver_command(
         f"Pass {record['number']} delivered to {record['delivered_to']} "
         f"at {record['delivered_at']}.",
     )
+    _resume(record["number"], json_out)
 
 
 @permit_app.command("run")
@@ -238,18 +250,39 @@ def run_command(
         float | None, typer.Option(help="Stop after waiting this many s for a step (exit 3).")
     ] = None,
     poll: Annotated[float | None, typer.Option(help="Seconds between polls.")] = None,
+    here: Annotated[
+        bool, typer.Option("--here", help="Run the flow in this process even when served.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run (or resume) the flow of one application.
+    """Start (or resume) the one flow run of an application.
 
-    It waits for the officer's steps and writes the route map once the pass is issued; with
-    --max-wait it stops at a step still waiting (exit code 3) and resumes there next time.
+    When `convoy serve` serves the permit deployment, this starts its deployment run (or
+    attaches to the live one), which suspends until each step is recorded. Otherwise (or with
+    --here, --max-wait) it runs here: it waits for the officer's steps and writes the route map
+    once the pass is issued; with --max-wait it stops at a step still waiting (exit code 3) and
+    resumes there next time.
     """
+    from flows.service import live
+    from models.errors import RunBusyError
+
     with session_scope() as session:  # fail fast on an unknown application
         number = get_application(session, key).number
+    if not (here or max_wait is not None or poll is not None) and live.deployment_served("permit"):
+        info = live.start_run("permit", number, {"number": number}, [])
+        console.print(info.line(f"Application {number}"), highlight=False)
+        console.print(f"  follow it in the Prefect UI: {live.ui_url(info.flow_run_id)}")
+        return
+    holder = live.live_holder("permit", number)
+    if holder is not None:
+        raise RunBusyError(
+            f"Application {number} already has an active flow run ({holder}); a second run is "
+            "not started."
+        )
     from flows.permits import permit_flow  # imports Prefect: only when needed
+    from flows.service.waits import run_here
 
-    result = permit_flow(number, poll, max_wait)
+    result, _state = run_here(permit_flow, number, poll, max_wait)
     if json_out:
         print_json(result)
     else:

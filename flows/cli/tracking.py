@@ -16,15 +16,14 @@ from rich.table import Table
 
 from config import get_settings
 from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
+from models.access.actors import acting_as, service
 from models.db import session_scope, utcnow
-from models.errors import ValidationError
+from models.errors import MonitorBusyError, ValidationError
+from models.labels import local_time
 
 
-def _local(at: datetime | None) -> str:
-    """A time in the display time zone (``models.views.reports.local``, imported on use)."""
-    from models.views.reports import local
-
-    return local(at)
+def _local(at: datetime | str | None) -> str:
+    return local_time(at)
 
 
 # --- alerts -----------------------------------------------------------------------------------
@@ -37,7 +36,7 @@ alerts_app = typer.Typer(
 
 
 def alert_rows(include_resolved: bool, code: str | None) -> list[dict[str, Any]]:
-    from models.tracking.alerts import list_alerts
+    from models.tracking.alerts.lifecycle import list_alerts
 
     with session_scope() as session:
         rows = list_alerts(session, include_resolved, code)
@@ -99,13 +98,15 @@ def alerts(
 @friendly
 def alerts_ack(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
-    by: Annotated[str, typer.Option(help="Who acknowledges (name or badge).")] = "cli",
+    by: Annotated[
+        str | None, typer.Option(help="Who acknowledges (default: the operator).")
+    ] = None,
 ) -> None:
     """Acknowledge an alert: you take care of it, it no longer escalates."""
-    from models.tracking.alerts import acknowledge
+    from models.tracking.alerts.lifecycle import acknowledge
 
     with session_scope() as session:
-        a = acknowledge(session, alert_id, by, utcnow())
+        a = acknowledge(session, alert_id, by or get_settings().operator, utcnow())
     console.print(f"Alert #{a.id} acknowledged by {a.acknowledged_by}.")
 
 
@@ -114,13 +115,14 @@ def alerts_ack(
 def alerts_snooze(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
     minutes: Annotated[float | None, typer.Option(help="How long (default: setting).")] = None,
-    by: Annotated[str, typer.Option(help="Who snoozes it.")] = "cli",
+    by: Annotated[str | None, typer.Option(help="Who snoozes it (default: the operator).")] = None,
 ) -> None:
     """Hold an alert's escalation for a while."""
-    from models.tracking.alerts import snooze
+    from models.tracking.alerts.lifecycle import snooze
 
     with session_scope() as session:
-        a = snooze(session, alert_id, minutes or get_settings().alert_snooze_minutes, by, utcnow())
+        minutes = minutes or get_settings().alert_snooze_minutes
+        a = snooze(session, alert_id, minutes, by or get_settings().operator, utcnow())
     console.print(f"Alert #{a.id} snoozed until {_local(a.snoozed_until)}.")
 
 
@@ -129,13 +131,13 @@ def alerts_snooze(
 def alerts_resolve(
     alert_id: Annotated[int, typer.Argument(help="The alert number.")],
     reason: Annotated[str, typer.Option(help="Why it is over.")] = "resolved by hand",
-    by: Annotated[str, typer.Option(help="Who resolves it.")] = "cli",
+    by: Annotated[str | None, typer.Option(help="Who resolves it (default: the operator).")] = None,
 ) -> None:
     """Resolve an alert by hand (the monitor opens a new one if the condition persists)."""
-    from models.tracking.alerts import resolve
+    from models.tracking.alerts.lifecycle import resolve
 
     with session_scope() as session:
-        a = resolve(session, alert_id, by, reason, utcnow())
+        a = resolve(session, alert_id, by or get_settings().operator, reason, utcnow())
     console.print(f"Alert #{a.id} resolved: {a.resolve_reason}.")
 
 
@@ -143,7 +145,7 @@ def alerts_resolve(
 @friendly
 def alerts_history(alert_id: int, json_out: JsonOpt = False) -> None:
     """Everything that happened to one alert."""
-    from models.tracking.alerts import alert_history
+    from models.tracking.alerts.lifecycle import alert_history
 
     with session_scope() as session:
         rows = [
@@ -173,7 +175,7 @@ def device_bind(
     json_out: JsonOpt = False,
 ) -> None:
     """Bind a tracker to an escort and a convoy; prints its token (shown only once)."""
-    from models.tracking.positions import bind_device
+    from models.tracking.devices import bind_device
 
     s = get_settings()
     with session_scope() as session:
@@ -193,7 +195,7 @@ def device_bind(
 @friendly
 def device_list(json_out: JsonOpt = False) -> None:
     """Bound trackers, their escort, convoy and when they last reported."""
-    from models.tracking.positions import list_devices
+    from models.tracking.devices import list_devices
 
     with session_scope() as session:
         rows = [
@@ -222,7 +224,7 @@ def device_list(json_out: JsonOpt = False) -> None:
 @friendly
 def device_revoke(device_id: str) -> None:
     """Stop accepting reports from a tracker."""
-    from models.tracking.positions import revoke_device
+    from models.tracking.devices import revoke_device
 
     with session_scope() as session:
         revoke_device(session, device_id)
@@ -282,7 +284,7 @@ def track_cmd(
         raise ValidationError(f"{crs!r} is not a datum; use wgs84, gcj02 or bd09.")
     imported: dict[str, Any] | None = None
     if import_file is not None:
-        from models.tracking.positions import import_track_file
+        from models.tracking.trackfiles import import_track_file
 
         with session_scope() as session:
             r = import_track_file(session, code, import_file, datum=crs)  # type: ignore[arg-type]
@@ -293,7 +295,7 @@ def track_cmd(
             "stale": r.stale,
             "rejected": [{"where": w, "reason": why} for w, why in r.rejected],
         }
-    from models.tracking.positions import track_summary
+    from models.tracking.ingest import track_summary
 
     with session_scope() as session:
         s = track_summary(session, code, limit)
@@ -338,13 +340,12 @@ def monitor(
     json_out: JsonOpt = False,
 ) -> None:
     """Run the delay monitor (scheduler with its checks and notification delivery)."""
-    from flows.service.monitor import run_monitor, tick
-    from flows.service.sender import deliver_due
+    from flows.service.monitor import check_once, run_monitor
 
     if once:
         now = parse_time(at) or utcnow()
-        report = tick(now)
-        delivered = deliver_due(now)
+        with acting_as(service("monitor"), "flow"):  # the monitor acts, not the operator
+            report, delivered = check_once(now)
         data = {
             "checked": report.checked,
             "changes": [
@@ -368,7 +369,13 @@ def monitor(
         f"Delay monitor: checks every {s.monitor_interval_minutes:g} min, delivers every "
         f"{s.outbox_poll_seconds:g} s. Ctrl-C stops it."
     )
-    run_monitor(s)
+    with acting_as(service("monitor"), "flow"):
+        kept = run_monitor(s)
+    if not kept:
+        raise MonitorBusyError(
+            "Another monitor took over this database while this one was not renewing its lease; "
+            "this one stopped."
+        )
 
 
 @friendly
@@ -425,19 +432,30 @@ def outbox(
 
 @friendly
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 5055, Traccar's OsmAnd).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address of the HTTP API.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the HTTP API (default 5055, Traccar's OsmAnd).")
+    ] = None,
+    prefect_port: Annotated[
+        int, typer.Option(help="Port of the Prefect server it starts (without PREFECT_API_URL).")
+    ] = 4200,
 ) -> None:
-    """Serve the HTTP endpoint for phone trackers (OsmAnd protocol / Traccar Client)."""
-    from flows.api.tracker import serve as run
+    """Run an operation: a Prefect server, the deployments, the HTTP API and the delay monitor.
 
-    s = get_settings()
-    base = f"http://{host or s.http_host}:{port or s.http_port}"
-    console.print(f"Tracker endpoint (Traccar Client, OsmAnd protocol): {base}/osmand")
-    console.print(
-        f"Escort check-ins (Bearer device token): {base}/api/checkins, /api/convoy, /api/tasks"
-    )
-    run(host, port)
+    The Prefect server is started here on the SQLite under var/prefect unless PREFECT_API_URL
+    points at one. Ctrl-C stops every part; killing this process stops them too.
+    """
+    from flows.service.operation import serve_operation
+
+    with acting_as(service("convoy serve"), "api"):  # requests do not act as the operator
+        code = serve_operation(
+            host,
+            port,
+            prefect_port,
+            say=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        )
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

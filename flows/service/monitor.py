@@ -2,12 +2,15 @@
 
 Its jobs live in a ``SQLAlchemyJobStore`` in the application database, referenced as text
 (``flows.service.monitor:monitor_job``, ``flows.service.sender:deliver_job``) under fixed ids with
-``replace_existing``, ``coalesce`` and an explicit ``misfire_grace_time``, in UTC. A lease row
-(``models.tracking.alerts.MonitorLease``) makes sure only one scheduler runs per job store: a second
-``convoy monitor`` on the same database stops with a clear message.
+``replace_existing``, ``coalesce`` and an explicit ``misfire_grace_time``, in UTC. Two leases
+(``models.tracking.lease``) make sure only one scheduler runs per job store and only one sender
+delivers: the monitor holds the ``monitor`` and the ``sender`` role; a second ``convoy monitor``,
+a ``convoy monitor --once`` or a ``convoy outbox --send`` on the same database stops with a clear
+message. Every check and every delivery first checks the lease is still this monitor's; a
+monitor that finds it lost (it was frozen past its lease and another took over) stops at once.
 
-Each check (``tick``) is ``models.tracking.alerts.run_checks`` in one transaction; every change it
-makes is then emitted as a Prefect event (``convoy.delayed``, ``convoy.off-route``,
+Each check (``tick``) is ``models.tracking.alerts.checks.run_checks`` in one transaction; every
+change it makes is then emitted as a Prefect event (``convoy.delayed``, ``convoy.off-route``,
 ``convoy.arrived`` …) so Prefect automations can react.
 """
 
@@ -24,18 +27,14 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from config import Settings, get_settings
+from flows.service.sender import SENDER_ROLE, held_lease, lease_seconds
 from models.db import get_engine, init_db, session_scope, utcnow
 from models.errors import MonitorBusyError
-from models.tracking.alerts import (
-    Change,
-    TickReport,
-    acquire_lease,
-    holder_id,
-    release_lease,
-    renew_lease,
-    run_checks,
-)
+from models.tracking.alerts.checks import Change, TickReport, run_checks
 from models.tracking.eta import make_router
+from models.tracking.lease import acquire_lease, holder_id, release_lease, renew_lease
+
+MONITOR_ROLE = "monitor"
 
 log = logging.getLogger("convoy.monitor")
 
@@ -136,22 +135,52 @@ def tick(now: datetime | None = None, settings: Settings | None = None) -> TickR
 
 
 def monitor_job() -> None:
-    """The scheduler's check job (text reference ``flows.service.monitor:monitor_job``)."""
+    """The scheduler's check job (text reference ``flows.service.monitor:monitor_job``): one
+    check, if this process still holds the monitor lease."""
+    holder = current_holder()
+    if holder is None:
+        return
+    with session_scope() as session:
+        still = renew_lease(session, holder, utcnow(), MONITOR_ROLE)
+    if not still:
+        lease_lost(MONITOR_ROLE)
+        return
     tick(clock())
 
 
 # --- the scheduler ----------------------------------------------------------------------------
 
-_holder: str | None = None
+_running: Monitor | None = None
+
+
+def current_holder() -> str | None:
+    """The lease holder of the monitor running in this process (None: none runs)."""
+    mon = _running
+    return mon.holder if mon is not None and not mon.lost.is_set() else None
+
+
+def lease_lost(role: str) -> None:
+    """This process's monitor lost its ``role`` lease: it stops checking and sending at once."""
+    mon = _running
+    if mon is None or mon.lost.is_set():
+        return
+    mon.lost.set()
+    log.error("Another process took over the %s lease of this database; this monitor stops.", role)
+    if mon.scheduler is not None and mon.scheduler.running:
+        mon.scheduler.pause()  # no job starts again; run_monitor then shuts it down
 
 
 def lease_job() -> None:
-    """Keep this process's lease on the monitor alive (``flows.service.monitor:lease_job``)."""
-    if _holder is None:
+    """Keep this process's leases alive (``flows.service.monitor:lease_job``)."""
+    holder = current_holder()
+    if holder is None:
         return
-    with session_scope() as session:
-        if not renew_lease(session, _holder, utcnow()):
-            log.error("Another monitor took over this database; this one stops checking.")
+    for role in (MONITOR_ROLE, SENDER_ROLE):
+        with session_scope() as session:
+            still = renew_lease(session, holder, utcnow(), role)
+        if not still:
+            lease_lost(role)
+            return
 
 
 def build_scheduler(settings: Settings | None = None) -> BackgroundScheduler:
@@ -190,30 +219,28 @@ def build_scheduler(settings: Settings | None = None) -> BackgroundScheduler:
         "flows.service.monitor:lease_job",
         id=LEASE_JOB_ID,
         name="renew the monitor lease",
-        seconds=_lease_seconds(settings) / 3,
+        seconds=lease_seconds(settings) / 3,
         **common,
     )
     return scheduler
 
 
-def _lease_seconds(settings: Settings) -> float:
-    return max(30.0, 3 * min(settings.monitor_interval_minutes * 60, settings.outbox_poll_seconds))
-
-
 class Monitor:
-    """The running monitor: holds the lease and the scheduler; ``stop`` releases both."""
+    """The running monitor: holds the leases and the scheduler; ``stop`` releases them."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self.holder = holder_id()
         self.scheduler: BackgroundScheduler | None = None
+        self.lost = threading.Event()  # set when another process took a lease over
 
     def start(self) -> Monitor:
-        global _holder
-        expires = timedelta(seconds=_lease_seconds(self.settings))
+        global _running
+        expires = timedelta(seconds=lease_seconds(self.settings))
         with session_scope(self.settings) as session:
-            acquire_lease(session, self.holder, utcnow(), expires)
-        _holder = self.holder
+            for role in (MONITOR_ROLE, SENDER_ROLE):  # both or neither: one transaction
+                acquire_lease(session, self.holder, utcnow(), expires, role)
+        _running = self
         try:
             self.scheduler = build_scheduler(self.settings)
             self.scheduler.start()
@@ -223,11 +250,12 @@ class Monitor:
         return self
 
     def _release(self) -> None:
-        global _holder
+        global _running
         with session_scope(self.settings) as session:
-            release_lease(session, self.holder)
-        if _holder == self.holder:
-            _holder = None
+            for role in (MONITOR_ROLE, SENDER_ROLE):
+                release_lease(session, self.holder, role)
+        if _running is self:
+            _running = None
 
     def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
@@ -242,15 +270,29 @@ class Monitor:
         self.stop()
 
 
-def run_monitor(settings: Settings | None = None, stop: threading.Event | None = None) -> None:
-    """Run the monitor until ``stop`` is set or the process is interrupted (``convoy monitor``)."""
+def run_monitor(settings: Settings | None = None, stop: threading.Event | None = None) -> bool:
+    """Run the monitor until ``stop`` is set, the process is interrupted (``convoy monitor``) or
+    it loses its lease to another process (then False)."""
     stop = stop or threading.Event()
-    with Monitor(settings):
+    with Monitor(settings) as mon:
         try:
-            while not stop.wait(1.0):
+            while not stop.wait(1.0) and not mon.lost.is_set():
                 pass
         except KeyboardInterrupt:
             pass
+        return not mon.lost.is_set()
+
+
+def check_once(now: datetime, settings: Settings | None = None) -> tuple[TickReport, Any]:
+    """One check and one delivery, as ``convoy monitor --once`` makes them: under the monitor
+    and the sender lease, so never beside a running monitor (``MonitorBusyError``). Returns the
+    check's report and the delivery's."""
+    from flows.service.sender import deliver_due
+
+    settings = settings or get_settings()
+    with held_lease(MONITOR_ROLE, settings), held_lease(SENDER_ROLE, settings) as sender:
+        report = tick(now, settings)
+        return report, deliver_due(now, settings=settings, holder=sender)
 
 
 def jobs_in_store(settings: Settings | None = None) -> list[str]:
@@ -264,12 +306,35 @@ def jobs_in_store(settings: Settings | None = None) -> list[str]:
         return [r[0] for r in conn.execute(text(f"SELECT id FROM {JOBS_TABLE} ORDER BY id"))]
 
 
+def main() -> None:
+    """``python -m flows.service.monitor``: the monitor as a part of ``convoy serve``."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        ok = run_monitor()
+    except MonitorBusyError as exc:
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    if not ok:
+        print("Error: another monitor took over this database; this one stopped.", flush=True)
+    sys.exit(0 if ok else 3)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
 __all__ = [
     "Monitor",
     "MonitorBusyError",
     "accelerated_clock",
     "build_scheduler",
+    "check_once",
     "clock",
+    "current_holder",
     "emit_changes",
     "jobs_in_store",
     "monitor_job",

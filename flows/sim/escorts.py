@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from flows.sim.simulator import ConvoySimulator
+from models.access.actors import acting_as, service
 
 
 @contextmanager
@@ -17,7 +18,8 @@ def simulated_escorts(codes: Sequence[str], speed: float = 0.0) -> Iterator[list
 
     def play(sim: ConvoySimulator) -> None:
         try:
-            sim.play()
+            with acting_as(service(f"simulated escorts of {sim.code}"), "flow"):
+                sim.play()
         except BaseException as exc:  # reported to the caller below
             errors.append(exc)
             sim.stop_event.set()

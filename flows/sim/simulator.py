@@ -3,7 +3,10 @@
 It reports exactly what real escorts report, through the same library calls as
 ``convoy checkin``: the muster roll, screening results, departure, positions along the route,
 entry applications, arrival, spot checks and handoffs. Field times follow the convoy's plan
-(with seeded, repeatable delays); real time runs ``speed`` times faster. Replaying a convoy that
+(with seeded, repeatable delays); real time runs ``speed`` times faster. The health data a
+manifest declares is the truth it plays (a red code stays red, a positive test positive, the
+listed temperature is measured with small noise), so it never hands off someone the manifest
+marks as unfit. Replaying a convoy that
 already has its reports adds nothing.
 """
 
@@ -106,23 +109,41 @@ class ConvoySimulator:
         absent = [s for s in seats if self.rng.random() < self.no_show_rate]
         return {"absent": absent}
 
+    def _measure(self, p: Passenger, sd: float) -> dict[str, Any]:
+        """A temperature as measured: the manifest's declared one with small noise (a declared
+        fever stays a fever, a normal one stays below the threshold), else a random one with
+        an occasional fever, sometimes gone after rest."""
+        fever = self._fever
+        if p.temperature is not None:
+            t = p.temperature + self.rng.gauss(0, 0.05)
+            t = max(t, fever) if p.temperature >= fever else min(t, fever - 0.1)
+            return {"temperature": round(t, 1)}
+        entry: dict[str, Any] = {"temperature": round(min(37.2, self.rng.gauss(36.5, sd)), 1)}
+        if self.fever_rate and self.rng.random() < self.fever_rate:
+            entry["temperature"] = round(self.rng.uniform(37.4, 38.6), 1)
+            if self.rng.random() < 0.4:  # it was the sun and the queue: fine after rest
+                entry["retemperature"] = round(self.rng.uniform(36.4, 37.1), 1)
+        return entry
+
+    @property
+    def _fever(self) -> float:
+        return self.settings.rule_set.screening.fever_celsius
+
     def _screen(self, session: Any) -> dict[str, Any]:
+        """The pre-departure screening. What the manifest declares is the truth played: its
+        health code, its test result and time, its temperature; only what it leaves blank is
+        invented (green, a recent negative test)."""
         convoy = get_convoy(session, self.code)
         at = convoy.planned_departure - timedelta(hours=2)
         results = []
         for p in self._passengers(session):
             if p.custody in (Custody.WITHDRAWN.value, Custody.HELD.value):
                 continue
-            temp = round(min(37.2, self.rng.gauss(36.5, 0.25)), 1)
-            entry: dict[str, Any] = {"seat": p.seat, "temperature": temp}
-            if self.rng.random() < self.fever_rate:
-                entry["temperature"] = round(self.rng.uniform(37.4, 38.6), 1)
-                if self.rng.random() < 0.4:  # it was the sun and the queue: fine after rest
-                    entry["retemperature"] = round(self.rng.uniform(36.4, 37.1), 1)
-            entry["nat_result"] = "negative"
-            nat = at - timedelta(hours=self.rng.randint(6, 36))
+            entry: dict[str, Any] = {"seat": p.seat, **self._measure(p, 0.25)}
+            entry["nat_result"] = p.nat_result or "negative"
+            nat = p.nat_time or at - timedelta(hours=self.rng.randint(6, 36))
             entry["nat_time"] = nat.isoformat()
-            entry["health_code"] = "green"
+            entry["health_code"] = p.health_code or "green"
             results.append(entry)
         return {"results": results}
 
@@ -134,16 +155,15 @@ class ConvoySimulator:
     def _spot_check(self, session: Any) -> dict[str, Any]:
         convoy = get_convoy(session, self.code)
         rate = float(self.settings.rules().get("screening", {}).get("arrival_sample_rate", 0.1))
-        arrived = [p.seat for p in self._passengers(session, Custody.ARRIVED)]
-        sample = arrival_sample(convoy, arrived, rate)
-        results = [
-            {
-                "seat": s,
-                "temperature": round(min(37.2, self.rng.gauss(36.5, 0.2)), 1),
-                "health_code": "green",
-            }
-            for s in sample
-        ]
+        arrived = {p.seat: p for p in self._passengers(session, Custody.ARRIVED)}
+        sample = arrival_sample(convoy, list(arrived), rate)
+        results = []
+        for s in sample:
+            p = arrived[s]
+            t = self._measure(p, 0.2)["temperature"] if p.temperature is not None else None
+            if t is None:
+                t = round(min(37.2, self.rng.gauss(36.5, 0.2)), 1)
+            results.append({"seat": s, "temperature": t, "health_code": p.health_code or "green"})
         return {"results": results}
 
     def _handoffs(self, session: Any, arrived_at: datetime) -> list[Report]:

@@ -5,6 +5,7 @@ Work is done on whole manifests (SQLAlchemy Core executemany), never one ORM obj
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
+from models.access.audit import guard, record
 from models.convoy.lifecycle import Census, Custody, check_custody_transition
 from models.convoy.tables import Convoy, CustodyEvent, Passenger
 from models.errors import NotFoundError
@@ -64,6 +66,7 @@ def apply_changes(
     if not changes:
         return 0
     assert convoy.id is not None
+    guard(session, "custody.write", convoy_id=convoy.id)
     current = current if current is not None else states(session, convoy.id)
     events: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
@@ -111,7 +114,29 @@ def apply_changes(
         ),
         updates,
     )
+    _audit(session, convoy, events, actor)
     return len(changes)
+
+
+def _audit(session: Session, convoy: Convoy, events: list[dict[str, object]], actor: str) -> None:
+    """One audit row for the whole move: counts by state, the seats (up to 50), the reasons."""
+    targets = Counter(str(e["to_state"]) for e in events)
+    ids = [int(str(e["passenger_id"])) for e in events[:50]]
+    seats = sorted(session.execute(select(_P.c.seat).where(_P.c.id.in_(ids))).scalars())
+    record(
+        session,
+        f"custody.{next(iter(targets))}" if len(targets) == 1 else "custody.move",
+        f"convoy {convoy.code}",
+        convoy_id=convoy.id,
+        before={"custody": dict(Counter(str(e["from_state"]) for e in events))},
+        after={
+            "custody": dict(targets),
+            "seats": seats + (["…"] if len(events) > 50 else []),
+            "reasons": sorted({str(e["reason"]) for e in events if e["reason"]})[:10],
+            "reported_by": actor,
+            "stage": str(events[0]["stage"]),
+        },
+    )
 
 
 def replay(session: Session, convoy_id: int) -> dict[int, Custody]:

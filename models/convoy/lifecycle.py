@@ -77,33 +77,6 @@ STAGE_CUSTODY: dict[Stage, Custody | None] = {
     Stage.CLOSED: None,
 }
 
-STAGE_LABELS: dict[str, dict[Stage, str]] = {
-    "en": {
-        Stage.PLANNED: "planned",
-        Stage.MUSTERING: "mustered at origin",
-        Stage.VERIFIED: "identities pre-verified",
-        Stage.SCREENED: "screened before departure",
-        Stage.DEPARTED: "departed",
-        Stage.IN_TRANSIT: "in transit",
-        Stage.ARRIVED: "arrived",
-        Stage.ARRIVAL_SCREENED: "screened on arrival",
-        Stage.HANDED_OFF: "handed off",
-        Stage.CLOSED: "closed",
-    },
-    "zh-CN": {
-        Stage.PLANNED: "已计划",
-        Stage.MUSTERING: "始发地集结",
-        Stage.VERIFIED: "身份核录完成",
-        Stage.SCREENED: "出发前健康筛查完成",
-        Stage.DEPARTED: "已出发",
-        Stage.IN_TRANSIT: "途中",
-        Stage.ARRIVED: "已到达",
-        Stage.ARRIVAL_SCREENED: "到达抽检完成",
-        Stage.HANDED_OFF: "已交接企业",
-        Stage.CLOSED: "已结束",
-    },
-}
-
 
 def next_stage(stage: Stage) -> Stage:
     """The stage that follows ``stage``."""

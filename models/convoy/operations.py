@@ -25,8 +25,8 @@ from models.convoy.checkins import Kind
 from models.convoy.custody import Change, apply_changes, census, states
 from models.convoy.lifecycle import Custody, Stage, check_conservation, check_stage_transition
 from models.convoy.screening import Reading, checks_for, entry_followup, evaluate
-from models.convoy.store import get_convoy, match_enterprise
-from models.convoy.tables import Convoy, Passenger, ScreeningResult, StageRun
+from models.convoy.store import get_convoy, lock_convoy, match_enterprise
+from models.convoy.tables import Convoy, Enterprise, Passenger, ScreeningResult, StageRun
 from models.errors import ConservationError, TransitionError
 from models.intake.verification import Registry, configured_registry, verify
 from models.intake.verification import record as record_verification
@@ -34,14 +34,7 @@ from models.intake.verification import record as record_verification
 _P = Passenger.__table__  # type: ignore[attr-defined]
 
 # The check-in each step waits for (steps not listed run on their own).
-WAITS_FOR: dict[Stage, Kind] = {
-    Stage.MUSTERING: Kind.MUSTER,
-    Stage.SCREENED: Kind.SCREENING,
-    Stage.DEPARTED: Kind.DEPART,
-    Stage.ARRIVED: Kind.ARRIVE,
-    Stage.ARRIVAL_SCREENED: Kind.ARRIVAL_SCREENING,
-    Stage.HANDED_OFF: Kind.HANDOFF,
-}
+WAITS_FOR: dict[Stage, Kind] = {stage: kind for kind, stage in checkins.FEEDS.items()}
 
 
 @dataclass
@@ -235,7 +228,7 @@ def _reading(p: Passenger, r: Mapping[str, Any] | None) -> Reading:
     r = r or {}
     nat_time = r.get("nat_time")
     if isinstance(nat_time, str):
-        nat_time = datetime.fromisoformat(nat_time)
+        nat_time = checkins.in_zone(datetime.fromisoformat(nat_time))
     return Reading(
         temperature=r.get("temperature") if r.get("temperature") is not None else p.temperature,
         retemperature=r.get("retemperature"),
@@ -318,7 +311,7 @@ def _handoff(ctx: Context) -> _Outcome:
     last_at = ctx.previous_at
     for ci in reports:
         data = ci.payload
-        ent = match_enterprise(ctx.session, data["enterprise"])
+        ent = _enterprise(ctx, data)
         if data.get("seats"):
             pids = [by_seat[s] for s in data["seats"]]
         else:
@@ -350,6 +343,13 @@ def _handoff(ctx: Context) -> _Outcome:
         summary["pending_enterprises"] = pending
         return _Outcome(last_at, summary, complete=False, waiting_for=Kind.HANDOFF.value)
     return _Outcome(last_at, summary)
+
+
+def _enterprise(ctx: Context, data: Mapping[str, Any]) -> Enterprise | None:
+    """The enterprise a handoff stored (by id; by name for handoffs stored before ids were)."""
+    if data.get("enterprise_id"):
+        return ctx.session.get(Enterprise, data["enterprise_id"])
+    return match_enterprise(ctx.session, data["enterprise"])
 
 
 def _close(ctx: Context) -> _Outcome:
@@ -405,7 +405,7 @@ def advance(
     settings: Settings | None = None,
 ) -> StageResult:
     """Perform one step of convoy ``code`` in the caller's transaction (see module doc)."""
-    convoy = get_convoy(session, code)
+    convoy = lock_convoy(session, code)
     done = completed_stages(session, convoy)
     if stage in done:
         run = done[stage]
@@ -419,7 +419,9 @@ def advance(
         return StageResult(
             code, stage, "waiting", waiting_for=outcome.waiting_for, summary=outcome.summary
         )
-    at = max(outcome.at, previous_at)
+    # The stage's time is the time of the check-in it applied (never the plan's), kept in
+    # order with the stage before it.
+    at = outcome.at if previous is None else max(outcome.at, previous.at)
     c = census(session, convoy.id)  # type: ignore[arg-type]
     check_conservation(c, stage)
     summary = {**outcome.summary, "census": {s.value: n for s, n in c.by_state.items()}}

@@ -8,11 +8,12 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, literal, select
-from sqlmodel import Session, col
+from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlmodel import Session, SQLModel, col
 
+from models.access.audit import guard, record
 from models.convoy.lifecycle import Custody, Mode, Stage
 from models.convoy.tables import (
     Assignment,
@@ -26,6 +27,7 @@ from models.convoy.tables import (
 from models.db import UTCDateTime, utcnow
 from models.errors import NotFoundError, ValidationError
 
+_Row = TypeVar("_Row", bound=SQLModel)
 _P = Passenger.__table__  # type: ignore[attr-defined]
 _E = CustodyEvent.__table__  # type: ignore[attr-defined]
 
@@ -54,6 +56,24 @@ def get_convoy(session: Session, code: str) -> Convoy:
     return convoy
 
 
+def lock_convoy(session: Session, code: str) -> Convoy:
+    """The convoy, locked for the rest of the caller's transaction: a row lock on PostgreSQL,
+    SQLite's one write lock (taken by a no-op write). Steps and check-ins of one convoy are
+    serialised by it, so two of them never act on the same stage at once."""
+    table = Convoy.__table__  # type: ignore[attr-defined]
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = select(Convoy).where(col(Convoy.code) == code).with_for_update()
+        found = session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
+        return found if found is not None else get_convoy(session, code)
+    session.connection().execute(
+        update(table).where(table.c.code == code).values(stage=table.c.stage)
+    )
+    convoy = get_convoy(session, code)
+    session.refresh(convoy)
+    return convoy
+
+
 def list_convoys(session: Session, campaign: str | None = None) -> list[Convoy]:
     stmt = select(Convoy).order_by(col(Convoy.planned_departure), Convoy.code)
     if campaign:
@@ -68,42 +88,39 @@ def get_campaign(session: Session, name: str) -> Campaign:
     return found
 
 
-def upsert_campaign(session: Session, name: str, **fields: Any) -> Campaign:
-    found = session.execute(select(Campaign).where(col(Campaign.name) == name)).scalars().first()
+def _upsert(
+    session: Session,
+    model: type[_Row],
+    key: str,
+    value: str,
+    fields: dict[str, Any],
+    **on_create: Any,
+) -> _Row:
+    """The ``model`` row whose ``key`` is ``value``: updated with ``fields``, or created with
+    them (and ``on_create``) when there is none."""
+    stmt = select(model).where(col(getattr(model, key)) == value)
+    found = session.execute(stmt).scalars().first()
     if found is None:
-        found = Campaign(name=name, **fields)
+        found = model(**{key: value}, **on_create, **fields)
         session.add(found)
     else:
-        for key, value in fields.items():
-            setattr(found, key, value)
+        for name, given in fields.items():
+            setattr(found, name, given)
     session.flush()
     return found
+
+
+def upsert_campaign(session: Session, name: str, **fields: Any) -> Campaign:
+    return _upsert(session, Campaign, "name", name, fields)
 
 
 def upsert_enterprise(session: Session, name: str, **fields: Any) -> Enterprise:
-    found = (
-        session.execute(select(Enterprise).where(col(Enterprise.name) == name)).scalars().first()
-    )
-    if found is None:
-        found = Enterprise(name=name, norm_name=normalise_enterprise_name(name), **fields)
-        session.add(found)
-    else:
-        for key, value in fields.items():
-            setattr(found, key, value)
-    session.flush()
-    return found
+    norm_name = normalise_enterprise_name(name)
+    return _upsert(session, Enterprise, "name", name, fields, norm_name=norm_name)
 
 
 def upsert_escort(session: Session, badge: str, **fields: Any) -> Escort:
-    found = session.execute(select(Escort).where(col(Escort.badge) == badge)).scalars().first()
-    if found is None:
-        found = Escort(badge=badge, **fields)
-        session.add(found)
-    else:
-        for key, value in fields.items():
-            setattr(found, key, value)
-    session.flush()
-    return found
+    return _upsert(session, Escort, "badge", badge, fields)
 
 
 def get_escort(session: Session, key: str) -> Escort:
@@ -217,6 +234,7 @@ class PassengerRow:
     temperature: float | None = None
     extra: dict[str, Any] | None = None
     entry_applied: bool = False
+    seat: int | None = None  # the manifest's own number; None: after the highest in use
 
 
 def match_enterprise(session: Session, employer: str) -> Enterprise | None:
@@ -272,36 +290,23 @@ class _BulkInsert:
     def run(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        items = list(self.procs.items())
-        if items:
-            caches: list[dict[Any, Any]] = [{} for _ in items]
-            empty = {i: proc({}) if self._is_json(i) else None for i, proc in items}
-            fixed: list[Any] = []
-            for row in rows:
-                r = list(row)
-                for (i, proc), cache in zip(items, caches, strict=True):
-                    v = r[i]
-                    if v is None:
-                        continue
-                    if type(v) is dict:
-                        r[i] = proc(v) if v else empty[i]
-                        continue
-                    out = cache.get(v)
-                    if out is None:
-                        out = proc(v)
-                        if len(cache) < 10_000:
-                            cache[v] = out
-                    r[i] = out
-                fixed.append(r)
-        else:
-            fixed = list(rows)
+        if not self.procs and self.positional and self.order == list(range(len(self.columns))):
+            self.conn.exec_driver_sql(self.sql, rows)
+            return
+        cols: list[Any] = list(zip(*rows, strict=True))  # converted column by column
+        for i, proc in self.procs.items():
+            if self._is_json(i):
+                empty = proc({})
+                cols[i] = [None if v is None else proc(v) if v else empty for v in cols[i]]
+            else:  # each distinct value once (times, flags)
+                done = {v: None if v is None else proc(v) for v in set(cols[i])}
+                cols[i] = [done[v] for v in cols[i]]
         if not self.positional:
-            params: list[Any] = [dict(zip(self.columns, r, strict=True)) for r in fixed]
-        elif self.order == list(range(len(self.columns))):
-            params = [tuple(r) for r in fixed] if items else fixed
+            params: list[Any] = [
+                dict(zip(self.columns, r, strict=True)) for r in zip(*cols, strict=True)
+            ]
         else:
-            order = self.order
-            params = [tuple(r[i] for i in order) for r in fixed]
+            params = list(zip(*(cols[i] for i in self.order), strict=True))
         self.conn.exec_driver_sql(self.sql, params)
 
     def _is_json(self, i: int) -> bool:
@@ -323,7 +328,8 @@ def add_passengers(
 
     Streams: rows are inserted in chunks with one compiled Core INSERT and the DBAPI's
     executemany, and each chunk's registration events are written by one INSERT … SELECT.
-    Seats continue after the highest seat in use, so re-importing a file adds nothing.
+    A row keeps its own ``seat`` when it has one (the caller makes sure it is free); the others
+    continue after the highest seat in use. Re-importing a file adds nothing.
     ``enterprise_ids`` maps employer text to an enterprise id when the caller has matched
     them already (it is filled in for the others).
     """
@@ -333,17 +339,19 @@ def add_passengers(
             f"Convoy {convoy.code} is at stage {convoy.stage}; passengers can only be added "
             "while it is planned."
         )
+    guard(session, "manifest.import", convoy_id=convoy.id)
     conn = session.connection()
     existing = set(
         conn.execute(select(_P.c.id_number).where(_P.c.convoy_id == convoy.id)).scalars()
     )
     seat = conn.execute(select(func.max(_P.c.seat)).where(_P.c.convoy_id == convoy.id)).scalar()
     seat = int(seat or 0)
+    last_id = select(func.coalesce(func.max(_P.c.id), 0)).where(_P.c.convoy_id == convoy.id)
     enterprises: dict[str, int | None] = {} if enterprise_ids is None else enterprise_ids
     at = utcnow()
     added = skipped = 0
     batch: list[tuple[Any, ...]] = []
-    first_seat = seat + 1
+    after_id = int(conn.execute(last_id).scalar_one())  # events go to the rows after this id
     registered = Custody.REGISTERED.value
     writer = _BulkInsert(conn, _P, _PASSENGER_COLUMNS)
     events = insert(_E).from_select(
@@ -353,18 +361,19 @@ def add_passengers(
             _P.c.convoy_id, _P.c.id, literal(at, UTCDateTime()), literal(actor),
             literal(""), literal(Stage.PLANNED.value), literal(""), literal(registered),
             literal("on the manifest"),
-        ).where(_P.c.convoy_id == convoy.id, _P.c.seat >= bindparam("first_seat")),
+        ).where(_P.c.convoy_id == convoy.id, _P.c.id > bindparam("after_id")),
     )  # fmt: skip
     cid = convoy.id
+    low, high = 1 << 62, 0  # the seats added (for the audit)
 
     def flush() -> None:
-        nonlocal added, first_seat
+        nonlocal added, after_id
         if not batch:
             return
         writer.run(batch)
-        conn.execute(events, {"first_seat": first_seat})
+        conn.execute(events, {"after_id": after_id})
         added += len(batch)
-        first_seat = seat + 1
+        after_id = int(conn.execute(last_id).scalar_one())
         batch.clear()
 
     for row in rows:
@@ -376,16 +385,29 @@ def add_passengers(
         if employer not in enterprises:
             ent = match_enterprise(session, employer) if employer else None
             enterprises[employer] = ent.id if ent else None
-        seat += 1
+        if row.seat is None:
+            seat += 1
+            at_seat = seat
+        else:
+            at_seat = row.seat
+            if at_seat > seat:
+                seat = at_seat
         existing.add(idn)
+        low, high = min(low, at_seat), max(high, at_seat)
         batch.append(
-            (cid, seat, row.name, idn, row.phone, employer, enterprises[employer], row.origin,
+            (cid, at_seat, row.name, idn, row.phone, employer, enterprises[employer], row.origin,
              row.health_code, row.nat_result, row.nat_time, row.temperature, row.entry_applied,
              registered, "", "", None, row.extra or {})
         )  # fmt: skip
         if len(batch) >= chunk:
             flush()
     flush()
+    if added:
+        record(
+            session, "passengers.add", f"convoy {convoy.code}", convoy_id=cid,
+            after={"added": added, "already_on_manifest": skipped, "source": actor,
+                   "seats": f"{low}-{high}"},
+        )  # fmt: skip
     return added, skipped
 
 

@@ -146,6 +146,7 @@ def synthetic_mobile(rng: random.Random) -> str:
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _MOBILE_LIKE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _LONG_NUMBER = re.compile(r"\d{11}")  # both need 11 digits in a row
+_DIGIT_RUN = re.compile(r"\d{7,}[Xx]?")
 
 
 def scrub(text: str) -> str:
@@ -154,3 +155,29 @@ def scrub(text: str) -> str:
         return text or ""
     text = _ID_LIKE.sub(lambda m: mask_id(m.group(0)), text or "")
     return _MOBILE_LIKE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+ECHO_LIMIT = 40
+
+
+def _mask_run(run: str) -> str:
+    return mask_phone(run) if len(run) == 11 else mask_id(run)
+
+
+def echo(value: Any, kind: str = "", limit: int = ECHO_LIMIT) -> str:
+    """A value as a message or an error report may show it — the one masking rule.
+
+    ``kind`` "id_number" masks like an ID number (``3302**********1234``), "phone" like a mobile
+    (``138****5678``); any other text has its runs of seven or more digits masked (an 11-digit
+    run as a mobile, others as an ID number). The result is cut to ``limit`` characters.
+    """
+    text = str(value if value is not None else "")
+    if kind == "id_number":
+        text = mask_id(text)
+    elif kind == "phone":
+        text = mask_phone(text)
+    elif any(c.isdigit() for c in text):
+        text = _DIGIT_RUN.sub(lambda m: _mask_run(m.group(0)), text)
+    if len(text) > limit:
+        text = f"{text[: limit - 1]}… ({len(text):,} characters)"
+    return text

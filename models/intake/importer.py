@@ -1,48 +1,47 @@
-"""Bulk manifest import into a convoy: streaming, validated, idempotent, nothing lost.
+"""Bulk manifest import into a convoy: streaming, checked, idempotent, nothing lost.
 
-``import_manifest(session, code, path)`` reads a CSV/XLSX manifest row by row, validates every
-row (``models.intake.manifest``), matches employers to enterprises (exact name, then normalised
-name), refuses ID numbers already riding another active convoy, inserts the good rows in bulk and
-writes the rejected ones to error files under ``output_dir/intake/<convoy>/``:
+``import_manifest(session, code, path)`` reads a CSV/XLSX manifest row by row under its
+detected header (``models.intake.sheets``), checks every row (``models.intake.manifest``),
+matches employers (``models.intake.enterprises``: never a guess), refuses ID numbers riding
+another active convoy, and inserts the good rows in bulk, each at its own seat: the sheet's 序号
+(or ``seat``) column when it has one, else the row's number in the file. Problems and warnings go
+to the report files (``models.intake.reports``).
 
-* ``<file>.errors.csv`` and ``<file>.errors.xlsx``: row, column, masked value, reason (one line
-  per problem) — safe to share;
-* ``<file>.for-fixing.csv`` (or ``.xlsx``): the rejected rows exactly as they were, with the
-  source row and the reasons appended, to correct and import again.
-
-``added + already on the manifest + rejected == rows read``, always; the import runs in the
-caller's transaction, so a file that turns out unreadable half-way leaves nothing behind.
+A row already on the manifest with the same name and phone is *already* there; with another
+name or phone it is a *conflict* — rejected, never overwritten. ``imported + rejected == read``
+(imported = added + already), always; the import runs in the caller's transaction, so a file
+that turns out unreadable half-way leaves nothing behind, and its earlier reports stay.
 """
 
 from __future__ import annotations
 
-import csv
-import difflib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from config import Settings, get_settings
 from models.convoy.lifecycle import Custody, Stage
-from models.convoy.store import PassengerRow, add_passengers, get_convoy, normalise_enterprise_name
-from models.convoy.tables import Convoy, Enterprise, Passenger
+from models.convoy.store import PassengerRow, add_passengers, get_convoy
+from models.convoy.tables import Convoy, Passenger
 from models.errors import ConvoyOpsError, ValidationError
-from models.intake.identity import mask_id
+from models.intake.enterprises import EnterpriseIndex
+from models.intake.identity import echo, mask_id, mask_name, mask_phone, normalise_phone
 from models.intake.manifest import (
-    FIX_COLUMNS,
+    MANIFEST,
+    Flagged,
     Layout,
     Problem,
-    Rejection,
+    Read,
     RowParser,
-    _blank,
-    open_table,
-    safe_for_spreadsheet,
+    check_rows,
 )
+from models.intake.reports import ReportFiles
+from models.intake.sheets import open_table
 
 _P = Passenger.__table__  # type: ignore[attr-defined]
 _C = Convoy.__table__  # type: ignore[attr-defined]
@@ -50,76 +49,56 @@ _C = Convoy.__table__  # type: ignore[attr-defined]
 
 @dataclass
 class ImportReport:
-    """What one import did. ``added + unchanged + rejected == read``."""
+    """What one import did. ``imported + rejected == read``; imported = added + already."""
 
     convoy: str
     file: str
+    header_row: int = 0
     read: int = 0
     added: int = 0
-    unchanged: int = 0
+    already: int = 0
     rejected: int = 0
+    conflicts: int = 0
+    warnings: int = 0  # imported rows with at least one warning
     blank: int = 0
-    problems: Counter[str] = field(default_factory=Counter)
-    errors_csv: Path | None = None
-    errors_xlsx: Path | None = None
-    for_fixing: Path | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+    warning_reasons: Counter[str] = field(default_factory=Counter)
+    unknown_columns: list[str] = field(default_factory=list)
+    files: dict[str, Path | None] = field(default_factory=dict)
 
     @property
     def imported(self) -> int:
         """Rows now on the manifest: added by this import or already there."""
-        return self.added + self.unchanged
+        return self.added + self.already
+
+    def file_of(self, key: str) -> Path | None:
+        return self.files.get(key)
 
     def as_dict(self) -> dict[str, Any]:
+        def path(key: str) -> str | None:
+            p = self.files.get(key)
+            return str(p) if p else None
+
         return {
             "convoy": self.convoy,
             "file": self.file,
+            "header_row": self.header_row,
             "read": self.read,
             "imported": self.imported,
             "added": self.added,
-            "unchanged": self.unchanged,
+            "already": self.already,
             "rejected": self.rejected,
+            "conflicts": self.conflicts,
+            "warnings": self.warnings,
             "blank": self.blank,
-            "problems": dict(self.problems),
-            "errors_csv": str(self.errors_csv) if self.errors_csv else None,
-            "errors_xlsx": str(self.errors_xlsx) if self.errors_xlsx else None,
-            "for_fixing": str(self.for_fixing) if self.for_fixing else None,
+            "reasons": dict(self.reasons),
+            "warning_reasons": dict(self.warning_reasons),
+            "unknown_columns": self.unknown_columns,
+            "errors_file": path("errors_xlsx"),
+            "fixing_file": path("for_fixing"),
+            "errors_csv": path("errors_csv"),
+            "warnings_csv": path("warnings_csv"),
         }
-
-
-class EnterpriseIndex:
-    """Employer text → enterprise id: exact name, then normalised name; close matches for the
-    rest. Each distinct text is looked up once."""
-
-    def __init__(self, session: Session) -> None:
-        e = Enterprise.__table__  # type: ignore[attr-defined]
-        rows = session.execute(select(e.c.id, e.c.name, e.c.norm_name)).all()
-        self.exact = {name: eid for eid, name, _ in rows}
-        self.norm: dict[str, int] = {}
-        self.names_by_norm: dict[str, str] = {}
-        for eid, name, norm in rows:
-            self.norm.setdefault(norm, eid)
-            self.names_by_norm.setdefault(norm, name)
-        self.ids: dict[str, int | None] = {}
-        self.why: dict[str, str] = {}
-
-    def match(self, employer: str) -> int | None:
-        if employer in self.ids:
-            return self.ids[employer]
-        eid = self.exact.get(employer)
-        if eid is None:
-            norm = normalise_enterprise_name(employer)
-            eid = self.norm.get(norm)
-            if eid is None:
-                self.why[employer] = self._unknown(employer, norm)
-        self.ids[employer] = eid
-        return eid
-
-    def _unknown(self, employer: str, norm: str) -> str:
-        if not self.exact:
-            return "no enterprise is registered yet; register the employers first (convoy plan)"
-        near = difflib.get_close_matches(norm, list(self.names_by_norm), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(self.names_by_norm[n] for n in near)}?" if near else ""
-        return f"no registered enterprise is named {employer}{hint}"
 
 
 def active_elsewhere(session: Session, convoy: Convoy) -> dict[str, tuple[str, int]]:
@@ -136,99 +115,78 @@ def active_elsewhere(session: Session, convoy: Convoy) -> dict[str, tuple[str, i
     return {idn: (code, seat) for idn, code, seat in rows}
 
 
-class RejectFiles:
-    """Streams rejected rows to the error report (CSV + XLSX) and the file for fixing.
+class _Checks:
+    """The checks that need the database: employer, other convoys, this manifest, seats."""
 
-    Files are opened at the first rejection; an import without rejections leaves none, and
-    stale files of an earlier import of the same file are removed.
-    """
+    def __init__(self, session: Session, convoy: Convoy) -> None:
+        self.enterprises = EnterpriseIndex(session)
+        self.elsewhere = active_elsewhere(session, convoy)
+        rows = session.execute(
+            select(_P.c.id_number, _P.c.seat, _P.c.name, _P.c.phone).where(
+                _P.c.convoy_id == convoy.id
+            )
+        ).all()
+        self.mine = {idn: (seat, name, phone) for idn, seat, name, phone in rows}
+        self.seat_owner = {seat: idn for idn, seat, _, _ in rows}
+        self.seats_in_file: dict[int, int] = {}
 
-    def __init__(self, folder: Path, stem: str, header: list[str], kind: str) -> None:
-        self.folder = folder
-        self.header = header
-        self.kind = kind
-        self.errors_csv = folder / f"{stem}.errors.csv"
-        self.errors_xlsx = folder / f"{stem}.errors.xlsx"
-        self.for_fixing = folder / f"{stem}.for-fixing.{'xlsx' if kind == 'xlsx' else 'csv'}"
-        for stale in (
-            self.errors_csv,
-            self.errors_xlsx,
-            folder / f"{stem}.for-fixing.csv",
-            folder / f"{stem}.for-fixing.xlsx",
-        ):
-            stale.unlink(missing_ok=True)
-        self._open = False
-        self._handles: list[TextIO] = []
-
-    def _start(self) -> None:
-        from openpyxl import Workbook
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fh = self.errors_csv.open("w", newline="", encoding="utf-8-sig")
-        self._handles.append(fh)
-        self._err_csv = csv.writer(fh)
-        self._err_csv.writerow(["row", "column", "value", "reason"])
-        self._err_wb = Workbook(write_only=True)
-        self._err_ws = self._err_wb.create_sheet("errors")
-        self._err_ws.append(["row", "column", "value", "reason"])
-        fix_header = [*self.header, *FIX_COLUMNS]
-        if self.kind == "xlsx":
-            self._fix_wb = Workbook(write_only=True)
-            self._fix_ws = self._fix_wb.create_sheet("for fixing")
-            self._fix_ws.append(self._cells(fix_header))
-        else:
-            fh2 = self.for_fixing.open("w", newline="", encoding="utf-8-sig")
-            self._handles.append(fh2)
-            self._fix_csv = csv.writer(fh2)
-            self._fix_csv.writerow(fix_header)
-        self._open = True
-
-    def _cells(self, values: list[Any]) -> list[Any]:
-        """Cells an XLSX row can hold: no control characters, text never run as a formula."""
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        out: list[Any] = []
-        for v in values:
-            if isinstance(v, str):
-                v = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
-            if isinstance(v, str) and v.startswith("="):
-                cell = WriteOnlyCell(self._err_ws, v)
-                cell.data_type = "s"  # text, not a formula
-                out.append(cell)
-            else:
-                out.append(v)
-        return out
-
-    def add(self, rej: Rejection) -> None:
-        if not self._open:
-            self._start()
-        for p in rej.problems:
-            self._err_csv.writerow([rej.row, p.column, safe_for_spreadsheet(p.value), p.reason])
-            self._err_ws.append(self._cells([rej.row, p.column, p.value, p.reason]))
-        width = len(self.header)
-        cells = list(rej.cells[:width]) + [""] * (width - len(rej.cells))
-        tail = [c for c in rej.cells[width:] if c]  # cells beyond the header: keep them
-        reasons = "; ".join(f"{p.column}: {p.reason}" for p in rej.problems)
-        row = [
-            *cells,
-            str(rej.row),
-            reasons + (f" (extra cells: {' | '.join(tail)})" if tail else ""),
-        ]
-        if self.kind == "xlsx":
-            self._fix_ws.append(self._cells(row))
-        else:
-            self._fix_csv.writerow(row)
-
-    def close(self) -> tuple[Path | None, Path | None, Path | None]:
-        if not self._open:
-            return None, None, None
-        for fh in self._handles:
-            fh.close()
-        self._err_wb.save(self.errors_xlsx)
-        if self.kind == "xlsx":
-            self._fix_wb.save(self.for_fixing)
-        return self.errors_csv, self.errors_xlsx, self.for_fixing
+    def problems(
+        self, n: int, idn: str, name: str, phone: str, employer: str, seat: int
+    ) -> tuple[list[Problem], bool]:
+        """(problems, already on the manifest) of one row; the problems may include a
+        conflict (``id_conflict``)."""
+        out: list[Problem] = []
+        if employer:
+            m = self.enterprises.match(employer)
+            if m.id is None:
+                out.append(Problem("employer", echo(employer), m.reason, m.code))
+        already = False
+        if idn:
+            other = self.elsewhere.get(idn)
+            if other is not None:
+                out.append(
+                    Problem(
+                        "id_number", mask_id(idn),
+                        f"this person is already on convoy {other[0]} (seat {other[1]}); one "
+                        "person cannot ride two convoys", "duplicate_other_convoy",
+                    )
+                )  # fmt: skip
+            mine = self.mine.get(idn)
+            if mine is not None:
+                m_seat, m_name, m_phone = mine
+                if m_name != name or (phone and m_phone != phone):
+                    what = (
+                        f"name {mask_name(m_name)}" if m_name != name
+                        else f"phone {mask_phone(m_phone)}"
+                    )  # fmt: skip
+                    out.append(
+                        Problem(
+                            "id_number", mask_id(idn),
+                            f"this ID number is already on the manifest at seat {m_seat} with "
+                            f"another {what}; correct the file, or take the passenger off the "
+                            "manifest first", "id_conflict",
+                        )
+                    )  # fmt: skip
+                else:
+                    already = True
+        if seat:
+            first = self.seats_in_file.setdefault(seat, n)
+            owner = self.seat_owner.get(seat)
+            if first != n:
+                out.append(
+                    Problem("seat", str(seat), f"seat {seat} is already given to row {first}",
+                            "duplicate_seat")
+                )  # fmt: skip
+            elif owner is not None and owner != idn:
+                out.append(
+                    Problem(
+                        "seat", str(seat),
+                        f"seat {seat} is taken on the manifest by {mask_id(owner)}; one convoy "
+                        "has one seat list: number this file on from the other one",
+                        "seat_taken",
+                    )
+                )  # fmt: skip
+        return out, already
 
 
 def import_manifest(
@@ -248,67 +206,100 @@ def import_manifest(
             "while it is planned."
         )
     report = ImportReport(convoy.code, str(path))
-    rules = settings.rules().get("screening", {})
-    enterprises = EnterpriseIndex(session)
-    elsewhere = active_elsewhere(session, convoy)
-    with open_table(path) as table:
-        sink = RejectFiles(
+    rules = settings.rule_set.screening
+    checks = _Checks(session, convoy)
+    with open_table(path, MANIFEST) as table:
+        report.header_row = table.header_row
+        report.unknown_columns = [name for _, name in table.extra]
+        layout = Layout.of_table(table)
+        seat_column = "seat" in layout.index
+        parser = RowParser(layout, settings.tz, rules, departure=convoy.planned_departure)
+        files = ReportFiles(
             settings.output_dir / "intake" / convoy.code, path.stem, table.header, table.kind
         )
-        if not table.header:
-            return report
-        parser = RowParser(Layout.of(table.header, path.name), settings.tz, rules)
-
-        def reject(rej: Rejection) -> None:
-            report.rejected += 1
-            for p in rej.problems:
-                report.problems[p.column] += 1
-            sink.add(rej)
+        counts = Read()
 
         def good_rows() -> Iterator[PassengerRow]:
-            for n, cells in table.rows:
-                lost = table.row_problems(n)
-                if lost:
-                    report.read += 1
-                    reject(Rejection(n, lost, cells))
-                    continue
-                if _blank(cells):
-                    report.blank += 1
-                    continue
-                report.read += 1
-                row = parser.parse(n, cells)
-                if isinstance(row, Rejection):
-                    reject(row)
-                    continue
-                problems: list[Problem] = []
-                if enterprises.match(row.employer) is None:
-                    problems.append(
-                        Problem("employer", row.employer, enterprises.why[row.employer])
+            judge = checks.problems
+            known, elsewhere, mine = checks.enterprises.ids, checks.elsewhere, checks.mine
+            owner, seats = checks.seat_owner, checks.seats_in_file
+            for n, cells, out in check_rows(table, parser, counts):
+                if type(out) is PassengerRow:
+                    idn, seat_ = out.id_number, out.seat or 0
+                    if (  # the common case: nothing to look at closer
+                        known.get(out.employer) is not None
+                        and idn not in elsewhere
+                        and idn not in mine
+                        and seat_ not in owner
+                        and seats.setdefault(seat_, n) == n
+                    ):
+                        yield out
+                        continue
+                    row: PassengerRow | None = out
+                    problems, already = judge(
+                        n, out.id_number, out.name, out.phone, out.employer, out.seat or 0
                     )
-                other = elsewhere.get(row.id_number)
-                if other is not None:
-                    problems.append(
-                        Problem(
-                            "id_number",
-                            mask_id(row.id_number),
-                            f"this person is already on convoy {other[0]} (seat {other[1]}); "
-                            "one person cannot ride two convoys",
-                        )
+                    if not problems:
+                        if already:
+                            report.already += 1
+                        else:
+                            yield out
+                        continue
+                    warnings: list[Problem] = []
+                    seat = out.seat or 0
+                else:
+                    assert isinstance(out, Flagged)
+                    v = out.values
+                    phone = normalise_phone(v.get("phone", ""))
+                    more, already = judge(
+                        n, out.id_number, v.get("name", ""), phone, v.get("employer", ""),
+                        out.seat,
+                    )  # fmt: skip
+                    row, problems, warnings, seat = (
+                        out.row,
+                        [*out.problems, *more],
+                        out.warnings,
+                        out.seat,
                     )
                 if problems:
-                    reject(Rejection(n, problems, cells))
+                    report.rejected += 1
+                    report.reasons.update(p.code for p in problems)
+                    report.conflicts += any(p.code == "id_conflict" for p in problems)
+                    files.reject(
+                        n, seat, cells, problems, warnings, str(n if seat_column else seat or n)
+                    )
                     continue
-                yield row
+                if warnings:
+                    report.warnings += 1
+                    report.warning_reasons.update(p.code for p in warnings)
+                    files.warn(n, seat, warnings)
+                if already:
+                    report.already += 1
+                elif row is not None:
+                    yield row
 
         try:
-            report.added, report.unchanged = add_passengers(
-                session, convoy, good_rows(), actor=actor, enterprise_ids=enterprises.ids
+            report.added, skipped = add_passengers(
+                session,
+                convoy,
+                good_rows(),
+                actor=actor,
+                enterprise_ids=checks.enterprises.ids,
             )
-        finally:
-            report.errors_csv, report.errors_xlsx, report.for_fixing = sink.close()
-    if report.added + report.unchanged + report.rejected != report.read:
-        raise ConvoyOpsError(
-            f"The import of {path.name} lost rows: {report.read} read but {report.added} added, "
-            f"{report.unchanged} already there and {report.rejected} rejected. Nothing was saved."
-        )
+            report.read, report.blank = counts.read, counts.blank
+            if report.read == 0:
+                raise ValidationError(
+                    f"{path.name} has a header row (row {table.header_row}) but no passenger rows "
+                    "below it."
+                )
+            if report.added + report.already + report.rejected != report.read or skipped:
+                raise ConvoyOpsError(
+                    f"The import of {path.name} lost rows: {report.read} read but "
+                    f"{report.added} added, {report.already} already there and "
+                    f"{report.rejected} rejected. Nothing was saved."
+                )
+        except BaseException:
+            files.discard()
+            raise
+        report.files = files.commit()
     return report

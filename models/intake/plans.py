@@ -29,6 +29,13 @@ from models.convoy.store import (
 from models.errors import ConvoyOpsError, ValidationError
 from models.geo.datums import to_wgs84
 from models.geo.gazetteer import resolve_place
+from models.intake.enterprises import (
+    campaign_city,
+    city_of,
+    enterprise_fields,
+    import_enterprises,
+    stored_collisions,
+)
 from models.intake.importer import import_manifest
 
 
@@ -39,7 +46,9 @@ class PlanResult:
     escorts: int = 0
     passengers_added: int = 0
     passengers_rejected: int = 0
+    passengers_flagged: int = 0
     rejection_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,22 +103,7 @@ def load_plan(session: Session, path: Path, settings: Settings | None = None) ->
     campaign = doc.get("campaign")
     if campaign:
         upsert_campaign(session, str(campaign))
-    for i, e in enumerate(doc.get("enterprises") or [], start=1):
-        where = f"{path.name}: enterprise {i}"
-        if not isinstance(e, dict) or not e.get("name"):
-            raise ValidationError(f"{where} needs a name.")
-        fields: dict[str, Any] = {
-            "contact_name": str(e.get("contact", "")),
-            "contact_phone": str(e.get("phone", "")),
-            "address": str(e.get("address", "")),
-            "district": str(e.get("district", "")),
-            "notify_url": str(e.get("notify", "")),
-        }
-        if e.get("district"):
-            p = resolve(e["district"], where)
-            fields.update(lat=p.lat, lon=p.lon)
-        upsert_enterprise(session, str(e["name"]), **fields)
-        out.enterprises += 1
+    _load_enterprises(session, path, doc, out)
     for i, e in enumerate(doc.get("escorts") or [], start=1):
         if not isinstance(e, dict) or not e.get("badge") or not e.get("name"):
             raise ValidationError(f"{path.name}: escort {i} needs a badge and a name.")
@@ -127,6 +121,56 @@ def load_plan(session: Session, path: Path, settings: Settings | None = None) ->
     if not out.convoys and not out.enterprises and not out.escorts:
         raise ValidationError(f"The plan file {path} has no convoys, enterprises or escorts.")
     return out
+
+
+def _destination_city(session: Session, doc: dict[str, Any]) -> str | None:
+    """Where the plan's workers go: ``within``, else the city most of its convoys go to, else
+    the stored campaign's (districts of enterprises are resolved there first)."""
+    if doc.get("within"):
+        return str(doc["within"])
+    cities: dict[str, int] = {}
+    for c in doc.get("convoys") or []:
+        if isinstance(c, dict) and c.get("destination"):
+            try:
+                city = city_of(resolve(c["destination"], "destination").adcode)
+            except ConvoyOpsError:
+                continue
+            if city:
+                cities[city] = cities.get(city, 0) + 1
+    if cities:
+        return max(cities, key=lambda k: cities[k])
+    campaign = doc.get("campaign")
+    return campaign_city(session, str(campaign)) if campaign else None
+
+
+def _load_enterprises(session: Session, path: Path, doc: dict[str, Any], out: PlanResult) -> None:
+    """``enterprises:`` is a list of mappings or the name of an enterprise list (CSV/XLSX,
+    relative to the plan file)."""
+    given = doc.get("enterprises")
+    if not given:
+        return
+    within = _destination_city(session, doc)
+    if isinstance(given, str):
+        report = import_enterprises(session, (path.parent / given).resolve(), within=within)
+        if report.problems:
+            first = report.problems[0]
+            raise ValidationError(
+                f"{path.name}: the enterprise list {given} has {len(report.problems)} row(s) "
+                f"with problems, the first on row {first['row']}: {first['reason']}"
+            )
+        out.enterprises += report.read
+        out.warnings += report.collisions
+        return
+    if not isinstance(given, list):
+        raise ValidationError(f"{path.name}: enterprises is a list or the name of a file.")
+    for i, e in enumerate(given, start=1):
+        where = f"{path.name}: enterprise {i}"
+        if not isinstance(e, dict):
+            raise ValidationError(f"{where} needs a name.")
+        name, fields = enterprise_fields(e, within, where)
+        upsert_enterprise(session, name, **fields)
+        out.enterprises += 1
+    out.warnings += stored_collisions(session)
 
 
 def _load_convoy(
@@ -183,5 +227,7 @@ def _load_convoy(
         report = import_manifest(session, convoy.code, manifest, settings=settings)
         out.passengers_added += report.added
         out.passengers_rejected += report.rejected
-        out.rejection_files += [str(f) for f in (report.errors_csv, report.for_fixing) if f]
+        out.passengers_flagged += report.warnings
+        files = (report.file_of("errors_csv"), report.file_of("for_fixing"))
+        out.rejection_files += [str(f) for f in files if f]
     out.convoys.append(convoy.code)

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, insert, select
+from sqlalchemy import BigInteger, UniqueConstraint, insert, select
 from sqlmodel import Field, Session, SQLModel
 
 from config import Settings, get_settings
@@ -23,7 +23,8 @@ from models.convoy.tables import Passenger
 from models.db import UTCDateTime
 from models.errors import ValidationError
 from models.intake.identity import id_problem, mask_id, mask_name, normalise_id
-from models.intake.manifest import HEADERS, REASONS, _blank, header_key, open_table, shown_header
+from models.intake.manifest import HEADERS, REASONS
+from models.intake.sheets import Columns, blank, header_key, open_table
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "travel_restriction": ("travel_restriction", "限制出行", "限行", "禁止出行", "出行限制"),
@@ -37,7 +38,12 @@ REGISTRY_HEADERS: dict[str, tuple[str, ...]] = {
     "category": ("category", "类别", "类型", "分类"),
     "reason": ("reason", "原因", "事由", "说明", "备注"),
 }
-_REG_LOOKUP = {header_key(a): k for k, aliases in REGISTRY_HEADERS.items() for a in aliases}
+REGISTRY_LIST = Columns(
+    "registry list",
+    REGISTRY_HEADERS,
+    ("id_number",),
+    {"id_number": "身份证号", "category": "类别", "reason": "原因"},
+)
 
 
 def normalise_category(text: str) -> str:
@@ -58,6 +64,31 @@ class Entry:
 
 
 @dataclass
+class LoadStats:
+    """What reading one registry list found: its lines (rows with something in them), the ID
+    numbers it added, lines repeating an ID already listed (and of those, how many gave another
+    category), and lines without a usable ID."""
+
+    source: str
+    lines: int = 0
+    added: int = 0
+    repeated: int = 0
+    conflicting: int = 0
+    bad_rows: int = 0
+
+    def describe(self) -> str:
+        out = f"{self.source}: {self.lines} line(s), {self.added} new ID number(s)"
+        if self.repeated:
+            out += (
+                f"; {self.repeated} line(s) repeat an ID already listed"
+                f" ({self.conflicting} with another category)"
+            )
+        if self.bad_rows:
+            out += f"; {self.bad_rows} line(s) without a usable ID skipped"
+        return out
+
+
+@dataclass
 class Registry:
     """ID number → index of its entry (entries are shared: few distinct category/reason pairs)."""
 
@@ -65,6 +96,7 @@ class Registry:
     entries: list[Entry] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     bad_rows: int = 0
+    stats: list[LoadStats] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -88,25 +120,15 @@ class Registry:
                 reg.entries.append(e)
         return reg
 
-    def add_file(self, path: Path) -> int:
-        """Read one registry list (streaming); returns the entries added. Rows whose ID is not
-        18 characters are counted in ``bad_rows`` (they could never match a passenger)."""
+    def add_file(self, path: Path) -> LoadStats:
+        """Read one registry list (streaming), header found as for manifests. Rows whose ID is
+        not 18 characters are counted in ``bad_rows`` (they could never match a passenger)."""
         source = path.name
+        stats = LoadStats(source)
         slots: dict[tuple[str, str], int] = {}
-        added = 0
-        with open_table(path) as table:
-            if not table.header:
-                return 0
-            cols: dict[str, int] = {}
-            for i, h in enumerate(table.header):
-                key = _REG_LOOKUP.get(header_key(h))
-                if key and key not in cols:
-                    cols[key] = i
-            if "id_number" not in cols:
-                raise ValidationError(
-                    f"The registry list {path.name} has no id_number (身份证号) column; its "
-                    f"headers are: {', '.join(shown_header(h) for h in table.header) or 'none'}."
-                )
+        added = repeated = conflicting = bad = 0
+        with open_table(path, REGISTRY_LIST) as table:
+            cols = table.index
             ci, cc, cr = cols["id_number"], cols.get("category", -1), cols.get("reason", -1)
             index, entries = self.index, self.entries
             for _, cells in table.rows:
@@ -115,21 +137,33 @@ class Registry:
                 if len(idn) != 18 or idn[17] == "x" or not idn.isalnum():
                     idn = normalise_id(idn)
                     if len(idn) != 18:
-                        if not _blank(cells):
-                            self.bad_rows += 1
+                        if not blank(cells):
+                            bad += 1
                         continue
                 pair = (cells[cc] if 0 <= cc < n else "", cells[cr] if 0 <= cr < n else "")
                 slot = slots.get(pair)
                 if slot is None:
                     slot = slots[pair] = len(entries)
                     entries.append(Entry(normalise_category(pair[0]), pair[1].strip(), source))
-                if idn in index:
-                    slot = self._merge(index[idn], slot)
-                else:
+                before = index.get(idn)
+                if before is None:
                     added += 1
-                index[idn] = slot
+                    index[idn] = slot
+                    continue
+                repeated += 1
+                if before != slot:
+                    old, new = entries[before].category, entries[slot].category
+                    if new not in old.split("; "):
+                        conflicting += 1
+                    index[idn] = self._merge(before, slot)
+        stats.added, stats.repeated, stats.conflicting, stats.bad_rows = (
+            added, repeated, conflicting, bad
+        )  # fmt: skip
+        stats.lines = added + repeated + bad
+        self.bad_rows += bad
         self.sources.append(source)
-        return added
+        self.stats.append(stats)
+        return stats
 
     def _merge(self, a: int, b: int) -> int:
         if a == b:
@@ -201,6 +235,36 @@ class VerificationResult(SQLModel, table=True):
     category: str = ""
     reason: str = ""
     source: str = ""
+
+
+class RegistrySource(SQLModel, table=True):
+    """A registry list as stored for campaign-wide checks (``models.intake.registry_store``):
+    the file it was read from, as it was then, and what reading it found."""
+
+    __tablename__ = "registry_source"
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(unique=True)
+    name: str
+    size: int = Field(sa_type=BigInteger)
+    mtime_ns: int = Field(sa_type=BigInteger)
+    loaded_at: datetime = Field(sa_type=UTCDateTime)
+    lines: int = 0
+    entries: int = 0
+    repeated: int = 0
+    conflicting: int = 0
+    bad_rows: int = 0
+
+
+class RegistryEntry(SQLModel, table=True):
+    """One listed ID number of a stored registry list (its categories merged when the list
+    repeats it)."""
+
+    __tablename__ = "registry_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="registry_source.id", index=True)
+    id_number: str = Field(index=True)
+    category: str = ""
+    reason: str = ""
 
 
 _VR = VerificationResult.__table__  # type: ignore[attr-defined]
@@ -290,26 +354,3 @@ def summary_table(session: Session, convoy_id: int) -> list[dict[str, Any]]:
             row["seats"] = row["who"] = ""
         out.append(row)
     return out
-
-
-def check_convoy(
-    session: Session, convoy: Any, registry: Registry | None = None
-) -> tuple[int, list[dict[str, Any]]]:
-    """Compare a convoy's whole manifest with the registry lists now, changing nothing.
-
-    Returns the number of passengers and the flagged ones (seat, masked ID, outcome, category,
-    reason, list). The convoy flow's pre-verification step is what holds them.
-    """
-    registry = registry if registry is not None else configured_registry()
-    t = Passenger.__table__  # type: ignore[attr-defined]
-    people = session.execute(
-        select(t.c.id, t.c.seat, t.c.id_number).where(t.c.convoy_id == convoy.id).order_by(t.c.seat)
-    ).all()
-    ids = {pid: idn for pid, _, idn in people}
-    outcomes = verify([tuple(p) for p in people], registry)  # type: ignore[misc]
-    flagged = [
-        {"seat": o.seat, "id": mask_id(ids[o.passenger_id]), "outcome": o.outcome,
-         "category": o.category, "reason": o.reason, "source": o.source}
-        for o in outcomes if o.outcome != "clear"
-    ]  # fmt: skip
-    return len(outcomes), flagged

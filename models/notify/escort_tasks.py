@@ -23,11 +23,11 @@ from models.convoy.lifecycle import STAGES, Custody, Stage
 from models.convoy.store import convoy_escorts, get_convoy, get_escort
 from models.convoy.tables import Assignment, Convoy, Enterprise, Passenger
 from models.intake.identity import mask_name, mask_phone
+from models.labels import local_time
 from models.notify.messages import Message, render
 from models.notify.outbox import enqueue, enterprise_recipients, escort_recipients
-from models.views.reports import local
 
-_short = partial(local, short=True)  # 'MM-DD HH:MM', as messages show times
+_short = partial(local_time, short=True)  # 'MM-DD HH:MM', as messages show times
 
 _LIST_LIMIT = 30  # passengers listed by name in one message; the rest are counted
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlmodel import Field, Session, SQLModel
@@ -95,13 +96,25 @@ def enterprise_recipients(enterprise: Enterprise) -> list[Recipient]:
 
 
 def mask_url(url: str) -> str:
-    """An Apprise URL with credentials and path tokens hidden: 'mailto://***@host', 'json://host/…'."""
-    m = re.match(r"^([a-z0-9+.-]+)://(?:([^@/]*)@)?([^/?#]*)(.*)$", url, re.IGNORECASE)
-    if not m:
+    """An Apprise URL as Apprise's own privacy mode shows it — passwords hidden, tokens (for
+    dingtalk, wecombot and feishu the host *is* the token) cut to their first and last
+    characters — without the query string, a generic webhook's path hidden, phone numbers
+    masked. A URL Apprise cannot read shows its scheme only."""
+    from apprise import Apprise
+
+    from models.intake.identity import scrub
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme):
         return "***"
-    scheme, creds, host, rest = m.groups()
-    shown = f"{scheme}://" + ("***@" if creds else "") + host
-    return shown + ("/…" if rest.strip("/") else "")
+    plugin = Apprise.instantiate(url, suppress_exceptions=True)
+    if not plugin:
+        return f"{scheme}://***"
+    shown = str(plugin.url(privacy=True)).split("?", 1)[0].rstrip("/")
+    if scheme in {"json", "jsons", "xml", "xmls", "form", "forms"}:  # the path may be a secret
+        head, _, path = shown.partition("://")[2].partition("/")
+        shown = f"{scheme}://{head}" + ("/…" if path.strip("/") else "")
+    return scrub(shown)
 
 
 def _dedupe(key: str, url: str) -> str:
@@ -174,39 +187,64 @@ class Backoff:
         return timedelta(seconds=min(self.cap, self.base * 2 ** max(0, attempts - 1)))
 
 
+def _due(now: datetime) -> Any:
+    return or_(
+        (_T.c.status == Status.PENDING.value) & (_T.c.next_attempt_at <= now),
+        (_T.c.status == Status.SENDING.value) & (_T.c.lease_until <= now),
+    )
+
+
 def claim_due(
     session: Session, now: datetime, limit: int = 100, lease: timedelta = timedelta(minutes=5)
 ) -> list[OutboxMessage]:
     """Take up to ``limit`` messages due now (pending, or sending with an expired lease, which a
-    crashed sender left behind) and lease them to the caller.
+    crashed sender left behind) and lease them to the caller until ``now + lease``.
 
-    On PostgreSQL the rows are locked and rows another sender is claiming are skipped, so two
-    senders never take the same message (SQLite has one writer at a time and ignores this)."""
-    due = list(
-        session.execute(
-            select(OutboxMessage)
-            .where(
-                or_(
-                    (_T.c.status == Status.PENDING.value) & (_T.c.next_attempt_at <= now),
-                    (_T.c.status == Status.SENDING.value) & (_T.c.lease_until <= now),
-                )
-            )
-            .order_by(_T.c.next_attempt_at, _T.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
+    One atomic statement, ``UPDATE … WHERE id IN (SELECT … due …) RETURNING …``: on SQLite it
+    holds the one write lock from choosing to marking, on PostgreSQL the chosen rows are locked
+    and rows another sender is claiming are skipped (``FOR UPDATE SKIP LOCKED``). Either way two
+    senders never claim one message. Each message's ``lease_until`` is the claim's token:
+    ``mark_sent`` and ``mark_failed`` with that token change it only if the claim still holds."""
+    due = (
+        select(_T.c.id)
+        .where(_due(now))
+        .order_by(_T.c.next_attempt_at, _T.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    for msg in due:
-        msg.status = Status.SENDING.value
-        msg.lease_until = now + lease
-    session.flush()
-    return due
+    stmt = (
+        update(OutboxMessage)
+        .where(_T.c.id.in_(due))
+        .values(status=Status.SENDING.value, lease_until=now + lease)
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    claimed = list(session.scalars(stmt))
+    return sorted(claimed, key=lambda m: (m.next_attempt_at, m.id or 0))
 
 
-def mark_sent(session: Session, message_id: int, now: datetime) -> None:
-    session.connection().execute(
+def message_id(dedupe_key: str) -> str:
+    """The stable id of one message to one recipient, sent with every webhook (a receiver drops
+    a repeat by it): the same after any retry or re-claim."""
+    return hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:32]
+
+
+def _claimed(message_id: int, token: datetime | None) -> Any:
+    where = _T.c.id == message_id
+    if token is not None:
+        where = where & (_T.c.status == Status.SENDING.value) & (_T.c.lease_until == token)
+    return where
+
+
+def mark_sent(
+    session: Session, message_id: int, now: datetime, token: datetime | None = None
+) -> bool:
+    """Record the message delivered; with the claim's ``token``, only if the claim still holds
+    (True when the row was changed)."""
+    res = session.connection().execute(
         update(_T)
-        .where(_T.c.id == message_id)
+        .where(_claimed(message_id, token))
         .values(
             status=Status.SENT.value,
             attempts=_T.c.attempts + 1,
@@ -215,25 +253,54 @@ def mark_sent(session: Session, message_id: int, now: datetime) -> None:
             last_error="",
         )
     )
+    return bool(res.rowcount)
 
 
 def mark_failed(
-    session: Session, message_id: int, now: datetime, error: str, backoff: Backoff
+    session: Session,
+    message_id: int,
+    now: datetime,
+    error: str,
+    backoff: Backoff,
+    token: datetime | None = None,
 ) -> OutboxMessage | None:
-    """Record a failed attempt; the message is retried after the backoff delay."""
-    msg = session.get(OutboxMessage, message_id)
-    if msg is None:
+    """Record a failed attempt; the message is retried after the backoff delay. With the
+    claim's ``token``, nothing changes unless the claim still holds (then None)."""
+    msg = session.get(OutboxMessage, message_id, populate_existing=True)
+    if msg is None or (token is not None and msg.lease_until != token):
         return None
-    msg.attempts += 1
-    msg.last_error = (error or "delivery failed")[:500]
-    msg.lease_until = None
-    if backoff.max_attempts and msg.attempts >= backoff.max_attempts:
-        msg.status = Status.DEAD.value
+    attempts = msg.attempts + 1
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_error": (error or "delivery failed")[:500],
+        "lease_until": None,
+    }
+    if backoff.max_attempts and attempts >= backoff.max_attempts:
+        values["status"] = Status.DEAD.value
     else:
-        msg.status = Status.PENDING.value
-        msg.next_attempt_at = now + backoff.delay(msg.attempts)
-    session.flush()
+        values["status"] = Status.PENDING.value
+        values["next_attempt_at"] = now + backoff.delay(attempts)
+    where = _claimed(message_id, token) & (_T.c.attempts == msg.attempts)
+    if not session.connection().execute(update(_T).where(where).values(**values)).rowcount:
+        return None  # another sender's claim took it meanwhile
+    session.refresh(msg)
     return msg
+
+
+def release_claims(session: Session, message_ids: Sequence[int], token: datetime) -> int:
+    """Give claimed messages back (a sender stopping before it sent them): due again at once."""
+    if not message_ids:
+        return 0
+    res = session.connection().execute(
+        update(_T)
+        .where(
+            _T.c.id.in_(list(message_ids)),
+            _T.c.status == Status.SENDING.value,
+            _T.c.lease_until == token,
+        )
+        .values(status=Status.PENDING.value, lease_until=None)
+    )
+    return int(res.rowcount or 0)
 
 
 def retry_dead(session: Session, now: datetime) -> int:

@@ -1,1 +1,1 @@
-"""Where convoys are: positions, devices, OsmAnd, track files, ETA and delay alerts."""
+"""Where convoys are: positions, devices, OsmAnd, track files, ETA, delay alerts, leases."""

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import math
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+from config.rules import Rules
 from models.errors import ConfigurationError
 from models.geo.datums import LatLon
 from models.geo.geodesy import (
@@ -62,40 +63,28 @@ class Thresholds:
     corridor_km: float
 
 
-def speed_profile(rules: Mapping[str, Any], mode: str) -> SpeedProfile:
+def speed_profile(rules: Rules, mode: str) -> SpeedProfile:
     """The speed profile of ``mode`` from the rule file's ``[speed.<mode>]`` table."""
-    table = rules.get("speed", {}).get(mode)
-    if not table or "cruise_kmh" not in table:
+    table = rules.speed.get(mode)
+    if table is None:
         raise ConfigurationError(
             f"The rule file has no [speed.{mode}] table with cruise_kmh; "
             f"add one for {mode} convoys."
         )
-    cruise = float(table["cruise_kmh"])
-    if cruise <= 0:
-        raise ConfigurationError(f"[speed.{mode}] cruise_kmh must be positive, not {cruise}.")
     return SpeedProfile(
         mode=mode,
-        cruise_kmh=cruise,
-        road_factor=float(table.get("road_factor", 1.0)),
-        waypoint_dwell_min=float(table.get("waypoint_dwell_min", 0.0)),
+        cruise_kmh=table.cruise_kmh,
+        road_factor=table.road_factor,
+        waypoint_dwell_min=table.waypoint_dwell_min,
     )
 
 
-def thresholds(rules: Mapping[str, Any], mode: str) -> Thresholds:
+def thresholds(rules: Rules, mode: str) -> Thresholds:
     """The delay thresholds of ``mode`` from the rule file's ``[delay.<mode>]`` table."""
-    table = rules.get("delay", {}).get(mode)
-    if not table:
+    table = rules.delay.get(mode)
+    if table is None:
         raise ConfigurationError(f"The rule file has no [delay.{mode}] table; add one.")
-    try:
-        return Thresholds(
-            late_departure_min=float(table["late_departure_min"]),
-            late_arrival_min=float(table["late_arrival_min"]),
-            stale_position_min=float(table["stale_position_min"]),
-            stopped_min=float(table["stopped_min"]),
-            corridor_km=float(table["corridor_km"]),
-        )
-    except KeyError as exc:
-        raise ConfigurationError(f"[delay.{mode}] in the rule file lacks {exc.args[0]}.") from None
+    return Thresholds(**table.model_dump())
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,12 +31,15 @@ from models.convoy.checkins import (
     ScreeningEntry,
     parse_payload,
     record_checkin,
+    stored_payload,
 )
 from models.convoy.tables import CheckIn, Convoy, Escort
 from models.errors import AuthenticationError, ValidationError
 from models.geo.datums import to_wgs84
 from models.notify.escort_tasks import escort_tasks
-from models.tracking.positions import Device, hash_token, parse_time
+from models.tracking.devices import hash_token
+from models.tracking.fixes import parse_time
+from models.tracking.tables import Device
 
 SOURCE = "http"
 _BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs")
@@ -134,7 +137,7 @@ def _at(value: Any, now: datetime, settings: Settings) -> datetime:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValidationError("The check-in's 'at' must be an ISO 8601 time or Unix seconds.")
     at = parse_time(value, settings.tz)  # without an offset: the display time zone
-    ahead = float(settings.rules().get("tracking", {}).get("future_tolerance_min", 10))
+    ahead = settings.rule_set.tracking.future_tolerance_min
     if at > now + timedelta(minutes=ahead):
         raise ValidationError(
             f"The check-in is dated {at.isoformat()}, later than the server clock allows; "
@@ -209,7 +212,7 @@ def field_checkin(
         payload = _position(payload, body.get("crs"))
     at = _at(body.get("at"), now, settings)
     if body.get("at") not in (None, ""):
-        data = parse_payload(kind.value, payload).model_dump(mode="json")
+        data = stored_payload(session, convoy, kind, parse_payload(kind.value, payload))
         earlier = _same_report(session, convoy, kind, at, device.escort_id, data)
         if earlier is not None:
             return earlier, False

@@ -83,7 +83,7 @@ def _last_position(session: Session, convoy_id: int) -> list[Position]:
 def _open_alerts(session: Session, convoy_id: int) -> list[tuple[str, str]]:
     """Unresolved alerts as (kind, subject). Empty when the alert tables are not there."""
     try:
-        from models.tracking.alerts import Alert, AlertState
+        from models.tracking.alerts.tables import Alert, AlertState
     except ImportError:  # pragma: no cover - the alert module is optional for maps
         return []
     rows = session.execute(
@@ -98,7 +98,7 @@ def _open_alerts(session: Session, convoy_id: int) -> list[tuple[str, str]]:
 def _alert_marks(session: Session, convoy_id: int) -> list[AlertMark]:
     """Every alert of the convoy (open or resolved) with the place and duration it reports."""
     try:
-        from models.tracking.alerts import Alert, AlertState
+        from models.tracking.alerts.tables import Alert, AlertState
     except ImportError:  # pragma: no cover
         return []
     rows = session.execute(
@@ -128,7 +128,7 @@ def _alert_marks(session: Session, convoy_id: int) -> list[AlertMark]:
 def _track_state(session: Session, convoy_id: int) -> tuple[datetime | None, float | None]:
     """The ETA and remaining km the tracker computed at the newest fix (if any)."""
     try:
-        from models.tracking.positions import TrackState
+        from models.tracking.tables import TrackState
     except ImportError:  # pragma: no cover
         return None, None
     state = session.get(TrackState, convoy_id)

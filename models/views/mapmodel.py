@@ -409,16 +409,14 @@ def _thin(points: list[TrackPoint], limit: int) -> list[TrackPoint]:
 def _thresholds(mode: str) -> Thresholds | None:
     """The mode's delay rules (late arrival, corridor, long stop), ``None`` without a rule."""
     try:
-        return thresholds(get_settings().rules(), mode)
+        return thresholds(get_settings().rule_set, mode)
     except (ConfigurationError, OSError):
         return None
 
 
-def _tracking_rule(name: str, default: float) -> float:
-    try:
-        return float(get_settings().rules().get("tracking", {}).get(name, default))
-    except (ConfigurationError, OSError, TypeError, ValueError):
-        return default
+def _tracking_rule(name: str) -> float:
+    """A number of the rules' ``[tracking]`` table (its defaults live in ``config.rules``)."""
+    return float(getattr(get_settings().rule_set.tracking, name))
 
 
 def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -439,11 +437,9 @@ def long_stops(
     ``radius_km`` (the rules' ``[tracking] stop_radius_km``) of where the stop began for at
     least ``min_minutes``; a stop within ``arrival_radius_km`` of the destination is the
     arrival, not a stop."""
-    radius = radius_km if radius_km is not None else _tracking_rule("stop_radius_km", 0.5)
+    radius = radius_km if radius_km is not None else _tracking_rule("stop_radius_km")
     near = (
-        arrival_radius_km
-        if arrival_radius_km is not None
-        else _tracking_rule("arrival_radius_km", 3.0)
+        arrival_radius_km if arrival_radius_km is not None else _tracking_rule("arrival_radius_km")
     )
     stops: list[TrackStop] = []
     i = 0

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from config import Settings, get_settings
+from config import get_settings
 from models.convoy.checkins import latest
 from models.convoy.custody import census
-from models.convoy.lifecycle import STAGE_LABELS, Stage, next_stage
+from models.convoy.lifecycle import Stage, next_stage
 from models.convoy.operations import WAITS_FOR
 from models.convoy.store import convoy_escorts, get_convoy, list_convoys
 from models.convoy.tables import Convoy, Position, StageRun
-from models.permits.workflow import permit_figures
-
-
-def local(at: datetime | None, settings: Settings | None = None, *, short: bool = False) -> str:
-    """A time in the display time zone for people: 'YYYY-MM-DD HH:MM' ('MM-DD HH:MM' when
-    ``short``, as in messages), or '' for none. The one formatter of times shown to people."""
-    if at is None:
-        return ""
-    tz = (settings or get_settings()).tz
-    return at.astimezone(tz).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
+from models.labels import labels as label_table
+from models.labels import local_time
+from models.permits.stats import permit_figures
 
 
 def track(session: Session, convoy: Convoy) -> list[Position]:
@@ -42,12 +34,12 @@ def convoy_summary(session: Session, code: str) -> dict[str, Any]:
     runs = session.execute(
         select(StageRun).where(col(StageRun.convoy_id) == convoy.id).order_by(col(StageRun.id))
     ).scalars()
-    labels = STAGE_LABELS.get(get_settings().locale, STAGE_LABELS["en"])
+    labels = label_table("stages", get_settings().locale)
     stages = [
         {
             "stage": r.stage,
             "label": labels[Stage(r.stage)],
-            "at": local(r.at),
+            "at": local_time(r.at),
             **{k: v for k, v in (r.summary or {}).items() if isinstance(v, int | float | str)},
         }
         for r in runs
@@ -68,10 +60,10 @@ def convoy_summary(session: Session, code: str) -> dict[str, Any]:
         "held": c.held,
         "withdrawn": c.withdrawn,
         "by_state": {s.value: n for s, n in c.by_state.items()},
-        "planned_departure": local(convoy.planned_departure),
-        "actual_departure": local(convoy.actual_departure),
-        "planned_arrival": local(convoy.planned_arrival),
-        "actual_arrival": local(convoy.actual_arrival),
+        "planned_departure": local_time(convoy.planned_departure),
+        "actual_departure": local_time(convoy.actual_departure),
+        "planned_arrival": local_time(convoy.planned_arrival),
+        "actual_arrival": local_time(convoy.actual_arrival),
         "late_minutes": late,
         "escorts": len(convoy_escorts(session, convoy)),
         "positions": session.execute(

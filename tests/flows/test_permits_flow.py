@@ -13,15 +13,16 @@ from prefect.client.orchestration import get_client
 
 from config import Settings
 from flows.permits import permit_flow
+from flows.service.waits import run_here
 from models.db import session_scope
-from models.permits.workflow import (
+from models.permits.lifecycle import (
     apply_for_permit,
     deliver_permit,
-    get_application,
     issue_permit,
     plan_route,
     survey_site,
 )
+from models.permits.queries import get_application
 from tests.maps.mapcheck import decoded, leaks
 
 PHONE = "13912345678"
@@ -105,23 +106,29 @@ def test_flow_waits_for_each_step_of_the_officer(settings: Settings) -> None:
     assert f"permit-{number}" in flow_run_names()
 
 
+def _run(number: str) -> tuple[dict, str]:
+    result, state = run_here(permit_flow, number, poll_seconds=0.05, max_wait_seconds=0.2)
+    return result, f"{state.type.value} {state.name}"
+
+
 def test_flow_stops_when_waiting_and_resumes(settings: Settings) -> None:
     number = file_application("浙BD12345")
-    first = permit_flow(number, poll_seconds=0.05, max_wait_seconds=0.2)
+    first, state = _run(number)
     assert (first["status"], first["waiting_for"], first["map"]) == ("applied", "survey", "")
     assert first["next_command"] == f"convoy permit survey {number} --ok"
+    assert state == "CANCELLED Waiting"  # not Completed: the application still waits
 
     survey_route_issue(number)
-    second = permit_flow(number, poll_seconds=0.05, max_wait_seconds=0.2)
+    second, state = _run(number)
     assert (second["status"], second["waiting_for"]) == ("issued", "deliver")
-    assert Path(second["map"]).is_file()
+    assert Path(second["map"]).is_file() and state == "CANCELLED Waiting"
 
     deliver(number)
-    third = permit_flow(number, poll_seconds=0.05, max_wait_seconds=0.2)
+    third, state = _run(number)
     assert third["status"] == "delivered" and "waiting_for" not in third
-    assert third["map"] == second["map"]
+    assert third["map"] == second["map"] and state == "COMPLETED Completed"
     # running a finished application again changes nothing
-    again = permit_flow(number, poll_seconds=0.05, max_wait_seconds=0.2)
+    again, _ = _run(number)
     assert again == third
 
 

@@ -18,7 +18,7 @@ from models.convoy.lifecycle import Custody, Stage
 from models.convoy.store import get_convoy
 from models.convoy.tables import Passenger, Position
 from models.db import session_scope
-from models.tracking.alerts import Alert
+from models.tracking.alerts.tables import Alert
 from tests.maps.urlscan import disallowed_urls, referenced_files
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -22,7 +22,7 @@ from models.convoy.store import assign_escort, get_convoy, passengers, upsert_es
 from models.convoy.tables import CheckIn, Enterprise, Position
 from models.db import session_scope
 from models.geo.datums import to_wgs84
-from models.tracking.positions import bind_device, revoke_device
+from models.tracking.devices import bind_device, revoke_device
 from tests.conftest import ENTERPRISES, SHANGHAI
 from tests.flows.api import test_tracker as test_http_api
 
@@ -284,3 +284,23 @@ def test_a_bad_check_in_is_refused_with_the_reason(
         assert error.endswith("."), error
     with session_scope() as s:
         assert s.execute(select(func.count()).select_from(CheckIn)).scalar_one() == 0
+
+
+def test_a_check_in_that_does_not_fit_the_convoy_is_refused(
+    make_convoy: Callable[..., str], settings: Settings, server: str
+) -> None:
+    code, token = _setup(make_convoy, "BUS-FIT", n=3)
+    api = Client(server, token)
+    r = api.post("arrive", {}, at=T0.isoformat())  # nobody has departed
+    assert r.status_code == 409 and "has no depart check-in yet" in r.json()["error"]
+    assert api.post("muster", {}, at=T0.isoformat()).status_code == 201
+    r = api.post("screening", {"results": []}, at=(T0 - timedelta(hours=1)).isoformat())
+    assert r.status_code == 422, r.text
+    assert "would come before the muster check-in" in r.json()["error"]
+    with session_scope() as s:
+        get_convoy(s, code).stage = Stage.CLOSED.value
+    r = api.post("position", {"lat": 30.0, "lon": 120.0})
+    assert r.status_code == 409 and "is closed" in r.json()["error"]
+    with session_scope() as s:
+        assert s.execute(select(func.count()).select_from(CheckIn)).scalar_one() == 1
+        assert s.execute(select(func.count()).select_from(Position)).scalar_one() == 0

@@ -4,6 +4,7 @@ process on a free port (tampered and expired links refused, validation like the 
 from __future__ import annotations
 
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -97,7 +98,7 @@ def test_code_files_and_signed_link(make_convoy: Callable[..., str], settings: S
 def test_cli_writes_the_code(make_convoy: Callable[..., str], settings: Settings) -> None:
     import typer
 
-    from flows.cli.intake import register
+    from flows.cli.enterprise import register
 
     make_convoy("BUS-R1", n=0)
     app = typer.Typer()
@@ -109,6 +110,18 @@ def test_cli_writes_the_code(make_convoy: Callable[..., str], settings: Settings
     assert bad.exit_code == 1 and "no enterprise named" in bad.output
 
 
+def form_token(page: str) -> str:
+    m = re.search(r"name='csrf' value='([^']+)'", page)
+    assert m, page
+    return m[1]
+
+
+def send(client: httpx.Client, url: str, form: dict[str, str]) -> httpx.Response:
+    """Open the form (its page sets the CSRF cookie and token), then send it, like a browser."""
+    page = client.get(url)
+    return client.post(url, data={**form, "csrf": form_token(page.text)})
+
+
 def test_form_over_http(make_convoy: Callable[..., str], settings: Settings, server: str) -> None:
     convoy = make_convoy("BUS-R2", n=0)
     with session_scope() as s:
@@ -116,31 +129,37 @@ def test_form_over_http(make_convoy: Callable[..., str], settings: Settings, ser
         expired = enterprise_code(
             s, ENTERPRISES[0], base_url=server, now=utcnow() - timedelta(days=60)
         ).url
-    page = httpx.get(url, timeout=10)
+    client = httpx.Client(timeout=10)
+    page = client.get(url)
     assert page.status_code == 200 and ENTERPRISES[0] in page.text and "<form" in page.text
-    assert httpx.get(url[:-3] + "xyz", timeout=10).status_code == 403  # tampered
-    assert httpx.get(expired, timeout=10).status_code == 410
+    assert page.headers["x-frame-options"] == "DENY" and "frame-ancestors" in page.headers[
+        "content-security-policy"]  # fmt: skip
+    assert client.get(url[:-3] + "xyz").status_code == 403  # tampered
+    assert client.get(expired).status_code == 410
     rng = random.Random(5)
     idn = synthetic_id(rng, "610526")
     form = {"name": "王伟", "id_number": idn, "phone": "13812345678", "health_code": "绿"}
-    ok = httpx.post(url, data=form, timeout=10)
+    ok = send(client, url, form)
     assert ok.status_code == 200 and "登记成功" in ok.text and idn not in ok.text
-    again = httpx.post(url, data={**form, "phone": "13912345678"}, timeout=10)
-    assert again.status_code == 200 and "已更新" in again.text  # idempotent: an update
-    bad = httpx.post(
+    again = send(client, url, {**form, "phone": "13912345678"})
+    assert again.status_code == 200 and "version 2" in again.text  # a new version, kept
+    same = send(client, url, {**form, "phone": "13912345678"})
+    assert same.status_code == 200 and "nothing changed" in same.text
+    bad = send(
+        client,
         url,
-        data={
+        {
             **form,
             "id_number": idn[:-1] + "0" if idn[-1] != "0" else idn[:-1] + "1",
-            "phone": "123",
+            "phone": "1381234567",
         },
-        timeout=10,
     )
     assert bad.status_code == 422
     assert "check digit" in bad.text and "mobile" in bad.text
-    nul = httpx.post(url, data={**form, "name": "王\x00伟"}, timeout=10)  # a 422 on every database
+    assert "1381234567" not in bad.text and "138***4567" in bad.text  # masked when shown back
+    nul = send(client, url, {**form, "name": "王\x00伟"})  # a 422 on every database
     assert nul.status_code == 422 and "NUL character" in nul.text
-    assert httpx.post(expired, data=form, timeout=10).status_code == 410
+    assert client.post(expired, data=form).status_code == 410
     # The pool feeds the manifest.
     with session_scope() as s:
         people = pool(s, ENTERPRISES[0])
@@ -150,3 +169,37 @@ def test_form_over_http(make_convoy: Callable[..., str], settings: Settings, ser
         onboard = passengers(s, get_convoy(s, convoy))
         assert [p.id_number for p in onboard] == [idn]
         assert pool(s, ENTERPRISES[0]) == []
+
+
+def test_the_access_log_never_shows_a_link(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    make_convoy("BUS-R3", n=0)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with session_scope() as s:
+        url = enterprise_code(s, ENTERPRISES[0], base_url=base).url
+    token = url.rsplit("/", 1)[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "flows.api.registration:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
+        cwd=ROOT, env=child_env(settings, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.2)
+        assert httpx.get(url, timeout=10).status_code == 200
+        assert httpx.post(url, data={"name": "x"}, timeout=10).status_code == 403  # no CSRF token
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0].decode()
+    assert '"GET /r/… HTTP/1.1" 200' in out and '"POST /r/… HTTP/1.1" 403' in out, out
+    assert token not in out and token.split(".")[2] not in out

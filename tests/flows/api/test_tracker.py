@@ -18,8 +18,9 @@ from models.convoy.store import assign_escort, get_convoy, upsert_escort
 from models.convoy.tables import Position
 from models.db import session_scope
 from models.geo.geodesy import interpolate_along
+from models.tracking.devices import bind_device
 from models.tracking.eta import route_of
-from models.tracking.positions import DeviceReport, TrackState, bind_device
+from models.tracking.tables import DeviceReport, TrackState
 from tests.conftest import child_env
 
 

@@ -28,7 +28,7 @@ def test_init_and_plan_from_the_docs(settings: Settings) -> None:
     assert "2 convoy(s)" in out and "6 passenger(s) added, 1 rejected" in out
     errors = settings.output_dir / "intake" / "BUS-PC-02" / "manifest.errors.csv"
     rejected = errors.read_text(encoding="utf-8-sig")
-    assert "7,id_number,6105**********" in rejected and "check digit" in rejected
+    assert "7,6,error,id_number,id_invalid,6105**********" in rejected and "check digit" in rejected
     code, out = convoy("plan", str(PLAN))  # idempotent
     assert "0 passenger(s) added" in out
     code, out = convoy("convoys", "--json")
@@ -48,6 +48,21 @@ def test_errors_are_one_line_and_non_zero(settings: Settings, tmp_path: Path) ->
         (("checkin", "BUS-PC-02", "muster", "--absent", "99"), "no passenger in seat(s) 99"),
         (("checkin", "BUS-PC-02", "muster", "--absent", "x"), "not a seat number"),
         (("checkin", "BUS-PC-02", "handoff"), "needs --enterprise and --received-by"),
+        (("checkin", "BUS-PC-02", "arrive"), "has no depart check-in yet"),
+        (
+            (
+                "checkin",
+                "BUS-PC-02",
+                "position",
+                "--lat",
+                "30",
+                "--lon",
+                "120",
+                "--at",
+                "2999-01-01",
+            ),
+            "later than the server clock allows",
+        ),
         (("plan", str(tmp_path / "none.yaml")), "does not exist"),
     ]:
         code, out = convoy(*args)
@@ -87,7 +102,7 @@ def test_checkins_drive_a_run_that_resumes(settings: Settings) -> None:
         "--result",
         "5:36.6",
         "--result",
-        "6:36.7",
+        "7:36.7",
     )
     assert code == 0, out
     for args in (

@@ -25,7 +25,7 @@ from models.convoy.lifecycle import Stage
 from models.convoy.store import get_convoy
 from models.db import session_scope
 from models.errors import MonitorBusyError
-from models.tracking.alerts import list_alerts
+from models.tracking.alerts.lifecycle import list_alerts
 
 SH = ZoneInfo("Asia/Shanghai")
 DEP = datetime(2020, 2, 20, 14, 0, tzinfo=SH)

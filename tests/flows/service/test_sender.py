@@ -16,11 +16,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from config import Settings, reset_settings
-from flows.service.sender import deliver_due
+from flows.service.sender import MESSAGE_ID_HEADER, deliver_due
 from models.convoy.store import assign_escort, get_convoy, passengers, upsert_escort
 from models.db import session_scope
 from models.notify.messages import render
-from models.notify.outbox import OutboxMessage, Recipient, counts, enqueue
+from models.notify.outbox import OutboxMessage, Recipient, counts, enqueue, message_id
 
 NOW = datetime(2020, 2, 20, 6, 0, tzinfo=UTC)
 
@@ -66,14 +66,16 @@ class HttpReceiver:
     def __init__(self, port: int) -> None:
         self.port = port
         self.inbox = Inbox()
+        self.ids = Inbox()  # the message id header of every request
         self.server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
-        inbox = self.inbox
+        inbox, ids = self.inbox, self.ids
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length", 0))
+                ids.add(self.headers.get(MESSAGE_ID_HEADER))
                 inbox.add((self.path, json.loads(self.rfile.read(n))))
                 self.send_response(200)
                 self.end_headers()
@@ -154,6 +156,9 @@ def test_a_channel_that_refuses_then_recovers_loses_nothing(
     assert sorted(titles) == sorted(set(titles)) and len(titles) == 5
     with session_scope() as s:
         assert counts(s) == {"sent": 5}
+        keys = [m.dedupe_key for m in s.execute(select(OutboxMessage)).scalars()]
+    # Every webhook carried the message's stable id (the same one on every attempt).
+    assert sorted(http_receiver.ids.items) == sorted(message_id(k) for k in keys)
 
 
 def test_convoy_flow_queues_escort_tasks_delivered_masked(

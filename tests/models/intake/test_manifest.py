@@ -8,7 +8,7 @@ import random
 import string
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,14 +30,19 @@ from models.intake.identity import (
     synthetic_id,
 )
 from models.intake.manifest import (
+    CODES,
+    MANIFEST,
     REASONS,
+    REJECT_CODES,
+    WARNING_CODES,
+    Flagged,
     Layout,
-    Rejection,
+    Read,
     RowParser,
-    _blank,
-    open_table,
+    check_rows,
     parse_time,
 )
+from models.intake.sheets import open_table
 from tests.conftest import SHANGHAI
 
 HEADER_ZH = ["姓名", "身份证号", "手机号", "用工企业", "健康码", "核酸结果", "核酸检测时间", "体温"]
@@ -63,8 +68,11 @@ def row(**over: str) -> list[str]:
     return [base[h] for h in HEADER_ZH]
 
 
+DEPARTURE = datetime(2020, 2, 20, 14, tzinfo=SHANGHAI)
+
+
 def parser(header: list[str] = HEADER_ZH) -> RowParser:
-    return RowParser(Layout.of(header), SHANGHAI, today=date(2020, 2, 20))
+    return RowParser(Layout.of(header), SHANGHAI, today=date(2020, 2, 20), departure=DEPARTURE)
 
 
 # -- the fast validators against the reference libraries ---------------------------------------
@@ -137,9 +145,11 @@ def test_times() -> None:
     assert parse_time("2020-02-19T09:30:00+08:00", SHANGHAI).tzinfo is not None  # type: ignore[union-attr]
     assert parse_time("yesterday", SHANGHAI) is None
     assert parse_time("2020-02-30 09:00", SHANGHAI) is None
+    # An Excel date serial (a date column saved without its format): 2020-02-19 09:30.
+    assert parse_time("43880.395833", SHANGHAI) == datetime(2020, 2, 19, 9, 30, tzinfo=SHANGHAI)
 
 
-# -- every rejection reason --------------------------------------------------------------------
+# -- every problem and warning, each with its stable code ---------------------------------------
 
 _BAD_CHECK = good_id()[:17] + ("0" if good_id()[17] != "0" else "1")
 CASES = [
@@ -153,43 +163,92 @@ CASES = [
     ({"身份证号": "610526199002301234"}, "id_number", "id_date"),
     ({"身份证号": "610526203001011234"}, "id_number", "id_date_implausible"),
     ({"身份证号": _BAD_CHECK}, "id_number", "id_check"),
+]
+WARNINGS = [
     ({"手机号": "12345678901"}, "phone", "phone"),
+    ({"手机号": "15412345678"}, "phone", "phone"),  # a prefix phonenumbers does not know
     ({"手机号": "1381234567"}, "phone", "phone"),
     ({"健康码": "蓝"}, "health_code", "health_code"),
+    ({"健康码": "红码"}, "health_code", "unfit"),
+    ({"核酸结果": "阳性"}, "nat_result", "unfit"),
+    ({"体温": "37.9"}, "temperature", "unfit"),
     ({"核酸结果": "maybe"}, "nat_result", "nat_result"),
     ({"核酸检测时间": "soon"}, "nat_time", "nat_time"),
+    ({"核酸检测时间": "2020-02-17 09:00"}, "nat_time", "nat_stale"),  # 77 h before departure
     ({"体温": "hot"}, "temperature", "temperature"),
     ({"体温": "45.2"}, "temperature", "temperature_range"),
     ({"体温": "nan"}, "temperature", "temperature_range"),
 ]
 
 
+def test_codes_are_the_documented_ones() -> None:
+    assert set(CODES.values()) <= set(REJECT_CODES) | set(WARNING_CODES)
+    assert {"id_invalid", "duplicate_in_file", "duplicate_other_convoy", "unknown_employer",
+            "ambiguous_employer", "missing_field"} <= set(REJECT_CODES)  # fmt: skip
+    assert {"phone_invalid", "nat_stale"} <= set(WARNING_CODES)
+
+
 @pytest.mark.parametrize(("over", "column", "key"), CASES)
 def test_every_rejection_reason(over: dict[str, str], column: str, key: str) -> None:
     out = parser().parse(2, row(**over))
-    assert isinstance(out, Rejection)
-    assert out.problems[0].column == column
+    assert isinstance(out, Flagged) and out.row is None
+    assert out.problems[0].column == column and out.problems[0].code == CODES[key]
     head = REASONS[key].split("{")[0]
     assert out.problems[0].reason.startswith(head)
     if column == "id_number" and len(over["身份证号"]) == 18:
-        assert "*" in out.problems[0].value  # masked
+        assert out.problems[0].value.startswith(over["身份证号"][:4] + "**********")  # masked
+
+
+@pytest.mark.parametrize(("over", "column", "key"), WARNINGS)
+def test_every_warning_imports_the_passenger(over: dict[str, str], column: str, key: str) -> None:
+    out = parser().parse(2, row(**over))
+    assert isinstance(out, Flagged) and out.problems == [] and out.row is not None
+    assert [(w.column, w.code) for w in out.warnings] == [(column, CODES[key])]
+    assert out.warnings[0].reason.startswith(REASONS[key].split("{")[0])
+    if column == "phone" and len(over["手机号"]) == 11:
+        phone = over["手机号"]
+        assert out.warnings[0].value == f"{phone[:3]}****{phone[-4:]}"  # like 138****5678
 
 
 def test_entry_applied_reason() -> None:
     p = parser([*HEADER_ZH, "入甬申请"])
     assert isinstance(p.parse(2, [*row(), "是"]), PassengerRow)
     bad = p.parse(3, [*row(身份证号=good_id(2)), "maybe"])
-    assert isinstance(bad, Rejection) and bad.column == "entry_applied"
+    assert isinstance(bad, Flagged) and bad.warnings[0].code == "entry_applied_invalid"
+    assert bad.row is not None and bad.row.entry_applied is False
 
 
 def test_duplicate_in_file_and_all_problems_listed() -> None:
     p = parser()
     assert isinstance(p.parse(2, row()), PassengerRow)
     dup = p.parse(3, row())
-    assert isinstance(dup, Rejection) and dup.reason == "the same ID number is already on row 2"
-    many = p.parse(4, row(姓名="", 手机号="123", 体温="50"))
-    assert isinstance(many, Rejection)
-    assert {x.column for x in many.problems} >= {"name", "phone", "temperature"}
+    assert isinstance(dup, Flagged) and dup.row is None
+    assert dup.problems[0].reason == "the same ID number is already on row 2"
+    many = p.parse(4, row(姓名="", 手机号="123", 体温="50", 身份证号=good_id(3)))
+    assert isinstance(many, Flagged)
+    assert [x.code for x in many.problems] == ["missing_field"]
+    assert [x.code for x in many.warnings] == ["phone_invalid", "temperature_invalid"]
+
+
+def test_a_duplicate_of_a_rejected_row_is_rejected_too() -> None:
+    p = parser()
+    first = p.parse(2, row(姓名=""))
+    assert isinstance(first, Flagged) and first.row is None
+    again = p.parse(3, row())
+    assert isinstance(again, Flagged) and again.problems[0].code == "duplicate_in_file"
+
+
+def test_seats_come_from_the_sheet() -> None:
+    p = parser(["序号", *HEADER_ZH])
+    out = p.parse(5, ["12", *row()])
+    assert isinstance(out, PassengerRow) and out.seat == 12
+    assert isinstance(got := p.parse(6, ["13.0", *row(身份证号=good_id(4))]), Flagged)
+    assert got.row is not None and got.row.seat == 13
+    for bad in ("", "0", "x", "1.5"):
+        out = p.parse(7, [bad, *row(身份证号=good_id(5))])
+        assert isinstance(out, Flagged) and out.problems[0].code == "seat_invalid", bad
+    plain = parser().parse(9, row(身份证号=good_id(6)))
+    assert isinstance(plain, PassengerRow) and plain.seat == 9  # the row's number in the file
 
 
 def test_normalisation_of_good_rows() -> None:
@@ -201,9 +260,10 @@ def test_normalisation_of_good_rows() -> None:
     assert out.nat_time is not None and out.nat_time.tzinfo is not None
 
 
-def test_missing_required_column_is_one_clear_error() -> None:
+def test_missing_required_column_is_one_clear_error(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "m.csv", [["姓名", "用工企业"], ["王伟", "A"]], "utf-8")
     with pytest.raises(ValidationError, match=r"no column for id_number \(身份证号\)"):
-        Layout.of(["姓名", "用工企业"])
+        read_manifest(f, SHANGHAI)
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -212,34 +272,26 @@ def test_missing_required_column_is_one_clear_error() -> None:
 @dataclass
 class ManifestRead:
     rows: list[tuple[int, PassengerRow]] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[Flagged] = field(default_factory=list)
     read: int = 0
     blank: int = 0
+    header_row: int = 0
 
 
 def read_manifest(path: Path, tz: ZoneInfo) -> ManifestRead:
     """The reading loop of ``models.intake.importer.import_manifest`` without the database: every
     row read is accepted or rejected, blank rows are counted apart."""
     out = ManifestRead()
-    with open_table(path) as table:
-        if not table.header:
-            return out
-        parser = RowParser(Layout.of(table.header, path.name), tz)
-        for n, cells in table.rows:
-            lost = table.row_problems(n)
-            if lost:
-                out.read += 1
-                out.rejected.append(Rejection(n, lost, cells))
-                continue
-            if _blank(cells):
-                out.blank += 1
-                continue
-            out.read += 1
-            result = parser.parse(n, cells)
-            if isinstance(result, Rejection):
+    counts = Read()
+    with open_table(path, MANIFEST) as table:
+        out.header_row = table.header_row
+        parser = RowParser(Layout.of_table(table), tz)
+        for n, _cells, result in check_rows(table, parser, counts):
+            if isinstance(result, Flagged) and result.row is None:
                 out.rejected.append(result)
             else:
-                out.rows.append((n, result))
+                out.rows.append((n, result if isinstance(result, PassengerRow) else result.row))  # type: ignore[arg-type]
+    out.read, out.blank = counts.read, counts.blank
     return out
 
 
@@ -297,7 +349,10 @@ def test_xlsx_with_numbers_dates_and_formulas(tmp_path: Path) -> None:
     assert out.read == 3 and len(out.rows) + len(out.rejected) == 3
     first = out.rows[0][1]
     assert first.phone == "13812345678" and first.nat_time is not None
-    assert {r.row for r in out.rejected} == {3, 4}  # formula cells have no saved value
+    # Formula cells have no saved value: in an identity column the row is rejected, elsewhere
+    # the cell reads as empty and the row is flagged.
+    assert [r.n for r in out.rejected] == [4]
+    assert out.rows[1][1].temperature is None
 
 
 def test_truncated_xlsx_is_refused_cleanly(tmp_path: Path) -> None:
@@ -316,9 +371,11 @@ def test_truncated_xlsx_is_refused_cleanly(tmp_path: Path) -> None:
 
 def test_empty_files(tmp_path: Path) -> None:
     (tmp_path / "e.csv").write_bytes(b"")
-    assert read_manifest(tmp_path / "e.csv", SHANGHAI).read == 0
+    with pytest.raises(ValidationError, match=r"e\.csv is empty"):
+        read_manifest(tmp_path / "e.csv", SHANGHAI)
     Workbook().save(tmp_path / "e.xlsx")
-    assert read_manifest(tmp_path / "e.xlsx", SHANGHAI).read == 0
+    with pytest.raises(ValidationError, match=r"e\.xlsx is empty"):
+        read_manifest(tmp_path / "e.xlsx", SHANGHAI)
 
 
 def test_unknown_encoding(tmp_path: Path) -> None:

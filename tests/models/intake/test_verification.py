@@ -72,8 +72,33 @@ def test_registry_files_merge_and_normalise(tmp_path: Path) -> None:
 
 def test_registry_without_id_column_is_refused(tmp_path: Path) -> None:
     f = write_list(tmp_path / "x.csv", [["a"]], ["姓名"])
-    with pytest.raises(ValidationError, match="no id_number"):
+    with pytest.raises(ValidationError, match=r"x\.csv has no recognisable header row"):
         load_registry([f])
+
+
+def test_registry_load_reports_repeated_ids_and_conflicting_categories(tmp_path: Path) -> None:
+    ids = ["11010119900307803X", "110101199003070919", "110101199003071516"]
+    f = write_list(
+        tmp_path / "r.csv",
+        [
+            [ids[0], "隔离", ""],
+            [ids[1], "隔离", ""],
+            [ids[0], "居家隔离", "again"],  # repeated, the same category
+            [ids[1], "限制出行", ""],  # repeated, another category
+            [ids[2], "", ""],
+            ["", "", ""],
+            ["123", "隔离", ""],
+        ],
+        ["身份证号", "类别", "原因"],
+    )
+    reg = Registry()
+    stats = reg.add_file(f)
+    assert (stats.lines, stats.added, stats.repeated, stats.conflicting, stats.bad_rows) == (
+        6, 3, 2, 1, 1
+    )  # fmt: skip
+    assert "2 line(s) repeat an ID already listed (1 with another category)" in stats.describe()
+    e = reg.get(ids[1])
+    assert e is not None and e.category == "quarantine_order; travel_restriction"
 
 
 def test_verify_gives_every_passenger_an_outcome() -> None:

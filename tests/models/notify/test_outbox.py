@@ -89,14 +89,25 @@ def test_two_senders_never_claim_the_same_message(settings: Settings) -> None:
 
 
 def test_mask_url_hides_credentials_and_tokens() -> None:
-    assert mask_url(R2.url) == "mailto://***@127.0.0.1:25/…" or mask_url(R2.url).startswith(
-        "mailto://***@127.0.0.1:25"
-    )
-    assert "secret" not in mask_url(R2.url)
-    assert mask_url("dingtalk://token123/") == "dingtalk://token123" or "token" in mask_url(
-        "dingtalk://token123/"
+    """Apprise's privacy mode: for dingtalk, wecombot and feishu the host is the token."""
+    assert mask_url("dingtalk://abcdefghijklmnop/") == "dingtalk://a...p"
+    assert mask_url("wecombot://abcdefghijklmnop1234") == "wecombot://a...4"
+    assert mask_url("feishu://abcdefghijklmnopqrstuvwxyz123456") == "feishu://a...6"
+    shown = mask_url("dingtalk://secret@abcdef1234567890/13812345678")
+    assert shown == "dingtalk://****@a...0/138****5678"  # the target phone masked too
+    assert (
+        mask_url("mailto://user:secret@mail.example.com") == "mailto://user:****@mail.example.com"
     )
     assert mask_url("json://127.0.0.1:8080/hook/abc") == "json://127.0.0.1:8080/…"
+    assert mask_url("json://u:pw@hooks.example.com/") == "json://u:****@hooks.example.com"
+    assert mask_url(R2.url) == "mailto://***"  # Apprise cannot read it: nothing of it shown
+    assert mask_url("not a url at all") == "***"
+    for url in (
+        "dingtalk://abcdefghijklmnop/",
+        R2.url,
+        "feishu://abcdefghijklmnopqrstuvwxyz123456",
+    ):
+        assert "secret" not in mask_url(url) and "bcdefghijklmno" not in mask_url(url)
 
 
 def test_templates_in_both_languages() -> None:

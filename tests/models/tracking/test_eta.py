@@ -31,7 +31,7 @@ ROUTE = [PUCHENG, HEFEI, XIANGSHAN]
 
 
 def test_profiles_and_thresholds_come_from_the_rule_file(settings: Settings) -> None:
-    rules = settings.rules()
+    rules = settings.rule_set
     bus, train = speed_profile(rules, "bus"), speed_profile(rules, "train")
     assert (bus.cruise_kmh, bus.road_factor) == (80, 1.25)
     assert train.cruise_kmh > bus.cruise_kmh
@@ -41,7 +41,7 @@ def test_profiles_and_thresholds_come_from_the_rule_file(settings: Settings) -> 
 
 
 def test_remaining_distance_and_time_shrink_along_the_route(settings: Settings) -> None:
-    prof = speed_profile(settings.rules(), "bus")
+    prof = speed_profile(settings.rule_set, "bus")
     route = route_of(ROUTE)
     start = progress(route, PUCHENG, prof)
     assert start.along_km == pytest.approx(0, abs=0.01)
@@ -62,7 +62,7 @@ def test_remaining_distance_and_time_shrink_along_the_route(settings: Settings) 
 
 
 def test_off_route_distance_and_mode_speeds(settings: Settings) -> None:
-    rules = settings.rules()
+    rules = settings.rule_set
     route = route_of(ROUTE)
     shanghai = (31.23, 121.47)  # ~100 km off the 合肥 → 象山 leg
     p = progress(route, shanghai, speed_profile(rules, "bus"))
@@ -113,7 +113,7 @@ def router_url() -> Iterator[str]:
 def test_router_plugins_replace_the_estimate_and_fall_back(
     settings: Settings, router_url: str
 ) -> None:
-    prof = speed_profile(settings.rules(), "bus")
+    prof = speed_profile(settings.rule_set, "bus")
     route = route_of(ROUTE)
     osrm = progress(route, PUCHENG, prof, OsrmRouter(router_url))
     assert osrm.remaining_km == pytest.approx(1500)

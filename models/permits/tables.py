@@ -1,0 +1,87 @@
+"""The vehicle-pass tables: applications, the passes issued for them, and their history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.db import UTCDateTime, utcnow
+
+
+class PermitStatus(StrEnum):
+    """Where an application is. ``expired`` is computed from the validity, never stored."""
+
+    APPLIED = "applied"
+    SURVEYED = "surveyed"
+    ROUTE_PLANNED = "route_planned"
+    ISSUED = "issued"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class PermitApplication(SQLModel, table=True):
+    """A construction enterprise's application for a vehicle pass for one truck."""
+
+    __tablename__ = "permit_application"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(default="", unique=True, description="TX-YYYYMMDD-NNNN, set when filed.")
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    enterprise: str
+    contact_name: str = ""
+    contact_phone: str = Field(default="", description="Masked in every output.")
+    plate: str = Field(index=True)
+    vehicle_type: str
+    site_name: str
+    site_address: str = ""
+    site_lat: float
+    site_lon: float
+    waypoints: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    requested_from: date
+    requested_until: date
+    status: str = Field(default=PermitStatus.APPLIED.value, index=True)
+    reason: str = Field(default="", description="Why it was rejected.")
+    applied_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    status_changed_at: datetime = Field(sa_type=UTCDateTime)
+
+    def route(self) -> list[tuple[float, float]]:
+        """The permitted route as (lat, lon) points: the waypoints, then the site."""
+        return [(float(w["lat"]), float(w["lon"])) for w in self.waypoints or []] + [
+            (self.site_lat, self.site_lon)
+        ]
+
+
+class Permit(SQLModel, table=True):
+    """The vehicle pass issued for an application (at most one per application)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="permit_application.id", unique=True)
+    number: str = Field(unique=True)
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_until: datetime = Field(sa_type=UTCDateTime, index=True)
+    status: str = Field(default=PermitStatus.ISSUED.value, description="issued or delivered.")
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_to: str = ""
+
+
+class PermitEvent(SQLModel, table=True):
+    """Append-only record of one change of an application or its pass."""
+
+    __tablename__ = "permit_event"
+    __table_args__ = (UniqueConstraint("application_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="permit_application.id", index=True)
+    seq: int = Field(description="1, 2, 3 … per application.")
+    at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = ""
+    kind: str
+    from_status: str = ""
+    to_status: str = ""
+    note: str = ""
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

@@ -1,0 +1,1 @@
+"""Delay alerts: tables, pure detection, notification texts, lifecycle, the monitor's check."""

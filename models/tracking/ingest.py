@@ -1,0 +1,328 @@
+"""Storing fixes, and the live track state the delay monitor reads.
+
+* Every fix is stored in WGS-84 (``models.convoy.tables.Position``). A repeat of the same fix (same
+  convoy, time and source) is ignored; a fix older than the newest one is kept in the history
+  but does not move the live state (out of order).
+* The **track state** (one row per convoy) is derived from the stored positions: the newest fix,
+  its progress along the planned route, the ETA computed at that fix, and since when the convoy
+  has not moved. It is recomputed on every position and can be rebuilt at any time.
+* A **stale** fix (older than the mode's stale window when it arrives, e.g. a replayed track) is
+  stored but can never raise an alert: the monitor judges only fixes fresh at its own clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from config import Settings, get_settings
+from config.rules import Rules
+from models.convoy.store import get_convoy
+from models.convoy.tables import Convoy, Position
+from models.db import insert_ignore, utcnow
+from models.errors import ValidationError
+from models.geo.datums import Datum, to_wgs84
+from models.geo.geodesy import Polyline, along_track_km, distance_km
+from models.tracking.eta import Router, progress, route_of, speed_profile, thresholds
+from models.tracking.fixes import Fix, check_fix
+from models.tracking.tables import TrackingCursor, TrackState
+
+_POS = Position.__table__  # type: ignore[attr-defined]
+# How many recent positions are read to find since when a convoy has not moved.
+_STOP_WINDOW_ROWS = 500
+
+
+class IngestStatus(StrEnum):
+    LIVE = "live"  # the newest fix: the track state moved
+    DUPLICATE = "duplicate"  # already stored
+    OUT_OF_ORDER = "out_of_order"  # older than the newest fix: history only
+    STALE = "stale"  # older than the stale window when it came: history only, never alerts
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    status: IngestStatus
+    state: TrackState | None = None
+
+
+@dataclass
+class ImportResult:
+    """What a track import did. ``rejected`` lists (line or point number, reason)."""
+
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    stale: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _rules(settings: Settings | None) -> Rules:
+    return (settings or get_settings()).rule_set
+
+
+def _position_row(convoy: Convoy, fix: Fix, source: str, now: datetime) -> dict[str, Any]:
+    """The ``position`` row of one fix (what ``ingest_fix`` and ``import_fixes`` store)."""
+    return {
+        "convoy_id": convoy.id,
+        "at": fix.at,
+        "lat": fix.lat,
+        "lon": fix.lon,
+        "speed_kmh": fix.speed_kmh,
+        "source": source,
+        "recorded_at": now,
+    }
+
+
+def _insert_positions(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert positions, ignoring repeats of (convoy, time, source); returns rows added."""
+    added = 0
+    stmt = insert_ignore(session, _POS)
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        added += int(session.connection().execute(stmt.values(chunk)).rowcount or 0)
+    return added
+
+
+def ingest_fix(
+    session: Session,
+    convoy: Convoy,
+    fix: Fix,
+    *,
+    source: str,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    router: Router | None = None,
+) -> IngestResult:
+    """Store one fix and, when it is the newest fresh one, recompute the track state and ETA."""
+    now = now or utcnow()
+    rules = _rules(settings)
+    check_fix(fix, now, rules)
+    if not _insert_positions(session, [_position_row(convoy, fix, source, now)]):
+        return IngestResult(IngestStatus.DUPLICATE)
+    stale_after = timedelta(minutes=thresholds(rules, convoy.mode).stale_position_min)
+    state = session.get(TrackState, convoy.id)
+    if state is not None and fix.at <= state.last_fix_at:
+        return IngestResult(IngestStatus.OUT_OF_ORDER, state)
+    state = refresh_state(session, convoy, settings=settings, router=router)
+    if fix.at < now - stale_after:
+        return IngestResult(IngestStatus.STALE, state)
+    return IngestResult(IngestStatus.LIVE, state)
+
+
+def import_fixes(
+    session: Session,
+    convoy: Convoy,
+    items: Sequence[tuple[int, Fix | str]],
+    *,
+    source: str,
+    datum: Datum = "wgs84",
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    router: Router | None = None,
+) -> ImportResult:
+    """Store a batch of fixes (bad ones are reported, not stored) and refresh the track once."""
+    now = now or utcnow()
+    rules = _rules(settings)
+    stale_before = now - timedelta(minutes=thresholds(rules, convoy.mode).stale_position_min)
+    result = ImportResult(read=len(items))
+    rows: list[dict[str, Any]] = []
+    fresh: set[datetime] = set()
+    for where, item in items:
+        if isinstance(item, str):
+            result.rejected.append((where, item))
+            continue
+        lat, lon = to_wgs84(item.lat, item.lon, datum)
+        fix = Fix(item.at, lat, lon, item.speed_kmh)
+        try:
+            check_fix(fix, now, rules)
+        except ValidationError as exc:
+            result.rejected.append((where, str(exc).rstrip(".")))
+            continue
+        rows.append(_position_row(convoy, fix, source, now))
+        if fix.at >= stale_before:
+            fresh.add(fix.at)
+    # Repeats inside the file are duplicates too.
+    unique = list({r["at"]: r for r in rows}.values())
+    result.stored = _insert_positions(session, unique)
+    result.duplicates = len(rows) - result.stored
+    result.stale = len({r["at"] for r in unique}) - len(fresh)
+    if result.stored:
+        refresh_state(session, convoy, settings=settings, router=router)
+    return result
+
+
+def refresh_state(
+    session: Session,
+    convoy: Convoy,
+    *,
+    settings: Settings | None = None,
+    router: Router | None = None,
+) -> TrackState | None:
+    """Recompute the convoy's track state from its stored positions (None without any)."""
+    rules = _rules(settings)
+    rows = session.execute(
+        select(_POS.c.id, _POS.c.at, _POS.c.lat, _POS.c.lon, _POS.c.speed_kmh, _POS.c.source)
+        .where(_POS.c.convoy_id == convoy.id)
+        .order_by(_POS.c.at.desc(), _POS.c.id.desc())
+        .limit(_STOP_WINDOW_ROWS)
+    ).all()
+    if not rows:
+        return None
+    newest = rows[0]
+    radius = rules.tracking.stop_radius_km
+    still_since = newest.at
+    for r in rows[1:]:
+        if distance_km((newest.lat, newest.lon), (r.lat, r.lon)) > radius:
+            break
+        still_since = r.at
+    route = route_of(convoy.route())
+    profile = speed_profile(rules, convoy.mode)
+    observed = _observed_kmh(rows, route, profile.road_factor, rules)
+    weight = rules.tracking.observed_speed_weight
+    prog = progress(route, (newest.lat, newest.lon), profile, router, observed, weight)
+    state = session.get(TrackState, convoy.id)
+    values = {
+        "last_fix_at": newest.at,
+        "lat": newest.lat,
+        "lon": newest.lon,
+        "speed_kmh": newest.speed_kmh,
+        "source": newest.source,
+        "along_km": prog.along_km,
+        "off_route_km": prog.off_route_km,
+        "remaining_km": prog.remaining_km,
+        "remaining_min": prog.remaining_min,
+        "eta": newest.at + timedelta(minutes=prog.remaining_min),
+        "still_since": still_since,
+        "observed_kmh": observed,
+        "last_position_id": max(newest.id, state.last_position_id if state else 0),
+        "updated_at": utcnow(),
+    }
+    if state is None:
+        state = TrackState(convoy_id=convoy.id, **values)  # type: ignore[arg-type]
+        session.add(state)
+    else:
+        for key, value in values.items():
+            setattr(state, key, value)
+    session.flush()
+    return state
+
+
+def _observed_kmh(
+    rows: Sequence[Any], route: Polyline, road_factor: float, rules: Rules
+) -> float | None:
+    """Travelled km/h made good along the route between the newest fix and one about
+    ``observed_window_min`` earlier (None when the fixes span less than half of that)."""
+    window = timedelta(minutes=rules.tracking.observed_window_min)
+    newest = rows[0]
+    older = None
+    for r in rows[1:]:
+        older = r
+        if newest.at - r.at >= window:
+            break
+    if older is None or newest.at - older.at < window / 2:
+        return None
+    hours = (newest.at - older.at).total_seconds() / 3600.0
+    made = along_track_km((newest.lat, newest.lon), route) - along_track_km(
+        (older.lat, older.lon), route
+    )
+    return max(0.0, made * road_factor / hours)
+
+
+def catch_up(
+    session: Session, *, settings: Settings | None = None, router: Router | None = None
+) -> int:
+    """Fold positions stored by any path (CLI check-ins, the simulator, imports) since the last
+    call into the track states. Returns how many convoys were refreshed."""
+    cursor = session.get(TrackingCursor, "positions")
+    since = cursor.position_id if cursor else 0
+    rows = session.execute(
+        select(_POS.c.convoy_id, func.max(_POS.c.id))
+        .where(_POS.c.id > since)
+        .group_by(_POS.c.convoy_id)
+    ).all()
+    if not rows:
+        return 0
+    newest = max(m for _, m in rows)
+    states = track_states(session, (c for c, _ in rows))
+    # Convoys whose new positions ingest has not already folded in, loaded in one query.
+    ids = [
+        convoy_id
+        for convoy_id, max_id in rows
+        if convoy_id not in states or states[convoy_id].last_position_id < max_id
+    ]
+    convoys = {
+        c.id: c for c in session.execute(select(Convoy).where(col(Convoy.id).in_(ids))).scalars()
+    }
+    refreshed = 0
+    for convoy_id in ids:
+        convoy = convoys.get(convoy_id)
+        if convoy is not None:
+            refresh_state(session, convoy, settings=settings, router=router)
+            refreshed += 1
+    if cursor is None:
+        session.add(TrackingCursor(name="positions", position_id=newest))
+    else:
+        cursor.position_id = newest
+    session.flush()
+    return refreshed
+
+
+def track_states(session: Session, convoy_ids: Iterable[int]) -> dict[int, TrackState]:
+    ids = list(convoy_ids)
+    if not ids:
+        return {}
+    return {
+        s.convoy_id: s
+        for s in session.execute(
+            select(TrackState).where(TrackState.convoy_id.in_(ids))  # type: ignore[attr-defined]
+        ).scalars()
+    }
+
+
+def track_summary(session: Session, code: str, limit: int = 10) -> dict[str, Any]:
+    """Positions, ETA and remaining distance of one convoy (no personal data)."""
+    convoy = get_convoy(session, code)
+    state = session.get(TrackState, convoy.id)
+    points = list(
+        session.execute(
+            select(Position)
+            .where(Position.convoy_id == convoy.id)  # type: ignore[arg-type]
+            .order_by(Position.at.desc())  # type: ignore[attr-defined]
+            .limit(limit)
+        ).scalars()
+    )[::-1]
+    total = session.execute(
+        select(func.count()).where(Position.convoy_id == convoy.id)  # type: ignore[arg-type]
+    ).scalar_one()
+    out: dict[str, Any] = {
+        "code": convoy.code,
+        "mode": convoy.mode,
+        "stage": convoy.stage,
+        "planned_arrival": convoy.planned_arrival.isoformat(),
+        "positions": total,
+        "last": None,
+        "eta": None,
+        "late_minutes": None,
+        "remaining_km": None,
+        "off_route_km": None,
+        "recent": [
+            {"at": p.at.isoformat(), "lat": p.lat, "lon": p.lon, "speed_kmh": p.speed_kmh,
+             "source": p.source}
+            for p in points
+        ],
+    }  # fmt: skip
+    if state is not None:
+        out.update(
+            last={"at": state.last_fix_at.isoformat(), "lat": state.lat, "lon": state.lon},
+            eta=state.eta.isoformat(),
+            late_minutes=round((state.eta - convoy.planned_arrival).total_seconds() / 60),
+            remaining_km=round(state.remaining_km, 1),
+            off_route_km=round(state.off_route_km, 2),
+        )
+    return out

@@ -1,0 +1,83 @@
+"""Storing fixes: live, duplicate, out-of-order and stale fixes; impossible ones; catch-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from config import Settings
+from models.convoy.checkins import record_checkin
+from models.convoy.store import get_convoy
+from models.convoy.tables import Position
+from models.db import session_scope
+from models.errors import ValidationError
+from models.tracking.fixes import Fix
+from models.tracking.ingest import IngestStatus, catch_up, ingest_fix
+from models.tracking.tables import TrackState
+from tests.models.tracking.conftest import DEP, point_along
+
+
+def test_ingest_live_duplicate_out_of_order_stale(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    code = make_convoy("BUS-TR1", n=2)
+    now = DEP + timedelta(hours=2)
+    with session_scope() as s:
+        c = get_convoy(s, code)
+        lat, lon = point_along(code, 0.1)
+        first = ingest_fix(s, c, Fix(now, lat, lon, 80.0), source="t", now=now)
+        assert first.status is IngestStatus.LIVE and first.state is not None
+        eta1, km1 = first.state.eta, first.state.remaining_km
+        assert ingest_fix(s, c, Fix(now, lat, lon), source="t", now=now).status is (
+            IngestStatus.DUPLICATE
+        )
+        older = ingest_fix(
+            s, c, Fix(now - timedelta(minutes=5), *point_along(code, 0.09)), source="t", now=now
+        )
+        assert older.status is IngestStatus.OUT_OF_ORDER
+        assert s.get(TrackState, c.id).last_fix_at == now  # the state did not move back
+        lat2, lon2 = point_along(code, 0.2)
+        later = now + timedelta(hours=2)
+        second = ingest_fix(s, c, Fix(later, lat2, lon2), source="t", now=later)
+        assert second.state is not None and second.state.remaining_km < km1
+        assert second.state.eta != eta1  # recomputed on every position
+        # A fix older than the bus stale window (20 min) when it comes: kept, flagged.
+        stale = ingest_fix(
+            s, c, Fix(later + timedelta(minutes=1), lat2, lon2), source="t",
+            now=later + timedelta(hours=1),
+        )  # fmt: skip
+        assert stale.status is IngestStatus.STALE
+        n = s.execute(select(func.count()).where(Position.convoy_id == c.id)).scalar_one()
+        assert n == 4
+
+
+def test_ingest_refuses_impossible_fixes(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    code = make_convoy("BUS-TR2", n=1)
+    now = DEP
+    with session_scope() as s:
+        c = get_convoy(s, code)
+        with pytest.raises(ValidationError, match="server clock"):
+            ingest_fix(s, c, Fix(now + timedelta(hours=1), 30.0, 120.0), source="t", now=now)
+        with pytest.raises(ValidationError, match="valid latitude"):
+            ingest_fix(s, c, Fix(now, 95.0, 120.0), source="t", now=now)
+        with pytest.raises(ValidationError, match="without a fix"):
+            ingest_fix(s, c, Fix(now, 0.0, 0.0), source="t", now=now)
+
+
+def test_catch_up_folds_in_cli_checkin_positions(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    code = make_convoy("BUS-TR5", n=1)
+    lat, lon = point_along(code, 0.3)
+    with session_scope() as s:
+        record_checkin(s, code, "position", {"lat": lat, "lon": lon}, at=DEP + timedelta(hours=6))
+    with session_scope() as s:
+        assert catch_up(s) == 1
+        state = s.get(TrackState, get_convoy(s, code).id)
+        assert state is not None and state.along_km > 300
+        assert catch_up(s) == 0
