@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import folium
 from branca.element import Element, Figure, Link
 
-from maps import basemap as boundaries
+from maps import boundaries
 from maps.basemap import BasemapLevel, add_basemap, has_basemap
 from models.errors import ConfigurationError, ConvoyOpsError
 from models.labels import label

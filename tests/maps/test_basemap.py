@@ -270,7 +270,7 @@ def test_basemap_compiles_no_templates_per_map(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_embedded_text_cannot_close_the_script() -> None:
-    from maps.basemap import _script_safe
+    from maps.boundaries import _script_safe
 
     text = json.dumps({"name": "</script><!-- & \u2028"}, ensure_ascii=False)
     safe = _script_safe(text)
