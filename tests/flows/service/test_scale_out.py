@@ -135,9 +135,9 @@ def test_two_workers_run_several_convoys_to_closed(
                 "--name",
                 f"site-{n}",
                 "--limit",
-                "2",
+                "1",
             ],
-            env=env,
+            env={**env, "PYTHONUNBUFFERED": "1"},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -145,6 +145,14 @@ def test_two_workers_run_several_convoys_to_closed(
         for n, log in zip((1, 2), logs, strict=True)
     ]
     try:
+        # Each worker runs one flow at a time, so while one is busy with a convoy the other
+        # takes the next: both sites take part whatever the order of their polls.
+        for n in (1, 2):
+            wait_for(
+                lambda n=n: "started" in (tmp_path / f"worker-{n}.log").read_text(errors="replace"),
+                f"worker site-{n} to start",
+                300,
+            )
         with temporary_settings({PREFECT_API_URL: api}):
             first = {code: start_run("convoy", code, {"code": code}, []) for code in codes}
 
