@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,10 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def simulated_escorts(codes: Sequence[str], speed: float = 0.0) -> Iterator[list[ConvoySimulator]]:
-    """Start one simulator thread per convoy; stop them (and re-raise their errors) on exit."""
+    """Start one simulator thread per convoy; stop them (and re-raise their errors) on exit.
+
+    A simulator that fails interrupts the main thread, where the flow it plays beside waits
+    for reports that will not come: the block ends and its error is raised instead."""
     sims = [ConvoySimulator(code, speed=speed) for code in codes]
     errors: list[BaseException] = []
 
@@ -27,12 +31,16 @@ def simulated_escorts(codes: Sequence[str], speed: float = 0.0) -> Iterator[list
             errors.append(exc)  # it plays beside may be waiting for the report that failed
             log.error("The simulated escorts of %s stopped: %s", sim.code, exc)
             sim.stop_event.set()
+            _thread.interrupt_main()
 
     threads = [threading.Thread(target=play, args=(s,), daemon=True) for s in sims]
     for t in threads:
         t.start()
     try:
         yield sims
+    except KeyboardInterrupt:
+        if not errors:
+            raise
     finally:
         for s in sims:
             s.stop_event.set()

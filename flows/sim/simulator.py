@@ -7,7 +7,8 @@ entry applications, arrival, spot checks and handoffs. Field times follow the co
 manifest declares is the truth it plays (a red code stays red, a positive test positive, the
 listed temperature is measured with small noise), so it never hands off someone the manifest
 marks as unfit. Replaying a convoy that
-already has its reports adds nothing.
+already has its reports adds nothing; one whose reports so far were made by hand, later than
+its plan, is played on from the last of them (the rest of the plan shifted by as much).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from config import Settings, get_settings
@@ -30,7 +31,7 @@ from models.convoy.lifecycle import STAGES, Custody, Stage
 from models.convoy.operations import arrival_sample
 from models.convoy.store import get_convoy
 from models.convoy.tables import CheckIn, Convoy, Enterprise, Passenger
-from models.db import session_scope
+from models.db import session_scope, utcnow
 from models.geo.geodesy import interpolate_along, prepare_polyline
 
 
@@ -63,6 +64,9 @@ class ConvoySimulator:
         self.settings = settings or get_settings()
         self.rng = random.Random(zlib.crc32(code.encode()))
         self.stop_event = threading.Event()
+        # How far the script runs behind the plan: a convoy that already has reports later
+        # than the plan's (a muster taken by hand today) is played on from there.
+        self.shift = timedelta(0)
 
     # -- the script -------------------------------------------------------------------------
     def script(self, convoy: Convoy) -> list[Report]:
@@ -134,14 +138,15 @@ class ConvoySimulator:
         health code, its test result and time, its temperature; only what it leaves blank is
         invented (green, a recent negative test)."""
         convoy = get_convoy(session, self.code)
-        at = convoy.planned_departure - timedelta(hours=2)
+        at = convoy.planned_departure - timedelta(hours=2) + self.shift
         results = []
         for p in self._passengers(session):
             if p.custody in (Custody.WITHDRAWN.value, Custody.HELD.value):
                 continue
             entry: dict[str, Any] = {"seat": p.seat, **self._measure(p, 0.25)}
             entry["nat_result"] = p.nat_result or "negative"
-            nat = p.nat_time or at - timedelta(hours=self.rng.randint(6, 36))
+            declared = p.nat_time + self.shift if p.nat_time else None
+            nat = declared or at - timedelta(hours=self.rng.randint(6, 36))
             entry["nat_time"] = nat.isoformat()
             entry["health_code"] = p.health_code or "green"
             results.append(entry)
@@ -192,6 +197,18 @@ class ConvoySimulator:
             return (kind, payload.get("enterprise"))
         return (kind,)
 
+    @staticmethod
+    def _latest(session: Any, convoy: Convoy) -> datetime | None:
+        """The time of the convoy's latest check-in of the trip (positions and entry reports
+        aside), whoever made it."""
+        latest: datetime | None = session.execute(
+            select(func.max(col(CheckIn.at))).where(
+                col(CheckIn.convoy_id) == convoy.id,
+                col(CheckIn.kind).not_in([Kind.POSITION.value, Kind.ENTRY.value]),
+            )
+        ).scalar()
+        return latest
+
     def _reported(self, session: Any, convoy: Convoy) -> set[tuple[Any, ...]]:
         """The keys of every check-in this convoy already has (read once per play)."""
         rows = session.execute(
@@ -214,14 +231,23 @@ class ConvoySimulator:
         """Report everything not yet reported, in field-time order. Returns reports written."""
         with session_scope(self.settings) as session:
             convoy = get_convoy(session, self.code)
-            queue = self.script(convoy)
             reported = self._reported(session, convoy)
+            queue = [
+                r
+                for r in self.script(convoy)
+                if self._key(r.kind, r.at, {"enterprise": r.key}) not in reported
+            ]
+            latest = self._latest(session, convoy)
+        if not queue:
+            return 0
+        if latest is not None and queue[0].at <= latest:
+            self.shift = latest - queue[0].at + timedelta(minutes=1)
+            for r in queue:
+                r.at += self.shift
         t0_field, t0_real = queue[0].at, time.monotonic()
         written = 0
         while queue:
             report = queue.pop(0)
-            if self._key(report.kind, report.at, {"enterprise": report.key}) in reported:
-                continue
             if not self._sleep_until(report.at, t0_field, t0_real):
                 break
             if not self._wait_for_flow(report.kind):
@@ -236,12 +262,13 @@ class ConvoySimulator:
                         payload,
                         at=report.at,
                         source="simulator",
+                        # The simulated clock: a shifted script may run ahead of the real one.
+                        now=max(report.at, utcnow()),
                     )
                     written += 1
                 if report.kind is Kind.ARRIVAL_SCREENING:
-                    queue = sorted(
-                        queue + self._handoffs(session, report.at - timedelta(minutes=20))
-                    )
+                    handoffs = self._handoffs(session, report.at - timedelta(minutes=20))
+                    queue = sorted(queue + [h for h in handoffs if (h.kind, h.key) not in reported])
         return written
 
     def _wait_for_flow(self, kind: Kind) -> bool:

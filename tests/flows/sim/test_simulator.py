@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 
 from config import Settings
@@ -73,3 +74,53 @@ def test_random_play_keeps_its_seeded_shape(
         assert [r["temperature"] for r in again._screen(s)["results"]] == [
             r["temperature"] for r in readings
         ]
+
+
+def test_play_goes_on_after_a_muster_taken_by_hand_today(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    """A convoy planned in 2020 whose muster roll was taken by hand now: the simulated escorts
+    play the rest of the trip from there (the plan shifted by as much), and the flow closes."""
+    from flows.convoy import convoy_flow
+    from flows.sim.escorts import simulated_escorts
+    from models.convoy.checkins import record_checkin
+    from models.convoy.tables import CheckIn
+
+    code = make_convoy("BUS-SIM3", n=6)
+    with session_scope() as s:
+        muster = record_checkin(s, code, "muster", {"absent": [3]}).at
+    with simulated_escorts([code], speed=0) as (sim,):
+        result = convoy_flow(code, poll_seconds=0.05, max_wait_seconds=120)
+    assert result["stage"] == "closed"
+    assert sim.shift.total_seconds() > 0
+    with session_scope() as s:
+        rows = s.execute(select(CheckIn).where(CheckIn.convoy_id == get_convoy(s, code).id))
+        trip = [c for c in rows.scalars() if c.kind not in ("position", "entry")]
+    assert [c.kind for c in trip][:3] == ["muster", "screening", "depart"]
+    assert all(c.at > muster for c in trip[1:])  # played on after the hand-made muster
+    assert {c.source for c in trip[1:]} == {"simulator"}
+
+
+def test_a_failing_simulator_ends_the_flow_waiting_beside_it(
+    make_convoy: Callable[..., str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulated escorts stop on an error: the flow waiting for their reports does not
+    wait for ever; the block raises the simulator's error."""
+    from flows.convoy import convoy_flow
+    from flows.sim import simulator
+    from flows.sim.escorts import simulated_escorts
+    from models.errors import ValidationError
+
+    code = make_convoy("BUS-SIM4", n=4)
+
+    def broken(self: simulator.ConvoySimulator, session: object) -> dict[str, object]:
+        raise ValidationError("The screening check-in is invalid at results: broken on purpose.")
+
+    monkeypatch.setattr(simulator.ConvoySimulator, "_screen", broken)
+    with (
+        pytest.raises(ValidationError, match="broken on purpose"),
+        simulated_escorts([code], speed=0),
+    ):
+        convoy_flow(code, poll_seconds=0.05)  # no time limit: only the error ends it
+    with session_scope() as s:
+        assert get_convoy(s, code).stage == "verified"
