@@ -19,9 +19,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, State
 from pydantic import BaseModel
 
-from flows.cli.maps import save_convoy_map
 from flows.service import live
 from flows.service.waits import Need, pause_key, plain, settle, step_task
+from maps.files import save_convoy_map
 from models.convoy.checkins import PAYLOADS, Kind, all_of, record_checkin
 from models.convoy.lifecycle import STAGES, Stage
 from models.convoy.operations import WAITS_FOR, advance

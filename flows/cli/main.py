@@ -113,7 +113,7 @@ def demo(
     if json_out:
         print_json(results)
         return
-    from flows.cli.maps import save_campaign_map
+    from maps.files import save_campaign_map
 
     overview = save_campaign_map(CAMPAIGN)
     console.print(summary_table(results, f"{CAMPAIGN}: convoys"))

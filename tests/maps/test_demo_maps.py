@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from config import reset_settings
-from flows.cli.maps import save_campaign_map, save_convoy_map
 from maps.chromium import HeadlessChromium
+from maps.files import save_campaign_map, save_convoy_map
 from maps.style import STATUS_COLOURS
 from models.db import dispose_engines
 from models.views.mapdata import MapStatus

@@ -13,8 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from config import Settings
-from flows.cli.maps import campaign_file_name, register, save_campaign_map, save_convoy_map
+from flows.cli.maps import register
 from maps.chromium import find_chromium
+from maps.files import campaign_file_name, save_campaign_map, save_convoy_map
 from tests.maps.mapcheck import assert_offline_files, leaks, personal_data, put_in_the_field
 
 runner = CliRunner()
