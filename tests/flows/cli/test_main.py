@@ -119,3 +119,27 @@ def test_checkins_drive_a_run_that_resumes(settings: Settings) -> None:
     assert status["stage"] == "closed"
     assert status["passengers"] == status["handed_off"] + status["held"] + status["withdrawn"]
     assert status["withdrawn"] == 1
+
+
+def test_the_readme_tour_runs_as_written(settings: Settings) -> None:
+    """The README's field check-ins, in its order and with its words, take BUS-PC-02 of the
+    example plan from planned to closed with nobody lost."""
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(
+        b
+        for b in re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+        if "checkin BUS-PC-02 arrival-screening" in b
+    )
+    lines = [ln.split(" #")[0].strip() for ln in block.splitlines()]
+    commands = [shlex.split(ln)[1:] for ln in lines if ln.startswith("convoy ")]
+    assert len(commands) >= 10
+    assert convoy("plan", str(PLAN))[0] == 0
+    for args in commands:
+        code, out = convoy(*args)
+        assert code == 0, f"{shlex.join(['convoy', *args])}: {out}"
+    status = json.loads(convoy("status", "BUS-PC-02", "--json")[1])
+    assert status["stage"] == "closed"
+    assert (status["handed_off"], status["held"], status["withdrawn"]) == (4, 1, 1)
