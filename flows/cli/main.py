@@ -438,7 +438,18 @@ def _report_figures(campaign: str | None, json_out: bool = False) -> None:
     t.add_row("vehicle passes issued", str(f["passes_issued"]))
     rate = f["passes_same_day_rate"]
     t.add_row("passes delivered the same day", "—" if rate is None else f"{rate:.0%}")
+    _desk_rows(t, f["desk"])
     console.print(t)
+
+
+def _desk_rows(t: Table, d: dict[str, Any]) -> None:
+    """The service desk's figures (issue 16) in the report table."""
+    by_type = ", ".join(f"{k} {n}" for k, n in d["requests_by_type"].items() if n)
+    rate = d["same_day_rate"]
+    t.add_row("enterprises served (service desk)", str(d["enterprises_served"]))
+    t.add_row("requests and consultations", f"{d['requests']} ({by_type or '—'})")
+    t.add_row("answered the same day", "—" if rate is None else f"{rate:.0%}")
+    t.add_row("staff checked in batches", f"{d['staff_checked']} in {d['staff_checks']} list(s)")
 
 
 @app.command()
