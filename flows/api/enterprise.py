@@ -149,7 +149,7 @@ def _registrations_html(view: dict[str, Any]) -> str:
     )
 
 
-def _request_form(csrf: str, values: dict[str, str], error: str) -> str:
+def _request_form(token: str, csrf: str, values: dict[str, str], error: str) -> str:
     kinds = "".join(
         f"<option value='{k.value}'{' selected' if values.get('kind') == k.value else ''}>"
         f"{escape(label('desk', 'kind.' + k.value, _LOCALE))} / "
@@ -158,7 +158,8 @@ def _request_form(csrf: str, values: dict[str, str], error: str) -> str:
     )
     problem = f"<p class='error'>{escape(error)}</p>" if error else ""
     return (
-        f"<h2>提出诉求 / Raise a request</h2>{problem}<form method='post' action='requests'>"
+        f"<h2>提出诉求 / Raise a request</h2>{problem}"
+        f"<form method='post' action='/e/{escape(token)}/requests'>"
         f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
         f"<p><label>类型 type<br><select name='kind'>{kinds}</select></label></p>"
         "<p><label>内容 text<br><textarea name='text' maxlength='2000' rows='4' cols='60'>"
@@ -170,12 +171,12 @@ def _request_form(csrf: str, values: dict[str, str], error: str) -> str:
     )
 
 
-def _upload_form(csrf: str) -> str:
+def _upload_form(token: str, csrf: str) -> str:
     return (
         "<h2>返岗员工名单核查 / Check your staff list</h2>"
         "<p>CSV 或 XLSX，列：姓名、身份证号（可选：手机号） / columns name, ID number "
         "(optional phone).</p>"
-        "<form method='post' action='staff' enctype='multipart/form-data'>"
+        f"<form method='post' action='/e/{escape(token)}/staff' enctype='multipart/form-data'>"
         f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
         "<input type='file' name='file' accept='.csv,.xlsx'> "
         "<button type='submit'>上传核查 Upload and check</button></form>"
@@ -220,8 +221,8 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
             f"<p>负责民警 officer: {_officer(officers['officer'])}<br>"
             f"协助民警 deputy: {_officer(officers['deputy'])}</p>"
             "<h2>诉求 / Requests</h2>" + _requests_html(requests)
-            + _request_form(csrf, values or {}, error)
-            + _upload_form(csrf)
+            + _request_form(token, csrf, values or {}, error)
+            + _upload_form(token, csrf)
             + "<h2>核查结果 / Staff checks</h2>" + _checks_html(token, checks)
             + _registrations_html(view)
         )  # fmt: skip
@@ -243,7 +244,9 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
         public = urlsplit(cfg().registration_base_url)
         allowed = {f"{public.scheme}://{public.netloc}",
                    f"{request.url.scheme}://{request.headers.get('host', '')}"}  # fmt: skip
-        if origin is not None and origin not in allowed:
+        # "null": what Chromium sends from a page whose referrer policy is no-referrer (ours);
+        # the form token and the same-site cookie still stand between a foreign site and us.
+        if origin is not None and origin != "null" and origin not in allowed:
             return _refusal(403, "The form was sent from another site; open the link again.")
         return None
 
