@@ -18,7 +18,7 @@ class Role(StrEnum):
     ESCORT = "escort"  # their own convoys and tasks
     MANAGER = "manager"  # read only: maps, reports, alerts, figures
     PERMIT_OFFICER = "permit_officer"  # the vehicle-pass workflow
-    ENTERPRISE = "enterprise"  # its own registration form and handoffs, through signed links
+    ENTERPRISE = "enterprise"  # its own registrations, handoffs and desk requests (signed links)
     ADMIN = "admin"  # users and tokens
 
 
