@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from config import Settings
 from models.access.actors import acting_as
+from models.access.audit import audit_log
 from models.convoy.lifecycle import Stage
 from models.convoy.tables import Passenger
 from models.db import session_scope
@@ -45,6 +46,9 @@ def test_one_officer_per_enterprise_and_the_arrival_notice_reaches_them(
         assign_liaison(s, ENTERPRISES[0], "NB3001", "NB3002")
         s.execute(update(Passenger).values(custody="arrived"))  # the convoy has arrived
         queue_stage_notices(s, world["code"], Stage.ARRIVAL_SCREENED)
+    with acting_as(ROOT, "cli"), session_scope() as s:
+        audit = [e["action"] for e in audit_log(s) if e["action"].startswith("liaison.")]
+    assert audit == ["liaison.add", "liaison.add", "liaison.change", "liaison.change"]
     notices = outbox(f"task:{world['code']}:arrival:{ENTERPRISES[0]}")
     assert {m.recipient for m in notices} == {OFFICER_URL, DEPUTY_URL}
     assert all(m.kind == "notice" for m in notices)
