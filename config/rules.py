@@ -1,5 +1,5 @@
 """The rule file (``config/rules.toml``) as typed models: screening, speed profiles, delay
-thresholds, tracking tolerances and escort task times.
+thresholds, tracking tolerances, escort task times and the service desk's target.
 
 A rule file needs to hold only what it changes: its tables are laid over the defaults, key by
 key (``[delay.bus]`` with one line changes that one threshold of buses).
@@ -96,6 +96,15 @@ class TaskRules(_Strict):
     spot_check_after_arrival_min: float = Field(20, ge=0)
 
 
+class DeskRules(_Strict):
+    """The service desk's same-day target: a request is answered (resolved or passed on) by the
+    end of the local day it was raised; raised at or after ``cutoff_hour``, by the end of the
+    next day. The monitor alerts the liaison officer ``at_risk_hours`` before the target."""
+
+    cutoff_hour: int = Field(18, ge=0, le=24, description="Raised from this hour: next day.")
+    at_risk_hours: float = Field(2.0, gt=0, description="Alert this long before the target.")
+
+
 def _default_speed() -> dict[str, SpeedProfile]:
     return {
         "bus": SpeedProfile(cruise_kmh=80, road_factor=1.25, waypoint_dwell_min=20),
@@ -123,6 +132,7 @@ class Rules(_Strict):
     delay: dict[str, DelayThresholds] = Field(default_factory=_default_delay)
     tracking: TrackingRules = TrackingRules()
     tasks: TaskRules = TaskRules()
+    desk: DeskRules = DeskRules()
 
 
 def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

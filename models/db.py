@@ -31,6 +31,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "models.permits.tables",
     "models.access.users",
     "models.access.audit",
+    "models.desk.tables",
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from config import Settings
 
 __all__ = [
-    "ALERT_KINDS", "COLUMNS", "DOMAINS", "FALLBACK", "LOCALES", "MAPS", "MESSAGES", "MODES",
+    "ALERT_KINDS", "COLUMNS", "DESK", "DOMAINS", "FALLBACK", "LOCALES", "MAPS", "MESSAGES", "MODES",
     "STAGES", "Locale", "is_locale", "label", "labels", "local_time",
 ]  # fmt: skip
 
@@ -480,6 +480,29 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "Hand {count} workers to {enterprise} at {where}; received by {contact} {phone}.",
         ),
     },
+    # -- the enterprise service desk (issue 16) ------------------------------------------------
+    "desk.request": {
+        "zh-CN": (
+            "【企业诉求】{number} {enterprise}：{kind}",
+            "{enterprise} 于 {when} 提出{kind}（{channel}），联系人 {contact} {phone}：\n{text}\n"
+            "请于 {due} 前办结。",
+        ),
+        "en": (
+            "[Enterprise request] {number} {enterprise}: {kind}",
+            "{enterprise} raised a {kind} at {when} ({channel}); contact {contact} {phone}:\n"
+            "{text}\nPlease answer it by {due}.",
+        ),
+    },
+    "desk.at_risk": {
+        "zh-CN": (
+            "【即将超时】{number} {enterprise} 的{kind}尚未办结",
+            "{enterprise} 的{kind} {number}（{status}）须于 {due} 前办结，剩余约 {hours} 小时。",
+        ),
+        "en": (
+            "[At risk] {number} of {enterprise} is not answered yet",
+            "The {kind} {number} of {enterprise} ({status}) is due by {due}; about {hours} h left.",
+        ),
+    },
     "notice.enterprise_arrival": {
         "zh-CN": (
             "【通知】{code} 已到达，请接收 {count} 名员工",
@@ -514,9 +537,58 @@ COLUMNS: dict[str, dict[str, str]] = {
 """The manifest's columns as people read them (report files, forms); the header aliases a
 sheet may use are the manifest reader's (``models.intake.manifest.HEADERS``)."""
 
+# --------------------------------------------------------------------------- service desk
+
+DESK: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "kind.staff_return": "员工返岗", "kind.vehicle_pass": "车辆通行",
+        "kind.policy_question": "政策咨询", "kind.other": "其他",
+        "status.open": "待受理", "status.in_hand": "办理中", "status.resolved": "已办结",
+        "status.passed_on": "已转办",
+        "channel.page": "企业页面", "channel.phone": "电话", "channel.window": "窗口",
+        "outcome.cleared": "核查通过", "outcome.attention": "需关注",
+        "outcome.invalid": "信息有误",
+        "public.cleared": "未发现异常，可按计划安排返岗。",
+        "public.travel_restriction": "暂不具备出行条件，请暂缓安排返岗，并联系联络民警。",
+        "public.quarantine_order": "须先完成健康管理措施，请联系所在社区或联络民警。",
+        "public.already_returned": "记录显示此人已返回，请核实是否重复报送。",
+        "public.on_convoy": "已在包车（专列、包机）返岗名单中，无需另行安排。",
+        "public.contact_officer": "需进一步核实，请联系联络民警。",
+        "public.id_invalid": "身份证号有误，请核对后重新提交。",
+        "public.missing_field": "缺少姓名或身份证号，请补全后重新提交。",
+        "public.duplicate_in_file": "名单内重复，已按第一次出现核查。",
+    },
+    "en": {
+        "kind.staff_return": "staff return", "kind.vehicle_pass": "vehicle pass",
+        "kind.policy_question": "policy question", "kind.other": "other request",
+        "status.open": "open", "status.in_hand": "in hand", "status.resolved": "resolved",
+        "status.passed_on": "passed on",
+        "channel.page": "enterprise page", "channel.phone": "phone", "channel.window": "window",
+        "outcome.cleared": "cleared", "outcome.attention": "needs attention",
+        "outcome.invalid": "not checked",
+        "public.cleared": "Nothing found: the return can go ahead as planned.",
+        "public.travel_restriction": "Not cleared to travel yet: hold the return and contact "
+        "your liaison officer.",
+        "public.quarantine_order": "Health-management measures come first: contact the "
+        "residential community or your liaison officer.",
+        "public.already_returned": "Records show this person has already returned: check "
+        "for a duplicate.",
+        "public.on_convoy": "Already on the manifest of a charter convoy: nothing else to "
+        "arrange.",
+        "public.contact_officer": "Needs a further check: contact your liaison officer.",
+        "public.id_invalid": "The ID number is not valid: correct it and send the list again.",
+        "public.missing_field": "The name or ID number is missing: complete it and send the "
+        "list again.",
+        "public.duplicate_in_file": "Listed twice: checked once, at its first row.",
+    },
+}  # fmt: skip
+"""The service desk's words: request kinds, statuses and channels, staff-check outcomes, and
+the PUBLIC wording of each registry category an enterprise may read (``public.*``: never the
+registry's own category or reason)."""
+
 DOMAINS: dict[str, Mapping[str, Mapping[str, str]]] = {
     "maps": MAPS, "stages": STAGES, "modes": MODES, "alert_kinds": ALERT_KINDS,
-    "columns": COLUMNS,
+    "columns": COLUMNS, "desk": DESK,
 }  # fmt: skip
 """Every domain's table by name (the ``domain`` argument of :func:`label`)."""
 

@@ -3,8 +3,8 @@ each enterprise's own page.
 
 ``GET /r/{link}`` shows the enterprise's form; ``POST /r/{link}`` validates it like the manifest
 import and adds the worker to the enterprise's pool (a known ID number with changed details
-becomes a new version; the old one is kept). ``GET /e/{link}`` (a link signed for the
-enterprise) lists its registered workers, every version, and its handoffs, masked.
+becomes a new version; the old one is kept). The enterprise's own page (``/e/{link}``) is
+``flows.api.enterprise``'s, mounted here.
 
 Bad input is a 4xx with its reason, never a 500: tampered links 403, expired ones 410, a missing
 or stale form token or a foreign ``Origin`` 403 (CSRF), more than the body limit 413, not a form
@@ -30,6 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings, get_settings
+from flows.api.enterprise import mount as mount_enterprise_page
 from flows.api.hardening import (
     BodyTooLarge,
     RateLimiter,
@@ -245,51 +246,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "to the enterprise.</p>",
         )
 
-    @app.get("/e/{token}", response_class=HTMLResponse)
-    def enterprise_page(token: str) -> HTMLResponse:
-        from models.views.enterprise import enterprise_view
-
-        try:
-            eid, ent = enterprise_name(token, purpose="enterprise")
-        except LinkError as exc:
-            return _link_error(exc)
-        with acting_as(link(ent, eid), "api"), session_scope(cfg()) as session:
-            view = enterprise_view(session, eid)
-        return _page(f"{ent} — 登记与交接 / registrations and handoffs", _enterprise_html(view))
-
+    mount_enterprise_page(app, settings)  # /e/{link}: the enterprise's own page
     return app
-
-
-def _enterprise_html(view: dict[str, Any]) -> str:
-    """The enterprise's page: each registered worker (masked) with every version, and handoffs."""
-    from models.labels import local_time as local
-
-    rows = []
-    for r in view["registrations"]:
-        history = "".join(
-            f"<li>第 {v['version']} 版 / version {v['version']}, "
-            f"{escape(local(v['submitted_at']))}: "
-            + escape("; ".join(f"{k} {val}" for k, val in v["changes"].items()) or "—")
-            + "</li>"
-            for v in r["versions"]
-        )
-        rows.append(
-            f"<tr><td>{escape(r['name'])}</td><td>{escape(r['id_number'])}</td>"
-            f"<td>{escape(r['phone'])}</td><td>{r['version']}</td>"
-            f"<td>{escape(r['convoy'] or '—')}</td><td><ol>{history}</ol></td></tr>"
-        )
-    handoffs = "".join(
-        f"<tr><td>{escape(h['convoy'])}</td><td>{h['handed_off']}</td>"
-        f"<td>{escape(local(h['last_at']))}</td></tr>"
-        for h in view["handoffs"]
-    )
-    return (
-        "<h2>登记人员 / Registered workers</h2><table><tr><th>姓名 name</th><th>身份证号 ID</th>"
-        "<th>手机号 phone</th><th>版本 version</th><th>车次 convoy</th><th>历史 history</th></tr>"
-        f"{''.join(rows)}</table>"
-        "<h2>交接 / Handoffs</h2><table><tr><th>车次 convoy</th><th>已交接 handed off</th>"
-        f"<th>最近 last</th></tr>{handoffs}</table>"
-    )
 
 
 def _register(

@@ -1,14 +1,16 @@
 """CLI commands of enterprises: ``convoy enterprise import FILE``, ``convoy enterprise code
 NAME`` (registration QR code), ``convoy enterprise link NAME`` (its own page), ``convoy
-enterprise draw NAME CONVOY`` (registered workers → manifest). ``flows.cli.main`` calls
-``register(app)``."""
+enterprise draw NAME CONVOY`` (registered workers → manifest), and the service desk's
+``convoy enterprise assign|list|show|check`` (liaison officers, batch staff checks).
+``flows.cli.main`` calls ``register(app)``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from flows.cli.common import JsonOpt, console, friendly, print_json
 from models.db import session_scope
@@ -114,6 +116,131 @@ def enterprise_draw(
         f"{name} → {convoy}: {r['added']} added, {r['already_on_manifest']} already there, "
         f"{r['riding_elsewhere']} riding another convoy, {r['left_in_pool']} left in the pool."
     )
+
+
+# -- the enterprise service desk (issue 16) ------------------------------------------------------
+
+
+def _officer(view: dict[str, Any] | None) -> str:
+    return f"{view['badge']} {view['name']} ({view['unit']}) {view['phone']}" if view else "—"
+
+
+@enterprise_app.command("assign")
+@friendly
+def enterprise_assign(
+    name: Annotated[str, typer.Argument(help="The enterprise (exact or normalised name).")],
+    officer: Annotated[str, typer.Option(help="Badge of the responsible liaison officer.")],
+    deputy: Annotated[str | None, typer.Option(help="Badge of a deputy (optional).")] = None,
+) -> None:
+    """Make one officer responsible for the enterprise (一对一负责): its requests and its
+    arrival notices go to them (and the deputy)."""
+    from models.desk.liaison import assign_liaison, liaison_view
+
+    with session_scope() as session:
+        link = assign_liaison(session, name, officer, deputy)
+        view = liaison_view(session, link.enterprise_id)
+    console.print(f"{name}: liaison officer {_officer(view['officer'])}", highlight=False)
+    if view["deputy"]:
+        console.print(f"  deputy {_officer(view['deputy'])}", highlight=False)
+
+
+@enterprise_app.command("list")
+@friendly
+def enterprise_list(json_out: JsonOpt = False) -> None:
+    """Every enterprise with its district, contact (masked) and liaison officer."""
+    from models.desk.liaison import enterprise_rows
+
+    with session_scope() as session:
+        rows = enterprise_rows(session)
+    if json_out:
+        print_json(rows)
+        return
+    t = Table(title="Enterprises")
+    for c in ("enterprise", "district", "contact", "liaison officer", "deputy"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(
+            r["name"], r["district"] or "—", f"{r['contact']} {r['phone']}".strip() or "—",
+            _officer(r["officer"]), _officer(r["deputy"]),
+        )  # fmt: skip
+    console.print(t)
+
+
+@enterprise_app.command("show")
+@friendly
+def enterprise_show(
+    name: Annotated[str, typer.Argument(help="The enterprise (exact or normalised name).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """One enterprise: contact, liaison officer, its requests and staff checks."""
+    from models.desk.liaison import liaison_view
+    from models.desk.lookup import get_enterprise
+    from models.desk.requests import list_requests
+    from models.desk.staff import list_checks
+    from models.intake.identity import mask_phone
+
+    with session_scope() as session:
+        ent = get_enterprise(session, name)
+        eid = ent.id or 0
+        data = {
+            "name": ent.name, "district": ent.district, "address": ent.address,
+            "contact": ent.contact_name, "phone": mask_phone(ent.contact_phone),
+            **liaison_view(session, eid),
+            "requests": list_requests(session, enterprise_id=eid),
+            "staff_checks": list_checks(session, eid),
+        }  # fmt: skip
+    if json_out:
+        print_json(data)
+        return
+    console.print(f"[bold]{data['name']}[/bold] {data['district']} {data['address']}")
+    console.print(f"  contact: {data['contact']} {data['phone']}", highlight=False)
+    console.print(f"  liaison officer: {_officer(data['officer'])}", highlight=False)
+    console.print(f"  deputy: {_officer(data['deputy'])}", highlight=False)
+    console.print(f"  requests: {len(data['requests'])}")
+    for r in data["requests"]:
+        console.print(
+            f"    {r['number']} {r['kind']} {r['status']} raised {r['raised_at']} "
+            f"due {r['due_at']}", highlight=False,
+        )  # fmt: skip
+    console.print(f"  staff checks: {len(data['staff_checks'])}")
+    for c in data["staff_checks"]:
+        console.print(
+            f"    #{c['check']} {c['at']} {c['file']}: {c['read']} read, {c['cleared']} "
+            f"cleared, {c['attention']} need attention, {c['invalid']} not checkable",
+            highlight=False,
+        )
+
+
+@enterprise_app.command("check")
+@friendly
+def enterprise_check(
+    name: Annotated[str, typer.Argument(help="The enterprise (exact or normalised name).")],
+    file: Annotated[
+        Path, typer.Argument(help="Its staff list (CSV/XLSX): 姓名/name, 身份证号/id_number.")
+    ],
+    campaign: Annotated[str | None, typer.Option(help="Count it in this campaign.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check an enterprise's list of returning staff against the registry lists and the
+    active convoys, in bulk; writes the masked result sheet (CSV and XLSX) to give back."""
+    from config import get_settings
+    from models.desk.lookup import get_enterprise
+    from models.desk.staff import check_staff_list, write_result
+
+    with session_scope() as session:
+        ent = get_enterprise(session, name)
+        r = check_staff_list(session, ent.id or 0, file, channel="cli", campaign=campaign)
+        csv_path, xlsx_path = write_result(session, r.check_id, get_settings().output_dir / "desk")
+    if json_out:
+        print_json({**r.as_dict(), "result_csv": str(csv_path), "result_xlsx": str(xlsx_path)})
+        return
+    console.print(
+        f"{r.enterprise}, {file.name}: {r.read} listed, {r.cleared} cleared, {r.attention} "
+        f"need attention, {r.invalid} not checkable (check #{r.check_id}).", highlight=False,
+    )  # fmt: skip
+    for reason, n in r.by_reason.items():
+        console.print(f"  {reason}: {n}", highlight=False)
+    console.print(f"  result sheet (masked): {csv_path}\n                         {xlsx_path}")
 
 
 def register(app: typer.Typer) -> None:

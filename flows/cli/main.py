@@ -438,7 +438,18 @@ def _report_figures(campaign: str | None, json_out: bool = False) -> None:
     t.add_row("vehicle passes issued", str(f["passes_issued"]))
     rate = f["passes_same_day_rate"]
     t.add_row("passes delivered the same day", "—" if rate is None else f"{rate:.0%}")
+    _desk_rows(t, f["desk"])
     console.print(t)
+
+
+def _desk_rows(t: Table, d: dict[str, Any]) -> None:
+    """The service desk's figures (issue 16) in the report table."""
+    by_type = ", ".join(f"{k} {n}" for k, n in d["requests_by_type"].items() if n)
+    rate = d["same_day_rate"]
+    t.add_row("enterprises served (service desk)", str(d["enterprises_served"]))
+    t.add_row("requests and consultations", f"{d['requests']} ({by_type or '—'})")
+    t.add_row("answered the same day", "—" if rate is None else f"{rate:.0%}")
+    t.add_row("staff checked in batches", f"{d['staff_checked']} in {d['staff_checks']} list(s)")
 
 
 @app.command()
@@ -454,6 +465,7 @@ def report(
 # Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
 # maps live beside their code; each module adds its own to this app.
 from flows.cli.access import register as _register_access  # noqa: E402
+from flows.cli.desk import register as _register_desk  # noqa: E402
 from flows.cli.enterprise import register as _register_enterprise  # noqa: E402
 from flows.cli.intake import register as _register_intake  # noqa: E402
 from flows.cli.maps import register as _register_maps  # noqa: E402
@@ -463,7 +475,7 @@ from flows.cli.tracking import register as _register_tracking  # noqa: E402
 
 for _register in (
     _register_intake, _register_enterprise, _register_roster, _register_tracking,
-    _register_maps, _register_permits, _register_access,
+    _register_maps, _register_permits, _register_access, _register_desk,
 ):  # fmt: skip
     _register(app)
 

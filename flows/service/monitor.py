@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from config import Settings, get_settings
 from flows.service.sender import SENDER_ROLE, held_lease, lease_seconds
 from models.db import get_engine, init_db, session_scope, utcnow
+from models.desk.at_risk import check_at_risk
 from models.errors import MonitorBusyError
 from models.tracking.alerts.checks import Change, TickReport, run_checks
 from models.tracking.eta import make_router
@@ -121,6 +122,7 @@ def tick(now: datetime | None = None, settings: Settings | None = None) -> TickR
     router = make_router(settings.router, settings.router_url, settings.router_timeout_seconds)
     with session_scope(settings) as session:
         report = run_checks(session, now, settings, router)
+        check_at_risk(session, now, settings)  # service-desk requests near their target
     emit_changes(report.changes, settings)
     if report.changes:
         log.info(

@@ -18,7 +18,7 @@ class Role(StrEnum):
     ESCORT = "escort"  # their own convoys and tasks
     MANAGER = "manager"  # read only: maps, reports, alerts, figures
     PERMIT_OFFICER = "permit_officer"  # the vehicle-pass workflow
-    ENTERPRISE = "enterprise"  # its own registration form and handoffs, through signed links
+    ENTERPRISE = "enterprise"  # its own registrations, handoffs and desk requests (signed links)
     ADMIN = "admin"  # users and tokens
 
 
@@ -46,6 +46,9 @@ ACTIONS: dict[str, str] = {
     "user.read": "see users",
     "user.write": "add or revoke users and issue tokens",
     "audit.read": "read the audit log",
+    "desk.read": "see the service desk: liaison officers, requests, staff checks",
+    "desk.write": "assign liaison officers and take, resolve or pass on requests",
+    "desk.raise": "raise requests and check staff lists at the service desk",
 }
 
 _OPERATIONS = frozenset(
@@ -53,7 +56,7 @@ _OPERATIONS = frozenset(
         "convoy.read", "plan.write", "convoy.write", "manifest.import", "checkin.write",
         "custody.write", "alert.read", "alert.write", "task.read", "map.read", "report.read",
         "device.write", "outbox.read", "outbox.write", "permit.read", "registration.read",
-        "handoff.read", "audit.read",
+        "handoff.read", "audit.read", "desk.read", "desk.write", "desk.raise",
     }
 )  # fmt: skip
 
@@ -61,15 +64,27 @@ MATRIX: dict[Role, frozenset[str]] = {
     Role.COORDINATOR: _OPERATIONS,
     Role.ESCORT: frozenset({"convoy.read", "checkin.write", "custody.write", "task.read"}),
     Role.MANAGER: frozenset(
-        {"convoy.read", "alert.read", "map.read", "report.read", "permit.read", "audit.read"}
+        {
+            "convoy.read",
+            "alert.read",
+            "map.read",
+            "report.read",
+            "permit.read",
+            "audit.read",
+            "desk.read",
+        }
     ),
     Role.PERMIT_OFFICER: frozenset({"permit.read", "permit.write", "map.read"}),
-    Role.ENTERPRISE: frozenset({"registration.write", "registration.read", "handoff.read"}),
+    Role.ENTERPRISE: frozenset(
+        {"registration.write", "registration.read", "handoff.read", "desk.read", "desk.raise"}
+    ),
     Role.ADMIN: frozenset({"user.read", "user.write", "audit.read"}),
 }
 
 CONVOY_SCOPED = frozenset({"convoy.read", "checkin.write", "custody.write", "task.read"})
-ENTERPRISE_SCOPED = frozenset({"registration.write", "registration.read", "handoff.read"})
+ENTERPRISE_SCOPED = frozenset(
+    {"registration.write", "registration.read", "handoff.read", "desk.read", "desk.raise"}
+)
 
 assert all(actions <= ACTIONS.keys() for actions in MATRIX.values())
 

@@ -171,6 +171,7 @@ def queue_stage_notices(
         else:
             ent = session.get(Enterprise, int(audience.split(":", 1)[1]))
             recipients = enterprise_recipients(ent) if ent else []
+            recipients += _liaison(session, ent.id or 0) if ent else []  # its liaison officer
         added += enqueue(
             session,
             f"task:{convoy.code}:{suffix}",
@@ -182,6 +183,12 @@ def queue_stage_notices(
             now=now,
         )
     return added
+
+
+def _liaison(session: Session, enterprise_id: int) -> list[Any]:
+    from models.desk.liaison import liaison_recipients  # the service desk (issue 16)
+
+    return liaison_recipients(session, enterprise_id)
 
 
 def escort_tasks(session: Session, escort_key: str, settings: Settings | None = None) -> list[Task]:

@@ -14,6 +14,7 @@ from models.convoy.lifecycle import Stage, next_stage
 from models.convoy.operations import WAITS_FOR
 from models.convoy.store import convoy_escorts, get_convoy, list_convoys
 from models.convoy.tables import Convoy, Position, StageRun
+from models.desk.figures import desk_figures
 from models.labels import labels as label_table
 from models.labels import local_time
 from models.permits.stats import permit_figures
@@ -140,4 +141,5 @@ def campaign_figures(session: Session, campaign: str | None = None) -> dict[str,
         **totals,
         # Vehicle passes (通行证) linked to the campaign (all passes without a campaign name).
         **permit_figures(session, campaign),
+        "desk": desk_figures(session, campaign),  # the enterprise service desk (issue 16)
     }

@@ -1,0 +1,1 @@
+"""The enterprise service desk: liaison officers, requests, staff-list checks, figures."""
