@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from config import Settings
 
 __all__ = [
-    "ALERT_KINDS", "COLUMNS", "DOMAINS", "FALLBACK", "LOCALES", "MAPS", "MESSAGES", "MODES",
-    "STAGES", "Locale", "is_locale", "label", "labels", "local_time",
+    "ALERT_KINDS", "COLUMNS", "CONSOLE", "DOMAINS", "FALLBACK", "LOCALES", "MAPS", "MESSAGES",
+    "MODES", "STAGES", "Locale", "is_locale", "label", "labels", "local_time",
 ]  # fmt: skip
 
 Locale = Literal["zh-CN", "en"]
@@ -514,9 +514,190 @@ COLUMNS: dict[str, dict[str, str]] = {
 """The manifest's columns as people read them (report files, forms); the header aliases a
 sheet may use are the manifest reader's (``models.intake.manifest.HEADERS``)."""
 
+# --------------------------------------------------------------------------- console
+
+CONSOLE: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "app": "护送行动指挥台", "nav.board": "车次总览", "nav.alerts": "告警",
+        "nav.intake": "名单导入", "nav.overview": "领导视图", "nav.signout": "退出登录",
+        "role.coordinator": "调度员", "role.manager": "领导", "role.escort": "护送民警",
+        "role.admin": "管理员", "role.permit_officer": "通行证专员", "role.enterprise": "企业",
+        "done.alert-ack": "告警已确认。", "done.alert-snooze": "告警已暂缓升级。",
+        "done.alert-resolve": "告警已解除。", "done.run-started": "已启动该车次的流程运行。",
+        "done.run-attached": "该车次已有进行中的流程运行，已关联。", "error.title": "无法完成",
+        "error.back": "返回总览", "login.title": "登录", "login.token": "访问令牌",
+        "login.hint": "粘贴管理员用 convoy users token 用户名 发给您的令牌（cvo_ 开头）。",
+        "login.submit": "登录", "login.stale": "登录表单已过期，请重新提交。",
+        "why.signin": "请先登录。", "why.invalid": "登录凭证无效，请重新登录。",
+        "why.expired": "登录已过期，请重新登录。", "why.revoked": "您的访问权限已被撤销。",
+        "why.role": "您的角色没有指挥台页面。", "why.signedout": "您已退出登录。",
+        "board.title": "全部车次", "board.search": "查找（车次、线路）", "board.mode": "方式",
+        "board.all_modes": "全部方式", "board.show": "显示", "board.filter": "筛选",
+        "board.count": "显示 {shown} / 共 {total} 个车次", "board.updated": "更新于",
+        "board.unacked": "{n} 条未确认", "board.acked": "{n} 条处理中",
+        "board.none": "没有符合条件的车次。", "show.active": "进行中", "show.alerts": "有告警",
+        "show.late": "延误", "show.closed": "已结束", "show.all": "全部", "col.convoy": "车次",
+        "col.mode": "方式", "col.route": "线路", "col.stage": "阶段", "col.passengers": "名单人数",
+        "col.planned_departure": "计划出发", "col.planned_arrival": "计划到达",
+        "col.eta": "预计/实际到达", "col.late": "延误(分)", "col.alerts": "告警",
+        "col.kind": "类型", "col.state": "状态", "col.summary": "内容", "col.opened": "发生时间",
+        "col.handled": "处理", "col.seat": "座号", "col.name": "姓名", "col.id_number": "身份证号",
+        "col.employer": "用工企业", "col.custody": "看护状态", "col.at": "时间",
+        "col.change": "变化", "col.reason": "原因", "col.by": "操作人", "col.row": "行",
+        "col.level": "级别", "col.column": "列", "col.code": "代码", "col.value": "值（已脱敏）",
+        "col.enterprise": "企业", "custody.registered": "已登记", "custody.verified": "已核验",
+        "custody.cleared": "筛查通过", "custody.boarded": "已上车", "custody.arrived": "已到达",
+        "custody.handed_off": "已交接", "custody.held": "留观/扣留", "custody.withdrawn": "退出",
+        "alert.ack": "确认", "alert.minutes": "暂缓时长", "alert.for_minutes": "{n} 分钟",
+        "alert.snooze": "暂缓", "alert.reason": "解除原因", "alert.resolve": "解除",
+        "alert.escalated": "已升级 {n} 级", "alert.state.open": "未确认",
+        "alert.state.acknowledged": "已确认", "alert.state.resolved": "已解除",
+        "alert.acked_by": "{who} 于 {at} 确认", "alert.snoozed_until": "暂缓至 {at}",
+        "alert.resolved_by": "{who} 于 {at} 解除", "alerts.title": "告警收件箱",
+        "alerts.none": "没有告警。", "alerts.open_only": "只看未解除", "alerts.all": "含已解除",
+        "convoy.waits": "等待", "convoy.received": "已收到，待流程处理",
+        "convoy.not_received": "尚未收到", "convoy.next_step": "下一步：{step}",
+        "convoy.done": "已全部完成", "convoy.in_custody": "看护中", "convoy.actual": "实际",
+        "convoy.flow_run": "流程运行", "convoy.open_prefect": "在 Prefect 界面中打开",
+        "convoy.no_run": "尚未运行", "convoy.run": "启动/继续流程",
+        "convoy.run_hint": "与 convoy run 相同：已有运行则关联，不会重复。",
+        "convoy.timeline": "阶段时间线", "convoy.by": "记录：{who}",
+        "convoy.reported_by": "报到：{who}", "convoy.map": "实时地图",
+        "convoy.roster": "座位名单（已脱敏）", "convoy.custody_log": "看护记录",
+        "convoy.no_custody": "尚无看护变化。", "kind.muster": "集结点名报到",
+        "kind.screening": "健康筛查报到", "kind.depart": "出发报到", "kind.arrive": "到达报到",
+        "kind.arrival_screening": "到达抽检报到", "kind.handoff": "企业交接报到",
+        "kind.entry": "入甬申请", "kind.position": "位置", "intake.title": "名单导入",
+        "intake.manifest": "车次人员名单", "intake.enterprises": "企业名单",
+        "intake.file": "文件（CSV 或 XLSX）", "intake.upload": "上传并导入",
+        "intake.manifest_hint": "只能导入计划中的车次；重复导入不会重复添加。",
+        "intake.enterprises_hint": "按名称新增或更新企业；同一名单再次导入不变。",
+        "intake.result": "{convoy} 导入结果",
+        "intake.counts": (
+            "读取 {read} 行（表头在第 {header} 行）：新增 {added}，已在名单 {already}，拒绝 {rejec"
+            "ted}，带警告 {warnings}。"
+        ),
+        "intake.rejected_codes": "拒绝原因", "intake.warning_codes": "警告",
+        "intake.errors": "问题（已脱敏）", "intake.warnings": "警告（已脱敏）",
+        "intake.fixing_hint": "待修正文件含完整个人信息：修正后重新导入，勿转发。",
+        "intake.enterprise_result": "企业名单导入结果",
+        "intake.enterprise_counts": (
+            "读取 {read} 家（表头在第 {header} 行）：新增 {added}，更新 {updated}，不变 {unchanged"
+            "}，拒绝 {rejected}。"
+        ),
+        "file.errors_csv": "问题报告 CSV", "file.warnings_csv": "警告报告 CSV",
+        "file.errors_xlsx": "问题报告 XLSX", "file.for_fixing": "待修正文件（含完整个人信息）",
+        "overview.title": "行动总览", "overview.campaign": "行动", "overview.map": "行动态势图",
+        "overview.report": "各车次报告", "overview.report_json": "数据接口：", "fig.trips": "车次",
+        "fig.officers_sent": "派出民警", "fig.provinces": "涉及省份", "fig.origin_places": "始发地",
+        "fig.passengers": "名单人数", "fig.workers_escorted": "已护送交接", "fig.held": "留观/扣留",
+        "fig.withdrawn": "退出", "fig.in_custody": "看护中",
+    },
+    "en": {
+        "app": "Convoy Ops console", "nav.board": "Convoys", "nav.alerts": "Alerts",
+        "nav.intake": "Imports", "nav.overview": "Managers' view", "nav.signout": "Sign out",
+        "role.coordinator": "coordinator", "role.manager": "manager", "role.escort": "escort",
+        "role.admin": "admin", "role.permit_officer": "permit officer",
+        "role.enterprise": "enterprise", "done.alert-ack": "Alert acknowledged.",
+        "done.alert-snooze": "Alert snoozed.", "done.alert-resolve": "Alert resolved.",
+        "done.run-started": "The convoy's flow run was started.",
+        "done.run-attached": "The convoy already has a live flow run; attached to it.",
+        "error.title": "Not done", "error.back": "Back to the console", "login.title": "Sign in",
+        "login.token": "Access token",
+        "login.hint": (
+            "Paste the token an admin made for you with convoy users token NAME (starts with cvo_)"
+            "."
+        ),
+        "login.submit": "Sign in", "login.stale": "The sign-in form had expired; send it again.",
+        "why.signin": "Please sign in.",
+        "why.invalid": "Your sign-in was not valid; sign in again.",
+        "why.expired": "Your session has expired; sign in again.",
+        "why.revoked": "Your access was revoked.", "why.role": "Your role has no console pages.",
+        "why.signedout": "You are signed out.", "board.title": "Every convoy",
+        "board.search": "Find (code, route)", "board.mode": "Mode", "board.all_modes": "all modes",
+        "board.show": "Show", "board.filter": "Filter", "board.count": "{shown} of {total} convoys",
+        "board.updated": "updated", "board.unacked": "{n} unacknowledged",
+        "board.acked": "{n} being handled", "board.none": "No convoy matches.",
+        "show.active": "active", "show.alerts": "with alerts", "show.late": "late",
+        "show.closed": "closed", "show.all": "all", "col.convoy": "Convoy", "col.mode": "Mode",
+        "col.route": "Route", "col.stage": "Stage", "col.passengers": "Manifest",
+        "col.planned_departure": "Planned departure", "col.planned_arrival": "Planned arrival",
+        "col.eta": "ETA / arrived", "col.late": "Late (min)", "col.alerts": "Alerts",
+        "col.kind": "Kind", "col.state": "State", "col.summary": "Summary", "col.opened": "Opened",
+        "col.handled": "Handled", "col.seat": "Seat", "col.name": "Name",
+        "col.id_number": "ID number", "col.employer": "Employer", "col.custody": "Custody",
+        "col.at": "At", "col.change": "Change", "col.reason": "Reason", "col.by": "By",
+        "col.row": "Row", "col.level": "Level", "col.column": "Column", "col.code": "Code",
+        "col.value": "Value (masked)", "col.enterprise": "Enterprise",
+        "custody.registered": "registered", "custody.verified": "verified",
+        "custody.cleared": "cleared", "custody.boarded": "boarded", "custody.arrived": "arrived",
+        "custody.handed_off": "handed off", "custody.held": "held",
+        "custody.withdrawn": "withdrawn", "alert.ack": "Acknowledge", "alert.minutes": "Snooze for",
+        "alert.for_minutes": "{n} min", "alert.snooze": "Snooze", "alert.reason": "Why it is over",
+        "alert.resolve": "Resolve", "alert.escalated": "escalated ×{n}", "alert.state.open": "open",
+        "alert.state.acknowledged": "acknowledged", "alert.state.resolved": "resolved",
+        "alert.acked_by": "acknowledged by {who} at {at}",
+        "alert.snoozed_until": "snoozed until {at}",
+        "alert.resolved_by": "resolved by {who} at {at}", "alerts.title": "Alert inbox",
+        "alerts.none": "No alerts.", "alerts.open_only": "Open ones only",
+        "alerts.all": "Include resolved", "convoy.waits": "Waiting for",
+        "convoy.received": "received, the flow takes it next",
+        "convoy.not_received": "not received yet", "convoy.next_step": "Next: {step}",
+        "convoy.done": "everything done", "convoy.in_custody": "in custody",
+        "convoy.actual": "actual", "convoy.flow_run": "Flow run",
+        "convoy.open_prefect": "open in the Prefect UI", "convoy.no_run": "not run yet",
+        "convoy.run": "Start / resume the flow",
+        "convoy.run_hint": "As convoy run: attaches to a live run, never starts a second one.",
+        "convoy.timeline": "Stage timeline", "convoy.by": "recorded by {who}",
+        "convoy.reported_by": "reported by {who}", "convoy.map": "Live map",
+        "convoy.roster": "Seat roster (masked)", "convoy.custody_log": "Custody log",
+        "convoy.no_custody": "No custody changes yet.", "kind.muster": "the muster check-in",
+        "kind.screening": "the screening check-in", "kind.depart": "the departure check-in",
+        "kind.arrive": "the arrival check-in",
+        "kind.arrival_screening": "the arrival spot-check check-in",
+        "kind.handoff": "the handoff check-in", "kind.entry": "entry applications",
+        "kind.position": "a position", "intake.title": "Imports",
+        "intake.manifest": "A convoy's manifest", "intake.enterprises": "The enterprise list",
+        "intake.file": "File (CSV or XLSX)", "intake.upload": "Upload and import",
+        "intake.manifest_hint": (
+            "Only planned convoys take a manifest; importing again adds nothing twice."
+        ),
+        "intake.enterprises_hint": (
+            "Adds or updates enterprises by name; the same list again changes nothing."
+        ),
+        "intake.result": "Import into {convoy}",
+        "intake.counts": (
+            "{read} rows read (header on row {header}): {added} added, {already} already on the ma"
+            "nifest, {rejected} rejected, {warnings} with warnings."
+        ),
+        "intake.rejected_codes": "Rejected", "intake.warning_codes": "Warnings",
+        "intake.errors": "Problems (masked)", "intake.warnings": "Warnings (masked)",
+        "intake.fixing_hint": (
+            "The file for fixing holds full personal data: fix it and import it again; do not pass"
+            " it on."
+        ),
+        "intake.enterprise_result": "Enterprise list imported",
+        "intake.enterprise_counts": (
+            "{read} enterprises read (header on row {header}): {added} added, {updated} updated, {"
+            "unchanged} unchanged, {rejected} rejected."
+        ),
+        "file.errors_csv": "problems (CSV)", "file.warnings_csv": "warnings (CSV)",
+        "file.errors_xlsx": "report (XLSX)",
+        "file.for_fixing": "rows for fixing (full personal data)",
+        "overview.title": "Operation overview", "overview.campaign": "Campaign",
+        "overview.map": "Operations map", "overview.report": "Report per convoy",
+        "overview.report_json": "As data:", "fig.trips": "trips",
+        "fig.officers_sent": "officers sent", "fig.provinces": "provinces",
+        "fig.origin_places": "origin places", "fig.passengers": "on manifests",
+        "fig.workers_escorted": "workers handed off", "fig.held": "held",
+        "fig.withdrawn": "withdrawn", "fig.in_custody": "in custody",
+    },
+}  # fmt: skip
+"""The coordinators' console and the managers' view (``flows/api/console``)."""
+
 DOMAINS: dict[str, Mapping[str, Mapping[str, str]]] = {
     "maps": MAPS, "stages": STAGES, "modes": MODES, "alert_kinds": ALERT_KINDS,
-    "columns": COLUMNS,
+    "columns": COLUMNS, "console": CONSOLE,
 }  # fmt: skip
 """Every domain's table by name (the ``domain`` argument of :func:`label`)."""
 
