@@ -76,6 +76,8 @@ def _lateness(
         return eta, late if late > 0 else None
     if state is not None:
         return state.eta, round((state.eta - cv.planned_arrival).total_seconds() / 60)
+    if now > cv.planned_arrival:  # under way, no position, and past the planned arrival
+        return None, round((now - cv.planned_arrival).total_seconds() / 60)
     return None, None
 
 

@@ -187,7 +187,7 @@ def create_console_app(settings: Settings) -> FastAPI:
             status = convoy_status(session, code)
             holder = current_run(session, f"convoy:{status['code']}")
             data: dict[str, Any] = {
-                "status": status,
+                "cv": status,
                 "timeline": stage_timeline(session, code),
                 "roster": seat_roster(session, code),
                 "custody_log": custody_log(session, code),

@@ -33,6 +33,18 @@ SECURITY_HEADERS = {
 }
 
 
+def late(minutes: int | None) -> str:
+    """Lateness as people read it: ``+45 min``, ``+3 h 20 min``, ``+12 d 4 h``, ``-5 min``."""
+    if minutes is None:
+        return "—"
+    sign, m = ("+" if minutes > 0 else "-" if minutes < 0 else "±"), abs(minutes)
+    if m < 60:
+        return f"{sign}{m} min"
+    if m < 24 * 60:
+        return f"{sign}{m // 60} h {m % 60} min" if m % 60 else f"{sign}{m // 60} h"
+    return f"{sign}{m // 1440} d {m % 1440 // 60} h"
+
+
 class Pages:
     """The template environment of one app, in the settings' locale."""
 
@@ -48,6 +60,7 @@ class Pages:
         env.globals.update(
             t=self.t,
             when=self.when,
+            late=late,
             stage=lambda v: label("stages", v, self.locale),
             mode=lambda v: label("modes", v, self.locale),
             alert_kind=lambda v: label("alert_kinds", v, self.locale),
@@ -68,4 +81,4 @@ class Pages:
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
     def error(self, status: int, reason: str, ctx: Any = None) -> HTMLResponse:
-        return self.render("error.html", status, ctx=ctx, status=status, reason=reason)
+        return self.render("error.html", status, ctx=ctx, code=status, reason=reason)
