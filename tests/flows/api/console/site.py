@@ -67,6 +67,8 @@ def _advance_bus() -> None:
 
 def prepare(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Build the operation; returns a token per role and the unmasked IDs and phones."""
+    from sqlalchemy import select
+
     from flows.sim.demo import build_demo
     from models.access.users import add_user, issue_token
     from models.convoy.tables import Passenger
@@ -85,7 +87,7 @@ def prepare(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
             tokens[role] = issue_token(s, name, days=2)[1]
     with session_scope() as s:
         run_checks(s, None, settings)  # the demo's 2020 plans: every convoy is late now
-        people = s.query(Passenger.id_number, Passenger.phone).all()  # type: ignore[call-overload]
+        people = s.execute(select(Passenger.id_number, Passenger.phone)).all()  # type: ignore[call-overload]
     return tokens, {"ids": [p[0] for p in people], "phones": [p[1] for p in people if p[1]]}
 
 
@@ -145,7 +147,9 @@ def sign_in(client: httpx.Client, token: str) -> str:
     page = client.get("/console/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf, page.text
-    done = client.post("/console/login", data={"csrf": csrf[1], "token": token, "next": "/console/"})
+    done = client.post(
+        "/console/login", data={"csrf": csrf[1], "token": token, "next": "/console/"}
+    )
     assert done.status_code == 303, done.text
     return csrf_of(client)
 
