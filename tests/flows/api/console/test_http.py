@@ -52,8 +52,9 @@ def post_routes(op: Site) -> list[str]:
     paths = []
     for route in console.routes:
         if "POST" in getattr(route, "methods", set()):
-            path = route.path.replace("{alert_id}", "1").replace("{verb}", "ack")
-            paths.append("/console" + path.replace("{code}", BUS))
+            path = "/console" + str(getattr(route, "path", "")).replace("{code}", BUS)
+            for verb in ("ack", "snooze", "resolve") if "{verb}" in path else ("",):
+                paths.append(path.replace("{alert_id}", "1").replace("{verb}", verb))
     return paths
 
 
