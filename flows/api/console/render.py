@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from config import Settings
-from models.labels import label, local_time
+from models.labels import CONSOLE, label, local_time
 
+DONE = frozenset(k for k in CONSOLE["en"] if k.startswith("done."))
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -77,6 +78,8 @@ class Pages:
         return local_time(at, self.settings, short=short, empty="—")
 
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        if context.get("done") and f"done.{context['done']}" not in DONE:
+            context["done"] = ""  # only the console's own notices, never text from the address
         html = self.env.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
