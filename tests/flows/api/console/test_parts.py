@@ -77,12 +77,12 @@ def test_lateness_reads_in_minutes_hours_and_days() -> None:
 def test_pages_are_english_with_convoy_locale_en_and_notices_come_only_from_labels() -> None:
     en = Pages(Settings(locale="en", registration_secret="k"))
     page = en.render("login.html", ctx=None, next="/console/", why="expired", error="", csrf="c")
-    html = page.body.decode()
+    html = bytes(page.body).decode()
     assert '<html lang="en">' in html and "Sign in" in html and "session has expired" in html
     zh = Pages(Settings(registration_secret="k")).render(
         "error.html", 404, ctx=None, code=404, reason="x", done="<b>phish</b>"
     )
-    assert "phish" not in zh.body.decode() and 'lang="zh-CN"' in zh.body.decode()
+    assert "phish" not in bytes(zh.body).decode() and 'lang="zh-CN"' in bytes(zh.body).decode()
     assert zh.headers["content-security-policy"].startswith("default-src 'none'")
 
 
