@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -72,6 +73,10 @@ def create_console_app(settings: Settings) -> FastAPI:
     @app.exception_handler(ConvoyOpsError)
     async def _error(request: Request, exc: ConvoyOpsError) -> Response:
         if isinstance(exc, SignInNeeded):
+            if request.headers.get("hx-request"):  # a part refreshing itself: the whole page goes
+                back = request.headers.get("hx-current-url", "")
+                path = urlsplit(back).path if back else exc.next_path
+                return Response(headers={"HX-Redirect": login_path(exc.code, path)})
             if request.method == "GET":
                 return RedirectResponse(login_path(exc.code, exc.next_path), status_code=303)
             return pages.error(401, str(exc))
@@ -215,7 +220,7 @@ def create_console_app(settings: Settings) -> FastAPI:
     async def run_convoy(request: Request, code: str) -> Response:
         w, _ = await writer(request, settings, "convoy.write")
         done = await run_in_threadpool(_start, w, code, settings)
-        return _back(f"/console/convoys/{code}", done)
+        return _back(f"/console/convoys/{quote(code)}", done)
 
     # --- alerts -----------------------------------------------------------------------------
 

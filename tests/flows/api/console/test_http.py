@@ -121,6 +121,12 @@ def test_expired_tampered_and_revoked_sessions_send_you_to_sign_in(op: Site) -> 
             assert r.status_code == 303 and r.headers["location"].endswith(f"why={why}"), why
             posted = raw.post("/console/alerts/1/ack", data={"csrf": "x"}, headers=jar)
             assert posted.status_code == 401
+            # The board refreshing itself sends the whole page to sign-in, not into the table.
+            part = raw.get(
+                "/console/board",
+                headers={**jar, "HX-Request": "true", "HX-Current-URL": f"{op.base}/console/"},
+            )
+            assert part.headers["hx-redirect"] == f"/console/login?next=/console/&why={why}"
     with op.client() as c:
         c.cookies.set(sessions.COOKIE, value)
         assert c.get("/console/alerts").status_code == 200
