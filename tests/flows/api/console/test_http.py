@@ -286,3 +286,33 @@ def test_no_page_shows_an_unmasked_id_number_or_phone(op: Site, role: str) -> No
             assert not leaked, (path, leaked[:3])
             seen += len(re.findall(r"\d{4}\*{10}[\dX]{4}", r.text))
         assert seen >= 45 + 300 + 150  # the rosters are there, masked
+
+
+def test_a_coordinator_starts_the_convoys_one_flow_run_as_convoy_run_does(
+    coordinator: tuple[httpx.Client, str], prefect_api: str
+) -> None:
+    """With the convoy deployment known to the Prefect server, the button creates the convoy's
+    deployment run (tagged with the convoy and who asked); a second press gets the same run."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    from flows.service.deployments import deployments
+
+    c, csrf = coordinator
+    deployment_id = deployments()[0].apply()
+    try:
+        for _ in range(2):
+            r = c.post("/console/convoys/TRAIN-XY-01/run", data={"csrf": csrf})
+            assert r.status_code == 303, r.text[:400]
+            assert r.headers["location"] == "/console/convoys/TRAIN-XY-01?done=run-started"
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["convoy:TRAIN-XY-01"]))
+            )
+            assert len(runs) == 1
+            assert runs[0].parameters == {"code": "TRAIN-XY-01"} and "by:wang" in runs[0].tags
+            for run in runs:
+                client.delete_flow_run(run.id)
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
