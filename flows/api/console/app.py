@@ -63,7 +63,7 @@ def _back(path: str, done: str) -> RedirectResponse:
 
 def create_console_app(settings: Settings) -> FastAPI:
     """The console as its own app (its own error pages, headers and static files)."""
-    from flows.api.console import intake, managers
+    from flows.api.console import intake, managers, permits
 
     app = FastAPI(title="Convoy Ops console", docs_url=None, redoc_url=None, openapi_url=None)
     pages = Pages(settings)
@@ -154,8 +154,9 @@ def create_console_app(settings: Settings) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         w = who(request, settings)
-        if not w.may("convoy.write"):  # managers land on their view
-            return RedirectResponse("/console/overview", status_code=303)
+        if not w.may("convoy.write"):  # managers land on their view, permit officers on theirs
+            home = "/console/overview" if w.may("report.read") else "/console/permits"
+            return RedirectResponse(home, status_code=303)
         return board_page(request, w, "board.html")
 
     @app.get("/board", response_class=HTMLResponse)
@@ -263,6 +264,7 @@ def create_console_app(settings: Settings) -> FastAPI:
 
     intake.register(app, settings, pages)
     managers.register(app, settings, pages)
+    permits.register(app, settings, pages)
     return app
 
 

@@ -33,7 +33,7 @@ from models.intake.registration import signing_key
 COOKIE = "convoy_console"
 LOGIN_COOKIE = "convoy_console_login"
 PATH = "/console"
-CONSOLE_ROLES = ("coordinator", "manager")
+CONSOLE_ROLES = ("coordinator", "manager", "permit_officer")
 LOGIN_SECONDS = 3600  # a sign-in form stays usable this long
 # Why the sign-in page is shown (codes in the address, texts in models.labels).
 WHY = ("signin", "invalid", "expired", "revoked", "role", "signedout")
@@ -94,7 +94,8 @@ def sign_in(session: Session, token: str, settings: Settings) -> tuple[User, Sig
     user = authenticate(session, token)
     if user.role not in CONSOLE_ROLES:
         raise AuthenticationError(
-            f"The console is for coordinators and managers; {user.name} is {user.role}. "
+            f"The console is for coordinators, managers and permit officers; {user.name} is "
+            f"{user.role}. "
             "Escorts and enterprises use their signed links."
         )
     row = session.get(UserToken, _token_id(session, token))

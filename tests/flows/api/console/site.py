@@ -23,7 +23,8 @@ from models.db import dispose_engines, session_scope
 
 BUS = "BUS-PC-01"
 T0 = datetime.fromisoformat("2020-02-20 11:00+08:00")
-ROLES = ("coordinator", "manager", "escort", "admin")
+ROLES = ("coordinator", "manager", "escort", "admin", "permit_officer")
+PERMIT_PHONE = "13912345678"
 
 
 @dataclass
@@ -65,6 +66,29 @@ def _advance_bus() -> None:
     step(Stage.DEPARTED)
 
 
+def _permits() -> None:
+    """Two vehicle-pass applications: one filed today (the same-day clock runs), one from 2020
+    already surveyed (same day missed)."""
+    from datetime import date
+
+    from models.db import utcnow
+    from models.permits.lifecycle import apply_for_permit, survey_site
+
+    common = {"enterprise": "宁波建工集团有限公司", "vehicle_type": "渣土车", "place": "北仑",
+              "contact_name": "王经理", "contact_phone": PERMIT_PHONE}  # fmt: skip
+    with session_scope() as s:
+        old = apply_for_permit(
+            s, plate="浙B12345", site_name="北仑工地", valid_from=date(2020, 2, 20),
+            valid_until=date(2020, 3, 31), at=T0, **common,
+        )  # fmt: skip
+        survey_site(s, old.number, ok=True, note="gate 6 m wide", at=T0 + timedelta(hours=2))
+        today = utcnow().date()
+        apply_for_permit(
+            s, plate="浙BD12345", site_name="镇海工地", valid_from=today,
+            valid_until=today + timedelta(days=30), **common,
+        )  # fmt: skip
+
+
 def prepare(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Build the operation; returns a token per role and the unmasked IDs and phones."""
     from sqlalchemy import select
@@ -77,18 +101,21 @@ def prepare(settings: Settings) -> tuple[dict[str, str], dict[str, list[str]]]:
     with session_scope() as s:
         build_demo(s)
     _advance_bus()
+    _permits()
     tokens = {}
     with session_scope() as s:
         add_user(s, "chen", "admin")
         add_user(s, "wang", "coordinator", full_name="王协调")
         add_user(s, "li", "manager", full_name="李领导")
         add_user(s, "zhao", "escort", escort="NB2001")
-        for role, name in zip(ROLES, ("wang", "li", "zhao", "chen"), strict=True):
+        add_user(s, "sun", "permit_officer", full_name="孙通行证")
+        for role, name in zip(ROLES, ("wang", "li", "zhao", "chen", "sun"), strict=True):
             tokens[role] = issue_token(s, name, days=2)[1]
     with session_scope() as s:
         run_checks(s, None, settings)  # the demo's 2020 plans: every convoy is late now
         people = s.execute(select(Passenger.id_number, Passenger.phone)).all()  # type: ignore[call-overload]
-    return tokens, {"ids": [p[0] for p in people], "phones": [p[1] for p in people if p[1]]}
+    phones = [p[1] for p in people if p[1]] + [PERMIT_PHONE]
+    return tokens, {"ids": [p[0] for p in people], "phones": phones}
 
 
 @contextmanager
@@ -154,10 +181,10 @@ def sign_in(client: httpx.Client, token: str) -> str:
     return csrf_of(client)
 
 
-def csrf_of(client: httpx.Client, path: str = "/console/alerts") -> str:
+def csrf_of(client: httpx.Client, path: str = "/console/") -> str:
     import re
 
-    page = client.get(path)
+    page = client.get(path, follow_redirects=True)
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found, page.text
     return found[1]

@@ -53,6 +53,7 @@ def post_routes(op: Site) -> list[str]:
     for route in console.routes:
         if "POST" in getattr(route, "methods", set()):
             path = "/console" + str(getattr(route, "path", "")).replace("{code}", BUS)
+            path = path.replace("{number}", "TX-20200220-0001").replace("{step}", "survey")
             for verb in ("ack", "snooze", "resolve") if "{verb}" in path else ("",):
                 paths.append(path.replace("{alert_id}", "1").replace("{verb}", verb))
     return paths
@@ -265,17 +266,16 @@ def test_an_enterprise_list_upload_reports_its_rows(coordinator: tuple[httpx.Cli
     assert 'id="enterprise-result"' in r.text and "13800001111" not in r.text
 
 
-@pytest.mark.parametrize("role", ["coordinator", "manager"])
+@pytest.mark.parametrize("role", ["coordinator", "manager", "permit_officer"])
 def test_no_page_shows_an_unmasked_id_number_or_phone(op: Site, role: str) -> None:
     with op.client() as c:
         sign_in(c, op.tokens[role])
-        paths = [
-            "/console/",
-            "/console/board?show=all",
-            "/console/alerts?all=1",
-            "/console/overview",
-        ]
-        paths += [f"/console/convoys/{code}" for code in (BUS, "TRAIN-XY-01", "FLIGHT-KWE-01")]
+        numbers = re.findall(r'data-permit="([^"]+)"', c.get("/console/permits").text)
+        assert len(numbers) >= 2
+        paths = ["/console/", "/console/permits"] + [f"/console/permits/{n}" for n in numbers]
+        if role != "permit_officer":
+            paths += ["/console/board?show=all", "/console/alerts?all=1", "/console/overview"]
+            paths += [f"/console/convoys/{code}" for code in (BUS, "TRAIN-XY-01", "FLIGHT-KWE-01")]
         if role == "coordinator":
             paths.append("/console/intake")
         seen = 0
@@ -285,7 +285,8 @@ def test_no_page_shows_an_unmasked_id_number_or_phone(op: Site, role: str) -> No
             leaked = [v for v in op.full["ids"] + op.full["phones"] if v in r.text]
             assert not leaked, (path, leaked[:3])
             seen += len(re.findall(r"\d{4}\*{10}[\dX]{4}", r.text))
-        assert seen >= 45 + 300 + 150  # the rosters are there, masked
+        if role != "permit_officer":
+            assert seen >= 45 + 300 + 150  # the rosters are there, masked
 
 
 def test_a_coordinator_starts_the_convoys_one_flow_run_as_convoy_run_does(
@@ -316,3 +317,36 @@ def test_a_coordinator_starts_the_convoys_one_flow_run_as_convoy_run_does(
     finally:
         with get_client(sync_client=True) as client:
             client.delete_deployment(deployment_id)
+
+
+def test_a_permit_officer_takes_an_application_from_survey_to_delivery(op: Site) -> None:
+    with op.client() as c:
+        csrf = sign_in(c, op.tokens["permit_officer"])
+        home = c.get("/console/")
+        assert home.headers["location"] == "/console/permits"
+        assert c.get("/console/board").status_code == 403  # no convoys for this role
+        listing = c.get("/console/permits").text
+        rows = dict(re.findall(r'data-permit="([^"]+)" data-status="(\w+)"', listing))
+        (today,) = [n for n, status in rows.items() if status == "applied"]
+        assert "距午夜" in listing and "未能当日办结" in listing and "139****5678" in listing
+        step = f"/console/permits/{today}"
+        assert c.post(f"{step}/issue", data={"csrf": csrf}).status_code == 409  # out of order
+        assert c.post(f"{step}/fly", data={"csrf": csrf}).status_code == 404
+        assert c.post(f"{step}/route", data={"csrf": csrf, "vias": ""}).status_code == 422
+        for name, data in (
+            ("survey", {"verdict": "ok", "note": "gate fine"}),
+            ("route", {"vias": "宁波站; 29.93,121.85"}),
+            ("issue", {}),
+            ("deliver", {"to": "王经理", "back": "list"}),
+        ):
+            r = c.post(f"{step}/{name}", data={"csrf": csrf, **data})
+            assert r.status_code == 303, (name, r.text[:300])
+        assert r.headers["location"] == "/console/permits?done=permit-deliver"
+        page = c.get(step).text
+        assert "已送达" in page and page.count("sun") >= 4 and "宁波站" in page
+        drawn = c.get(f"{step}/map")
+        assert drawn.status_code == 303 and drawn.headers["location"].startswith("/files/permits/")
+        assert c.get(drawn.headers["location"]).status_code == 200
+    with session_scope() as s:
+        mine = s.execute(select(AuditEvent).where(col(AuditEvent.actor) == "sun")).scalars().all()
+    assert len(mine) >= 5 and {e.via for e in mine} == {"api"}
