@@ -74,8 +74,10 @@ def _permits() -> None:
     from models.db import utcnow
     from models.permits.lifecycle import apply_for_permit, survey_site
 
-    common = {"enterprise": "宁波建工集团有限公司", "vehicle_type": "渣土车", "place": "北仑",
-              "contact_name": "王经理", "contact_phone": PERMIT_PHONE}  # fmt: skip
+    common: dict[str, Any] = {
+        "enterprise": "宁波建工集团有限公司", "vehicle_type": "渣土车", "place": "北仑",
+        "contact_name": "王经理", "contact_phone": PERMIT_PHONE,
+    }  # fmt: skip
     with session_scope() as s:
         old = apply_for_permit(
             s, plate="浙B12345", site_name="北仑工地", valid_from=date(2020, 2, 20),
