@@ -142,3 +142,23 @@ def test_the_managers_view_is_read_only_and_clean(browser: Browser, op: Site) ->
     assert "名单导入" not in nav and "车次总览" not in nav
     page.context.close()
     clean(browser)
+
+
+def test_the_permit_officers_pages_plan_a_route_and_show_its_map(
+    browser: Browser, op: Site
+) -> None:
+    page = signed_in(browser, op, "permit_officer")
+    assert page.url.endswith("/console/permits")
+    assert page.locator("#permits tbody tr").count() == 2
+    screenshot(page, "console-permits")
+    surveyed = page.locator("tr[data-status=surveyed]")
+    surveyed.locator("input[name=vias]").fill("宁波站; 29.93,121.85")
+    surveyed.locator("button[data-step=route]").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("tr[data-status=route_planned]").count() == 1
+    page.locator("tr[data-status=route_planned] a").click()
+    page.frame_locator("iframe.map").locator(".leaflet-container").wait_for(timeout=60_000)
+    assert "宁波站" in page.locator("main").inner_text()
+    screenshot(page, "console-permit")
+    page.context.close()
+    clean(browser)
