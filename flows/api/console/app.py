@@ -67,7 +67,10 @@ def create_console_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Convoy Ops console", docs_url=None, redoc_url=None, openapi_url=None)
     pages = Pages(settings)
-    secure = settings.registration_base_url.startswith("https://")
+
+    def secure(request: Request) -> bool:  # Secure cookies whenever the console is on HTTPS
+        return request.url.scheme == "https"
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(ConvoyOpsError)
@@ -92,7 +95,9 @@ def create_console_app(settings: Settings) -> FastAPI:
 
     # --- sign-in ---------------------------------------------------------------------------
 
-    def login_page(next_path: str, why: str, status: int = 200, error: str = "") -> Response:
+    def login_page(
+        request: Request, next_path: str, why: str, status: int = 200, error: str = ""
+    ) -> Response:
         nonce = secrets.token_urlsafe(16)
         response = pages.render(
             "login.html", status, ctx=None, next=safe_next(next_path), why=why, error=error,
@@ -100,13 +105,13 @@ def create_console_app(settings: Settings) -> FastAPI:
         )  # fmt: skip
         response.set_cookie(
             sessions.LOGIN_COOKIE, nonce, max_age=sessions.LOGIN_SECONDS, path=sessions.PATH,
-            httponly=True, samesite="strict", secure=secure,
+            httponly=True, samesite="strict", secure=secure(request),
         )  # fmt: skip
         return response
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, next: str = "/console/", why: str = "") -> Response:
-        return login_page(next, why if why in sessions.WHY else "")
+        return login_page(request, next, why if why in sessions.WHY else "")
 
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
@@ -118,7 +123,7 @@ def create_console_app(settings: Settings) -> FastAPI:
         next_path = str(form.get("next") or "/console/")
         nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")[:100]
         if not sessions.login_csrf_ok(nonce, str(form.get("csrf") or ""), settings):
-            return login_page(next_path, "", 403, pages.t("login.stale"))
+            return login_page(request, next_path, "", 403, pages.t("login.stale"))
         token = str(form.get("token") or "")
 
         def check() -> sessions.Signed:
@@ -128,12 +133,12 @@ def create_console_app(settings: Settings) -> FastAPI:
         try:
             signed = await run_in_threadpool(check)
         except AuthenticationError as exc:
-            return login_page(next_path, "", 401, str(exc))
+            return login_page(request, next_path, "", 401, str(exc))
         response = RedirectResponse(safe_next(next_path), status_code=303)
         response.set_cookie(
             sessions.COOKIE, sessions.make_cookie(signed, settings),
             expires=sessions.expires_at(signed), path=sessions.PATH, httponly=True,
-            samesite="strict", secure=secure,
+            samesite="strict", secure=secure(request),
         )  # fmt: skip
         response.delete_cookie(sessions.LOGIN_COOKIE, path=sessions.PATH)
         return response
