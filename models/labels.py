@@ -610,7 +610,7 @@ CONSOLE: dict[str, dict[str, str]] = {
         "permit.status.rejected": "已驳回", "permit.status.expired": "已过期",
         "permit.requested": "申请有效期", "permit.route_label": "路线", "permit.valid": "有效期",
         "permit.issued_at": "{at} 签发", "permit.delivered": "送达", "permit.history": "办理记录",
-        "permit.map": "通行路线图",
+        "permit.map": "通行路线图", "board.placeholder": "车次或地名，如 蒲城",
     },
     "en": {
         "app": "Convoy Ops console", "nav.board": "Convoys", "nav.alerts": "Alerts",
@@ -731,6 +731,7 @@ CONSOLE: dict[str, dict[str, str]] = {
         "permit.status.expired": "expired", "permit.requested": "Requested",
         "permit.route_label": "Route", "permit.valid": "Valid", "permit.issued_at": "issued {at}",
         "permit.delivered": "Delivered", "permit.history": "History", "permit.map": "Route map",
+        "board.placeholder": "code or place, e.g. Pucheng",
     },
 }  # fmt: skip
 """The coordinators' console and the managers' view (``flows/api/console``)."""
