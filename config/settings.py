@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         "whose role limits the CLI). Default: the OS login name.",
     )
     user_token_days: int = Field(default=30, ge=1, description="Validity of a new user token.")
+    console_session_minutes: float = Field(
+        default=480,
+        gt=0,
+        le=7 * 24 * 60,
+        description="How long a sign-in to the console lasts (never past the token's expiry).",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -35,6 +35,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, get_settings
+from flows.api import console
 from models.db import init_db, session_scope, utcnow
 from models.errors import (
     AuthenticationError,
@@ -236,6 +237,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/health")
     async def health() -> PlainTextResponse:
         return PlainTextResponse("ok")
+
+    console.mount(app, settings)  # the coordinators' console and managers' view at /console
 
     return app
 

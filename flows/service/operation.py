@@ -228,7 +228,7 @@ def serve_operation(
                 "http api",
                 [sys.executable, "-m", "flows.api.tracker", "--host", host, "--port", str(port)],
                 where=f"{base} (trackers {base}/osmand, check-ins {base}/api/checkins, "
-                f"maps and reports {base}/files/, {base}/reports/)",
+                f"maps and reports {base}/files/, {base}/reports/, the console {base}/console/)",
             )
         )
         _wait_until(lambda: _answers(f"{base}/health"), api, "HTTP API", 60)

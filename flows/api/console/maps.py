@@ -1,0 +1,40 @@
+"""The live maps of the console: a convoy's route map and a campaign's overview, drawn from the
+database into the output folder when older than a minute and served from ``/files/maps/``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from config import Settings
+
+FRESH_SECONDS = 60.0
+_lock = threading.Lock()
+
+
+def _stale(path: Path) -> bool:
+    return not path.is_file() or time.time() - path.stat().st_mtime > FRESH_SECONDS
+
+
+def fresh_convoy_map(code: str, settings: Settings) -> str:
+    """The address of the convoy's route map, redrawn first when stale."""
+    from maps.files import save_convoy_map
+
+    path = settings.output_dir / "maps" / f"{code}.html"
+    with _lock:
+        if _stale(path):
+            save_convoy_map(code, path=path)
+    return f"/files/maps/{quote(path.name)}"
+
+
+def fresh_campaign_map(name: str, settings: Settings) -> str:
+    """The address of the campaign's operations overview, redrawn first when stale."""
+    from maps.files import campaign_file_name, save_campaign_map
+
+    path = settings.output_dir / "maps" / campaign_file_name(name)
+    with _lock:
+        if _stale(path):
+            save_campaign_map(name, path=path)
+    return f"/files/maps/{quote(path.name)}"

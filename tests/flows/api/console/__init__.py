@@ -1,0 +1,1 @@
+"""Tests of the coordinators' console and the managers' view."""
