@@ -117,17 +117,17 @@ def caller_for_token(session: Session, token: str) -> Caller:
             "This request needs a token in an 'Authorization: Bearer TOKEN' header: a device "
             "token ('convoy device bind' prints it) or a user token ('convoy users token')."
         )
-    if token.startswith(TOKEN_PREFIX):
-        return Caller(actor_for(authenticate(session, token)))
     found = (
         session.execute(select(Device).where(col(Device.token_hash) == hash_token(token)))
         .scalars()
         .first()
     )
+    if found is None and token.startswith(TOKEN_PREFIX):
+        return Caller(actor_for(authenticate(session, token)))
     if found is None:
         raise AuthenticationError(
-            "The device token is not valid (a device bound again gets a new token); ask for "
-            "the current one, printed by 'convoy device bind'."
+            "The token is not valid (a device bound again gets a new token); ask for the "
+            "current one: 'convoy device bind' prints a device's, 'convoy users token' a user's."
         )
     if not found.active:
         raise AuthenticationError(revoked_message(found))
@@ -152,7 +152,8 @@ def convoy_for(session: Session, caller: Caller, convoy: Any, action: str) -> Co
             raise ForbiddenError(f"Device {caller.device_id} is bound to a convoy that is gone.")
         if named and named != bound.code:
             raise ForbiddenError(
-                f"This device's token is for convoy {bound.code}, not {shown(named)}; bind "
+                f"This device's token is for convoy {bound.code}, not {shown(named, quote=False)}; "
+                "bind "
                 "the device to that convoy with 'convoy device bind' to report for it."
             )
         target = bound

@@ -35,12 +35,14 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _TIME_TEXT = 64  # characters: longer is not a time
 
 
-def shown(value: Any, limit: int = 40) -> str:
-    """A value as an error message may echo it: personal data masked, cut to ``limit``."""
+def shown(value: Any, limit: int = 40, quote: bool = True) -> str:
+    """A value as an error message may echo it: personal data masked, cut to ``limit``
+    characters, quoted unless ``quote`` is false."""
     from models.intake.identity import scrub
 
     text = scrub(str(value))
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return repr(text) if quote else text
 
 
 def parse_time(value: str | float | int | None, default_tz: Any = UTC) -> datetime:

@@ -188,7 +188,7 @@ def parse_osmand(
     ``timestamp``, ``speed`` in knots, ``bearing``, ``altitude``, ``accuracy``, ``batt``) or the
     JSON body newer Traccar Client versions send (``device_id`` and ``location.coords``)."""
     location = params.get("location")
-    if from_json and location is not None and not isinstance(location, str):
+    if location is not None and not isinstance(location, str):
         return _parse_osmand_json(params, now)
     try:
         f = OsmAndFields.model_validate(dict(params))
