@@ -144,8 +144,13 @@ def status_of(exc: ConvoyOpsError, tracker: bool) -> int:
 
 
 def error(status: int, message: str) -> JSONResponse:
+    """The one error body; ID and phone numbers in the message masked, its length bounded."""
+    from models.intake.identity import scrub
+
+    text = scrub(message)
+    text = text if len(text) <= 600 else text[:600] + "…"
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return JSONResponse({"error": text}, status_code=status, headers=headers)
 
 
 def _param_problem(exc: RequestValidationError) -> str:

@@ -51,10 +51,9 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def body_of(*, required: bool = True, **contents: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` declaring a request body read by the handler (content type → model;
-    keys use ``_`` for ``/``: ``application_json``)."""
-    content = {kind.replace("_", "/", 1): {"schema": _ref(m)} for kind, m in contents.items()}
+def body_of(contents: dict[str, type[BaseModel]], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` declaring a request body read by the handler (content type → model)."""
+    content = {kind: {"schema": _ref(m)} for kind, m in contents.items()}
     return {"requestBody": {"required": required, "content": content}}
 
 

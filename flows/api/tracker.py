@@ -205,9 +205,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     osmand_doc: dict[str, Any] = {
         "parameters": query_of(OsmAndFields),
         **body_of(
+            {"application/x-www-form-urlencoded": OsmAndFields, "application/json": OsmAndJson},
             required=False,
-            application_x_www_form_urlencoded=OsmAndFields,
-            application_json=OsmAndJson,
         ),
     }
 
@@ -272,7 +271,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status_code=201,
         response_model=CheckinAnswer,
         responses={200: {"model": CheckinAnswer, "description": "A retry already stored."}},
-        openapi_extra=body_of(application_json=CheckinRequest),
+        openapi_extra=body_of({"application/json": CheckinRequest}),
     )
     async def post_checkin(
         request: Request, _auth: Bearer, convoy: ConvoyParam = None

@@ -173,7 +173,7 @@ def explain(exc: PydanticError, what: str = "The report") -> ValidationError:
     if kind == "missing":
         return ValidationError(f"{what} needs {field}.")
     value = err.get("input")
-    echo = "" if isinstance(value, Mapping | list) else f"={shown(value)}"
+    echo = "" if isinstance(value, Mapping | list | bool | None) else f"={shown(value)}"
     return ValidationError(f"The parameter {field}{echo} {problem}.")
 
 
