@@ -148,6 +148,7 @@ def error(status: int, message: str) -> JSONResponse:
     from models.intake.identity import scrub
 
     text = scrub(message)
+    text = text[:1].upper() + text[1:]  # a sentence, also when it starts with a name
     text = text if len(text) <= 600 else text[:600] + "…"
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": text}, status_code=status, headers=headers)
