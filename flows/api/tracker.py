@@ -229,28 +229,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tracker.add_api_route(
         "/", osmand, methods=["GET", "POST"], include_in_schema=False, name="osmand_root"
     )
+    token_param = {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 200},
+    }
     for path in ("/osmand", "/osmand/{token}"):
-        tracker.add_api_route(
-            path,
-            osmand,
-            methods=["GET", "POST"],
-            openapi_extra=osmand_doc
-            if "{" not in path
-            else {
-                **osmand_doc,
-                "parameters": [
-                    {
-                        "name": "token",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "maxLength": 200},
-                    },
-                    *osmand_doc["parameters"],
-                ],
-            },
-            responses=responses,
-            name="osmand" if "{" not in path else "osmand_token",
-        )
+        extra = osmand_doc
+        if "{" in path:
+            extra = {**osmand_doc, "parameters": [token_param, *osmand_doc["parameters"]]}
+        for method in ("GET", "POST"):
+            name = f"osmand_{method.lower()}" + ("_token" if "{" in path else "")
+            tracker.add_api_route(
+                path,
+                osmand,
+                methods=[method],
+                openapi_extra=extra if method == "POST" else {"parameters": extra["parameters"]},
+                responses=responses,
+                name=name,
+                operation_id=name,
+            )
     app.include_router(tracker)
 
     # --- the escorts' JSON API (models.tracking.field_checkins) -----------------------------
