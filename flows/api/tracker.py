@@ -47,6 +47,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, get_settings
+from flows.api import files
 from flows.api.guard import SECRET_PATHS, BodyLimit, install_error_handlers, load_json
 from flows.api.hardening import add_security_headers, redact_access_log
 from flows.api.schemas import (
@@ -323,19 +324,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with session_scope(settings) as session:
             check(session, who.actor, action)
 
+    secure_cookie = settings.public_url.startswith("https://")
+
     @reports.get("/files/{path:path}", response_class=FileResponse)
     async def output_file(
-        request: Request, _auth: Bearer, path: Annotated[str, Path(max_length=300)]
+        request: Request,
+        _auth: Bearer,
+        path: Annotated[str, Path(max_length=300)],
+        sig: Annotated[
+            str | None,
+            Query(max_length=100, description="The signature of a link a flow printed."),
+        ] = None,
     ) -> FileResponse:
-        """A map or report the flows wrote (``map.read``)."""
-        await run_in_threadpool(_allowed, _bearer(request), "map.read")
+        """A map or report the flows wrote: with a signed link (``flows.api.files``), its
+        cookie, or a bearer token with ``map.read``."""
+        cookie = request.cookies.get(files.COOKIE, "")
+        by_link = bool(sig) and files.granted(path, sig or "", settings)
+        if not by_link and not (cookie and files.granted(path, cookie, settings)):
+            await run_in_threadpool(_allowed, _bearer(request), "map.read")
         root = settings.output_dir.resolve()
         target = (root / path).resolve()
         if not target.is_relative_to(root) or target.suffix.lower() not in shown:
             raise NotFoundError("There is no map or report by that name.")
         if not target.is_file():
             raise NotFoundError("There is no map or report by that name (yet).")
-        return FileResponse(target, headers={"Content-Security-Policy": files_csp})
+        response = FileResponse(target, headers={"Content-Security-Policy": files_csp})
+        if by_link:  # the map's scripts and styles beside it open with the same grant
+            folder = files.folder_of(path)
+            response.set_cookie(
+                files.COOKIE, sig or "", max_age=files.LINK_DAYS * 86400,
+                path=f"/files/{folder}/" if folder else "/files/", httponly=True,
+                samesite="strict", secure=secure_cookie,
+            )  # fmt: skip
+        return response
 
     def _report(token: str, code: str | None) -> dict[str, Any]:
         from models.views.reports import campaign_figures

@@ -3,6 +3,7 @@ or refused (403; no token 401), and every write through the API audited with its
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from config import Settings
+from flows.api import files
+from flows.api.files import signed_file_url
 from flows.api.tracker import create_app
 from models.access.audit import AuditEvent
 from models.convoy.tables import CheckIn
@@ -109,3 +112,34 @@ def test_each_role_against_each_endpoint(
         ("device", DEVICE_ID, "escort", "api"),
     ]
     assert all(e.subject == f"checkin #{c.id}" for e, c in zip(audit, checkins, strict=True))
+
+
+def test_signed_file_links_open_a_map_and_its_assets(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    people = make_people(make_convoy, "BUS-SIGN")
+    maps = settings.output_dir / "maps"
+    (maps / "assets").mkdir(parents=True)
+    (maps / "BUS-SIGN.html").write_text("<script src='assets/a.js'></script>BUS-SIGN")
+    (maps / "assets" / "a.js").write_text("var a = 1;")
+    (settings.output_dir / "permits").mkdir()
+    (settings.output_dir / "permits" / "p.html").write_text("permit")
+    url = signed_file_url("maps/BUS-SIGN.html", settings)
+    assert url.startswith("http://127.0.0.1:5055/files/maps/BUS-SIGN.html?sig=")
+    path = url.removeprefix("http://127.0.0.1:5055")
+    app = create_app(settings)
+    with TestClient(app) as browser:
+        assert browser.get("/files/maps/assets/a.js").status_code == 401  # no grant yet
+        r = browser.get(path)
+        assert r.status_code == 200 and "BUS-SIGN" in r.text
+        assert "httponly" in r.headers["set-cookie"].lower()
+        assert browser.get("/files/maps/assets/a.js").text == "var a = 1;"  # by the cookie
+        sig = path.partition("sig=")[2]
+        assert browser.get(f"/files/permits/p.html?sig={sig}").status_code == 401  # other folder
+    with TestClient(app) as stranger:
+        assert stranger.get("/files/maps/BUS-SIGN.html").status_code == 401
+        assert stranger.get(path[:-3] + "abc").status_code == 401  # tampered
+        old = files.sign("maps", settings, days=1, now=time.time() - 3 * 86400)
+        assert stranger.get(f"/files/maps/BUS-SIGN.html?sig={old}").status_code == 401  # expired
+        token = {"Authorization": f"Bearer {people.tokens['manager']}"}
+        assert stranger.get("/files/permits/p.html", headers=token).text == "permit"
