@@ -15,15 +15,20 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from config import Settings
+from flows.api.guard import load_json
 from flows.api.tracker import create_app
 from flows.cli.main import app as cli
 from models.access.users import revoke_token
 from models.convoy.tables import CheckIn, Position
 from models.db import session_scope
+from models.errors import ValidationError
 from models.tracking.devices import revoke_device
 from models.tracking.tables import Device, DeviceReport
 from tests.conftest import child_env
@@ -324,3 +329,17 @@ def test_the_access_log_shows_no_token(people: People, settings: Settings) -> No
     assert "/osmand/… " in out or "/osmand/…?" in out, out[-2000:]
     assert "token=…" in out
     assert people.device not in out
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
+                 st.recursive(st.none() | st.booleans() | st.floats() | st.text(max_size=5),
+                              lambda c: st.lists(c, max_size=3) | st.dictionaries(
+                                  st.text(max_size=3), c, max_size=3)).map(
+                                      lambda v: json.dumps(v).encode())))  # fmt: skip
+def test_json_bodies_load_or_are_refused(raw: bytes) -> None:
+    try:
+        doc = load_json(raw)
+    except ValidationError:
+        return
+    assert "NaN" not in json.dumps(doc) and "Infinity" not in json.dumps(doc)
