@@ -211,9 +211,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     }
 
-    async def osmand(request: Request, token: str | None = None) -> JSONResponse:
+    async def osmand(request: Request) -> JSONResponse:
         """A position from Traccar Client (OsmAnd protocol): query, form or JSON body."""
         params, from_json = await _params(request)
+        token = str(request.path_params.get("token") or "")
         given = token or _bearer(request) or str(params.get("token") or "")
         # The database work is synchronous: run it off the event loop.
         body = await run_in_threadpool(_ingest, params, given[:200], from_json)
