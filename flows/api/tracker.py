@@ -144,7 +144,7 @@ def _files_csp(settings: Settings) -> str:
     server, when one is configured)."""
     tiles = ""
     if settings.tile_url:
-        parts = urlsplit(settings.tile_url.replace("{s}", "a"))
+        parts = urlsplit(settings.tile_url.replace("{s}", "*"))
         tiles = f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
     return (
         "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
