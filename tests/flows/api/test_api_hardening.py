@@ -342,4 +342,4 @@ def test_json_bodies_load_or_are_refused(raw: bytes) -> None:
         doc = load_json(raw)
     except ValidationError:
         return
-    assert "NaN" not in json.dumps(doc) and "Infinity" not in json.dumps(doc)
+    json.dumps(doc, allow_nan=False)  # raises on a number that is not finite
