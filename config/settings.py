@@ -30,6 +30,18 @@ def _login_name() -> str:
         return os.environ.get("USER") or "operator"
 
 
+def _own_address() -> str:
+    """This machine's address on its network (no packet is sent), or 127.0.0.1 when it has none."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))  # UDP connect only picks the outgoing interface
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Defaults are the embedded ones: SQLite under ``var/``, offline."""
 
@@ -107,6 +119,15 @@ class Settings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=5055, ge=1, le=65535)
+    public_url: str = Field(
+        default="",
+        description="The address phones and browsers reach the HTTP API at (scheme, host, port; "
+        "e.g. https://convoy.example.gov.cn behind the agency's reverse proxy or "
+        "http://10.1.2.3:5055); every printed link uses it. Empty: http://HTTP_HOST:HTTP_PORT.",
+    )
+    api_max_body_bytes: int = Field(
+        default=262144, ge=1024, description="Largest request body the HTTP API takes (413)."
+    )
     router: Literal["none", "osrm", "valhalla"] = Field(
         default="none", description="Road router for ETA (off: geodesic legs × road factor)."
     )
@@ -130,7 +151,9 @@ class Settings(BaseSettings):
         "once and kept in var_dir/registration.key.",
     )
     registration_base_url: str = Field(
-        default="http://127.0.0.1:8765", description="Public address of the registration form."
+        default="http://127.0.0.1:8765",
+        description="Public address of the registration form; when unset and public_url is "
+        "set, public_url (route /r/ and /e/ to the registration form there).",
     )
     registration_link_days: int = Field(default=30, ge=1, description="Validity of a QR link.")
     registration_host: str = "127.0.0.1"
@@ -173,6 +196,44 @@ class Settings(BaseSettings):
         if self.output_dir == Path(""):
             self.output_dir = self.var_dir / "output"
         return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"{value[:80]!r} is not a URL") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(
+                "it must be an http:// or https:// address such as https://convoy.example.gov.cn"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _registration_follows_public_url(self) -> Settings:
+        if self.public_url and "registration_base_url" not in self.model_fields_set:
+            self.registration_base_url = self.public_url
+        return self
+
+    def api_url(self, port: int | None = None) -> str:
+        """Where phones and browsers reach the HTTP API: ``public_url``, else this machine's
+        ``http_host`` and ``port`` (default ``http_port``); a wildcard host is shown as this
+        machine's own address on the network (never 0.0.0.0)."""
+        if self.public_url:
+            return self.public_url
+        host = self.http_host
+        if host in ("0.0.0.0", "::", ""):
+            host = _own_address()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port or self.http_port}"
 
     @model_validator(mode="after")
     def _rules_are_valid(self) -> Settings:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -172,23 +173,47 @@ def device_bind(
     device_id: Annotated[str, typer.Argument(help="The device identifier set in the app.")],
     escort: Annotated[str, typer.Option(help="Badge (or unique name) of the escort.")],
     convoy: Annotated[str, typer.Option(help="The convoy the device travels with.")],
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Port 'convoy serve --port' listens on (when CONVOY_PUBLIC_URL is not set).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Bind a tracker to an escort and a convoy; prints its token (shown only once)."""
+    """Bind a tracker to an escort and a convoy (the escort must be assigned to it); prints its
+    token (shown only once) and the Traccar Client settings."""
     from models.tracking.devices import bind_device
 
     s = get_settings()
     with session_scope() as session:
         device, token = bind_device(session, device_id, escort, convoy)
-    url = f"http://{s.http_host}:{s.http_port}/osmand/{token}"
+    base = s.api_url(port)
+    url = f"{base}/osmand/{token}"
     if json_out:
         print_json(
-            {"device_id": device.device_id, "convoy": convoy, "token": token, "server_url": url}
+            {
+                "device_id": device.device_id,
+                "convoy": convoy,
+                "token": token,
+                "server_url": url,
+                "api_url": base,
+            }
         )
         return
     console.print(f"Device [bold]{device.device_id}[/bold] is bound to {escort} on {convoy}.")
-    console.print(f"Token (shown once): {token}")
-    console.print(f"Traccar Client server URL: {url}")
+    console.print(f"Token (shown once): {token}", highlight=False)
+    console.print("Traccar Client settings:", highlight=False)
+    console.print(f"  Device identifier: {device.device_id}", highlight=False, soft_wrap=True)
+    console.print(f"  Server URL:        {url}", highlight=False, soft_wrap=True)
+    if not s.public_url:
+        console.print(
+            f"Set CONVOY_PUBLIC_URL to the address phones reach (now {base}); HTTPS behind "
+            "the agency's reverse proxy is recommended.",
+            highlight=False,
+        )
 
 
 @device_app.command("list")
@@ -205,7 +230,10 @@ def device_list(json_out: JsonOpt = False) -> None:
                 "convoy": c.code,
                 "active": d.active,
                 "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
-                "battery": d.battery,
+                # a value stored before reports were checked may not be a number JSON has
+                "battery": d.battery
+                if d.battery is not None and math.isfinite(d.battery)
+                else None,
             }
             for d, e, c in list_devices(session)
         ]

@@ -138,14 +138,15 @@ def file_link(path: Path) -> str:
             rel = path.resolve().relative_to(settings.output_dir.resolve())
         except ValueError:
             return path.resolve().as_uri()
-        return f"{public_url()}/files/{rel.as_posix()}"
+        from flows.api.files import signed_file_url
+
+        return signed_file_url(rel.as_posix(), settings)
     return path.resolve().as_uri()
 
 
 def public_url() -> str:
     """The HTTP API's address as people reach it."""
-    s = get_settings()
-    return (getattr(s, "public_url", "") or f"http://{s.http_host}:{s.http_port}").rstrip("/")
+    return get_settings().api_url()
 
 
 # --- starting and attaching -------------------------------------------------------------------

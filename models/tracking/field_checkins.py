@@ -1,29 +1,41 @@
-"""Check-ins from escorts' phones and field tablets over HTTP, with the device token.
+"""Check-ins from escorts' phones and field tablets over HTTP, with a device or a user token.
 
-A token issued by ``convoy device bind`` identifies one escort and one convoy: everything here
-acts on that convoy only, as that escort. The functions are what the JSON API in
-``flows.api.tracker`` calls (``POST /api/checkins``, ``GET /api/convoy``, ``GET /api/tasks``):
+A token issued by ``convoy device bind`` identifies one escort and one convoy: the device acts on
+that convoy only, as that escort. A user's token (``convoy users token``) acts as that user, with
+their role (``models.access.roles``): an escort on the convoys they escort, a coordinator on any.
+The functions are what the JSON API in ``flows.api.tracker`` calls (``POST /api/checkins``,
+``GET /api/convoy``, ``GET /api/tasks``):
 
-* ``device_for_token`` finds the device a bearer token belongs to. A bad token is an
-  ``AuthenticationError`` (401); a revoked device or a request naming another convoy is a
-  ``ForbiddenError`` (403).
-* ``field_checkin`` checks the request body strictly (unknown fields are refused, so a typo
-  cannot silently record "nobody absent") and records it with ``record_checkin`` (source
-  ``http``). Sent again with the same ``at``, the same report is not stored twice.
-* ``device_tasks`` gives tasks (and ``models.views.reports.convoy_status`` the convoy), never
+* ``caller_for_token`` finds who a bearer token belongs to. Credentials that do not authenticate
+  (none, unknown, expired, revoked — a revoked device too) are an ``AuthenticationError`` (401).
+* ``convoy_for`` is the convoy a request acts on; asking for a convoy the caller may not act on
+  (a device's other convoy, an escort's colleague's) is a ``ForbiddenError`` (403).
+* ``field_checkin`` checks the request body strictly (``CheckinRequest``; unknown fields are
+  refused, so a typo cannot silently record "nobody absent"; numbers finite, texts and lists
+  short) and records it with ``record_checkin`` (source ``http``). Sent again with the same
+  ``at``, the same report is not stored twice.
+* ``caller_tasks`` gives tasks (and ``models.views.reports.convoy_status`` the convoy), never
   personal data.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
+from models.access import actors
+from models.access.actors import Actor
+from models.access.roles import Role
+from models.access.users import TOKEN_PREFIX, actor_for, authenticate, check, escort_convoys
 from models.convoy.checkins import (
     PAYLOADS,
     Kind,
@@ -33,64 +45,140 @@ from models.convoy.checkins import (
     record_checkin,
     stored_payload,
 )
+from models.convoy.lifecycle import Stage
+from models.convoy.store import get_convoy
 from models.convoy.tables import CheckIn, Convoy, Escort
-from models.errors import AuthenticationError, ValidationError
+from models.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from models.geo.datums import to_wgs84
 from models.notify.escort_tasks import escort_tasks
-from models.tracking.devices import hash_token
-from models.tracking.fixes import parse_time
-from models.tracking.tables import Device
+from models.tracking.devices import hash_token, revoked_message
+from models.tracking.fixes import TELEMETRY, parse_time, shown
+from models.tracking.osmand import TimeValue, explain
 
 SOURCE = "http"
 _BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs")
+TEXT_LIMIT = 500  # characters of any text in a check-in
+LIST_LIMIT = 5000  # items of any list (a muster roll of a long train)
+CODE_LIMIT = 64
 
 
-class ForbiddenError(AuthenticationError):
-    """The caller proved who it is but may not do this (revoked device, another convoy)."""
+class ForbiddenError(PermissionDeniedError):
+    """The caller proved who it is but may not do this (another convoy, a role without the
+    right)."""
+
+
+class CheckinRequest(BaseModel):
+    """``POST /api/checkins``: one escort report; ``payload`` as ``convoy checkin`` takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind = Field(description="What is reported (the convoy checkin kinds).")
+    payload: dict[str, Any] = Field(
+        default_factory=dict,
+        description="By kind — muster: {absent: [seat], reason}; screening and "
+        "arrival_screening: {results: [{seat, temperature, retemperature, nat_result, "
+        "nat_time, health_code}], location}; depart: {absent, reason}; position: {lat, lon, "
+        "speed_kmh}; entry: {seats}; arrive: {missing, reason, location}; handoff: "
+        "{enterprise, received_by, seats, location}.",
+    )
+    at: TimeValue
+    convoy: str | None = Field(
+        None, max_length=CODE_LIMIT, description="The convoy (needed when the caller has several)."
+    )
+    crs: Literal["wgs84", "gcj02", "bd09"] | None = Field(
+        None, description="Datum of a position's lat/lon (stored in WGS-84)."
+    )
 
 
 # --- who is calling ---------------------------------------------------------------------------
 
 
-def device_for_token(session: Session, token: str, convoy: Any = None) -> Device:
-    """The active device whose token is ``token``; ``convoy``, when the request names one, must
-    be the convoy the device is bound to (see ``check_scope``)."""
+@dataclass(frozen=True)
+class Caller:
+    """Who a bearer token stands for: a device (its escort, its one convoy) or a user."""
+
+    actor: Actor
+    device_id: str | None = None
+    device_convoy_id: int | None = None
+
+    @property
+    def escort_id(self) -> int | None:
+        return self.actor.escort_id
+
+
+def caller_for_token(session: Session, token: str) -> Caller:
+    """The device or user whose token is ``token``; an ``AuthenticationError`` (401) for no
+    token, an unknown, expired or revoked one, and a revoked device or user."""
+    from models.tracking.tables import Device
+
     token = (token or "").strip()
     if not token:
         raise AuthenticationError(
-            "This request needs the device token in an 'Authorization: Bearer TOKEN' header; "
-            "'convoy device bind' prints it."
+            "This request needs a token in an 'Authorization: Bearer TOKEN' header: a device "
+            "token ('convoy device bind' prints it) or a user token ('convoy users token')."
         )
     found = (
         session.execute(select(Device).where(col(Device.token_hash) == hash_token(token)))
         .scalars()
         .first()
     )
+    if found is None and token.startswith(TOKEN_PREFIX):
+        return Caller(actor_for(authenticate(session, token)))
     if found is None:
         raise AuthenticationError(
-            "The device token is not valid (a device bound again gets a new token); ask for "
-            "the current one, printed by 'convoy device bind'."
+            "The token is not valid (a device bound again gets a new token); ask for the "
+            "current one: 'convoy device bind' prints a device's, 'convoy users token' a user's."
         )
     if not found.active:
-        raise ForbiddenError(
-            f"Device {found.device_id} has been revoked and may not report any more; ask a "
-            "coordinator to bind it again with 'convoy device bind'."
-        )
-    check_scope(session, found, convoy)
-    return found
+        raise AuthenticationError(revoked_message(found))
+    return Caller(
+        actors.device(found.device_id, found.escort_id),
+        device_id=found.device_id,
+        device_convoy_id=found.convoy_id,
+    )
 
 
-def check_scope(session: Session, device: Device, convoy: Any = None) -> Convoy:
-    """The convoy the device is bound to; a request naming another one is forbidden."""
-    bound = session.get(Convoy, device.convoy_id)
-    if bound is None:  # pragma: no cover - foreign key
-        raise ForbiddenError(f"Device {device.device_id} is bound to a convoy that is gone.")
-    if convoy not in (None, "") and str(convoy).strip() != bound.code:
-        raise ForbiddenError(
-            f"This device's token is for convoy {bound.code}, not {str(convoy).strip()}; bind "
-            "the device to that convoy with 'convoy device bind' to report for it."
-        )
-    return bound
+def convoy_for(session: Session, caller: Caller, convoy: Any, action: str) -> Convoy:
+    """The convoy a request acts on, after checking the caller may take ``action`` on it.
+
+    A device acts on its bound convoy (naming another one is forbidden); a user names the
+    convoy (``convoy``), except an escort with one active convoy, which is taken."""
+    named = str(convoy).strip() if convoy not in (None, "") else ""
+    if len(named) > CODE_LIMIT:
+        raise ValidationError(f"The convoy code {shown(named)} is longer than {CODE_LIMIT}.")
+    if caller.device_convoy_id is not None:
+        bound = session.get(Convoy, caller.device_convoy_id)
+        if bound is None:  # pragma: no cover - foreign key
+            raise ForbiddenError(f"Device {caller.device_id} is bound to a convoy that is gone.")
+        if named and named != bound.code:
+            raise ForbiddenError(
+                f"This device's token is for convoy {bound.code}, not {shown(named, quote=False)}; "
+                "bind "
+                "the device to that convoy with 'convoy device bind' to report for it."
+            )
+        target = bound
+    elif named:
+        target = get_convoy(session, named)
+    else:
+        target = _only_convoy(session, caller)
+    try:
+        check(session, caller.actor, action, convoy_id=target.id)
+    except PermissionDeniedError as exc:
+        raise ForbiddenError(str(exc)) from None
+    return target
+
+
+def _only_convoy(session: Session, caller: Caller) -> Convoy:
+    if caller.actor.role == Role.ESCORT.value:
+        ids = escort_convoys(session, caller.escort_id)
+        active = [
+            c
+            for c in (session.get(Convoy, i) for i in sorted(ids))
+            if c is not None and c.stage != Stage.CLOSED.value
+        ]
+        if len(active) == 1:
+            return active[0]
+    raise ValidationError('Name the convoy: add ?convoy=CODE (or "convoy" in the body).')
 
 
 # --- check-ins --------------------------------------------------------------------------------
@@ -119,16 +207,44 @@ def _refuse_unknown(kind: Kind, payload: Mapping[str, Any]) -> None:
                 )
 
 
+def _limits(value: Any, where: str, what: str, depth: int = 0) -> None:
+    """Refuse what no check-in holds: texts over ``TEXT_LIMIT``, lists over ``LIST_LIMIT``,
+    numbers that are not finite, true/false where the payload has only numbers and texts, and
+    nesting deeper than a screening result."""
+    at = f" at {where}" if where else ""
+    if depth > 4:
+        raise ValidationError(f"The {what} check-in is nested too deeply{at}.")
+    if isinstance(value, bool):
+        raise ValidationError(f"The {what} check-in has true or false{at}, not a number or text.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"The {what} check-in has a number that is not finite{at}.")
+    if isinstance(value, str) and len(value) > TEXT_LIMIT:
+        raise ValidationError(
+            f"The {what} check-in has a text longer than {TEXT_LIMIT} characters{at}."
+        )
+    if isinstance(value, list):
+        if len(value) > LIST_LIMIT:
+            raise ValidationError(
+                f"The {what} check-in has a list longer than {LIST_LIMIT} items{at}."
+            )
+        for n, item in enumerate(value):
+            _limits(item, f"{where}.{n}" if where else str(n), what, depth + 1)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _limits(item, f"{where}.{key}" if where else str(key), what, depth + 1)
+
+
 def _kind(value: Any) -> Kind:
+    kinds = ", ".join(k.value for k in Kind)
     if not isinstance(value, str) or not value.strip():
-        kinds = ", ".join(k.value for k in Kind)
         raise ValidationError(f"The check-in needs a 'kind': one of {kinds}.")
     text = value.strip().replace("-", "_")
     try:
         return Kind(text)
     except ValueError:
-        kinds = ", ".join(k.value for k in Kind)
-        raise ValidationError(f"{value!r} is not a kind of check-in; use one of {kinds}.") from None
+        raise ValidationError(
+            f"{shown(value)} is not a kind of check-in; use one of {kinds}."
+        ) from None
 
 
 def _at(value: Any, now: datetime, settings: Settings) -> datetime:
@@ -148,10 +264,16 @@ def _at(value: Any, now: datetime, settings: Settings) -> datetime:
 
 def _position(payload: dict[str, Any], crs: Any) -> dict[str, Any]:
     """A position given in GCJ-02 or BD-09 (Chinese map apps) is stored in WGS-84."""
+    speed = payload.get("speed_kmh")
+    low, high = next((lo, hi) for name, lo, hi in TELEMETRY if name == "speed_kmh")
+    if isinstance(speed, int | float) and not low <= speed <= high:
+        raise ValidationError(
+            f"The position check-in's speed_kmh {shown(speed)} is not from {low:g} to {high:g}."
+        )
     if crs in (None, "", "wgs84"):
         return payload
     if crs not in ("gcj02", "bd09"):
-        raise ValidationError(f"{crs!r} is not a datum; use wgs84, gcj02 or bd09.")
+        raise ValidationError(f"{shown(crs)} is not a datum; use wgs84, gcj02 or bd09.")
     report = PositionReport.model_validate(parse_payload(Kind.POSITION.value, payload))
     lat, lon = to_wgs84(report.lat, report.lon, "gcj02" if crs == "gcj02" else "bd09")
     return {**payload, "lat": lat, "lon": lon}
@@ -162,7 +284,7 @@ def _same_report(
     convoy: Convoy,
     kind: Kind,
     at: datetime,
-    escort_id: int,
+    escort_id: int | None,
     data: dict[str, Any],
 ) -> CheckIn | None:
     """An identical check-in already stored (a retry after a lost response)."""
@@ -171,7 +293,9 @@ def _same_report(
             col(CheckIn.convoy_id) == convoy.id,
             col(CheckIn.kind) == kind.value,
             col(CheckIn.at) == at,
-            col(CheckIn.escort_id) == escort_id,
+            col(CheckIn.escort_id) == escort_id
+            if escort_id is not None
+            else col(CheckIn.escort_id).is_(None),
             col(CheckIn.source) == SOURCE,
         )
     ).scalars()
@@ -180,23 +304,28 @@ def _same_report(
 
 def field_checkin(
     session: Session,
-    device: Device,
+    caller: Caller,
     body: Any,
     *,
     now: datetime,
+    convoy: str | None = None,
     settings: Settings | None = None,
-) -> tuple[CheckIn, bool]:
-    """Record the check-in ``body`` (``{"kind", "payload", "at"?, "convoy"?, "crs"?}``) for the
-    device's convoy as its escort. Returns the check-in and whether it is new: the same report
+) -> tuple[CheckIn, Convoy, bool]:
+    """Record the check-in ``body`` (``CheckinRequest``: ``{"kind", "payload", "at"?, "convoy"?,
+    "crs"?}``) as the caller (a device for its convoy as its escort; a user on the convoy named,
+    within their role). Returns the check-in, its convoy and whether it is new: the same report
     sent again with the same ``at`` returns the stored one."""
     settings = settings or get_settings()
     if not isinstance(body, Mapping):
         raise ValidationError('The request body must be a JSON object like {"kind": "depart"}.')
-    convoy = check_scope(session, device, body.get("convoy"))
+    named = body.get("convoy") or convoy
+    if convoy and body.get("convoy") and str(body["convoy"]).strip() != convoy.strip():
+        raise ValidationError("The body and the query name two different convoys.")
+    target = convoy_for(session, caller, named, "checkin.write")
     extra = sorted(set(body) - set(_BODY_FIELDS))
     if extra:
         raise ValidationError(
-            f"The check-in has no field {extra[0]!r}; send kind, payload and optionally at."
+            f"The check-in has no field {shown(extra[0])}; send kind, payload and optionally at."
         )
     kind = _kind(body.get("kind"))
     payload = body.get("payload")
@@ -206,21 +335,26 @@ def field_checkin(
         raise ValidationError(f"The {kind.value} check-in's 'payload' must be a JSON object.")
     payload = dict(payload)
     _refuse_unknown(kind, payload)
-    if body.get("crs") not in (None, "", "wgs84") and kind is not Kind.POSITION:
+    _limits(payload, "", kind.value)
+    try:
+        request = CheckinRequest.model_validate({**body, "kind": kind, "payload": payload})
+    except PydanticError as exc:
+        raise explain(exc, "The check-in") from None
+    if request.crs not in (None, "wgs84") and kind is not Kind.POSITION:
         raise ValidationError("'crs' applies to position check-ins only.")
     if kind is Kind.POSITION:
-        payload = _position(payload, body.get("crs"))
-    at = _at(body.get("at"), now, settings)
-    if body.get("at") not in (None, ""):
-        data = stored_payload(session, convoy, kind, parse_payload(kind.value, payload))
-        earlier = _same_report(session, convoy, kind, at, device.escort_id, data)
+        payload = _position(payload, request.crs)
+    at = _at(request.at, now, settings)
+    if request.at not in (None, ""):
+        data = stored_payload(session, target, kind, parse_payload(kind.value, payload))
+        earlier = _same_report(session, target, kind, at, caller.escort_id, data)
         if earlier is not None:
-            return earlier, False
-    escort = session.get(Escort, device.escort_id)
+            return earlier, target, False
+    escort = session.get(Escort, caller.escort_id) if caller.escort_id else None
     checkin = record_checkin(
-        session, convoy.code, kind.value, payload, at=at, escort=escort, source=SOURCE
+        session, target.code, kind.value, payload, at=at, escort=escort, source=SOURCE
     )
-    return checkin, True
+    return checkin, target, True
 
 
 def checkin_view(
@@ -239,26 +373,40 @@ def checkin_view(
 # --- what the escort sees ---------------------------------------------------------------------
 
 
-def device_tasks(
-    session: Session, device: Device, settings: Settings | None = None
+def caller_tasks(
+    session: Session, caller: Caller, convoy: Convoy, settings: Settings | None = None
 ) -> list[dict[str, Any]]:
-    """The escort's tasks on the device's convoy (none once it is closed), times in the display
-    time zone; passengers appear only as counts."""
+    """Tasks on ``convoy`` (none once it is closed): the caller's own when they are an escort
+    (or an escort's device), else those of every escort of the convoy; times in the display time
+    zone; passengers appear only as counts."""
+    from models.convoy.tables import Assignment
+
     settings = settings or get_settings()
-    escort = session.get(Escort, device.escort_id)
-    convoy = check_scope(session, device)
-    if escort is None:  # pragma: no cover - foreign key
-        return []
-    return [
-        {
-            "convoy": t.convoy,
-            "step": t.step,
-            "what": t.what,
-            "where": t.where,
-            "when": t.when.astimezone(settings.tz).isoformat() if t.when else None,
-            "status": t.status,
-            **t.details,
-        }
-        for t in escort_tasks(session, escort.badge, settings)
-        if t.convoy == convoy.code
-    ]
+    if caller.escort_id is not None:
+        escort_ids = [caller.escort_id]
+    else:
+        escort_ids = list(
+            session.execute(
+                select(col(Assignment.escort_id)).where(col(Assignment.convoy_id) == convoy.id)
+            ).scalars()
+        )
+    out: list[dict[str, Any]] = []
+    for escort_id in escort_ids:
+        escort = session.get(Escort, escort_id)
+        if escort is None:  # pragma: no cover - foreign key
+            continue
+        out += [
+            {
+                "convoy": t.convoy,
+                "escort": escort.badge,
+                "step": t.step,
+                "what": t.what,
+                "where": t.where,
+                "when": t.when.astimezone(settings.tz).isoformat() if t.when else None,
+                "status": t.status,
+                **t.details,
+            }
+            for t in escort_tasks(session, escort.badge, settings)
+            if t.convoy == convoy.code
+        ]
+    return out

@@ -232,12 +232,14 @@ def test_tokens_are_checked(
     assert r.status_code == 401
     # The token works for its own convoy (named or not).
     assert Client(server, token).get("/api/convoy", convoy=code).status_code == 200
-    # Revoked: refused; bound again: the old token stops, the new one works.
+    # Revoked: its credentials no longer authenticate (401, as for an expired user token);
+    # bound again: the old token stops, the new one works.
     with session_scope() as s:
         revoke_device(s, "tablet-01")
     r = Client(server, token).post("depart", {})
-    assert r.status_code == 403 and "has been revoked" in r.json()["error"]
+    assert r.status_code == 401 and "has been revoked" in r.json()["error"]
     with session_scope() as s:
+        assign_escort(s, get_convoy(s, "BUS-OTHER"), upsert_escort(s, "P7001"))
         _, new = bind_device(s, "tablet-01", "P7001", "BUS-OTHER")
     assert Client(server, token).get("/api/convoy").status_code == 401
     assert Client(server, new).get("/api/convoy").json()["code"] == "BUS-OTHER"

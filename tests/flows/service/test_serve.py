@@ -6,6 +6,7 @@ the whole trip; a second trigger attaches or is refused; the map artifact links 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -183,9 +184,13 @@ def test_a_served_convoy_is_one_flow_run_driven_by_check_ins(
 
         # The map artifact links to the HTTP API, which serves it.
         link = _artifacts(f"convoy-{code.lower()}")[f"convoy-{code.lower()}-map"]
-        assert f"http://127.0.0.1:{port}/files/maps/{code}.html" in link
-        page = httpx.get(f"http://127.0.0.1:{port}/files/maps/{code}.html", timeout=30)
+        # A signed link (a browser sends no token); without its signature: 401.
+        found = re.search(rf"http://127\.0\.0\.1:{port}/files/maps/{code}\.html\?sig=[\w.]+", link)
+        assert found, link
+        page = httpx.get(found[0], timeout=30)
         assert page.status_code == 200 and code in page.text
+        bare = httpx.get(f"http://127.0.0.1:{port}/files/maps/{code}.html", timeout=30)
+        assert bare.status_code == 401
 
         pids = service.descendants()
         assert pids
