@@ -47,9 +47,8 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, get_settings
-from flows.api import console
+from flows.api import console, files
 from flows.api.console.guard import MAX_UPLOAD_BYTES
-from flows.api import files
 from flows.api.guard import SECRET_PATHS, BodyLimit, install_error_handlers, load_json
 from flows.api.hardening import add_security_headers, redact_access_log
 from flows.api.schemas import (
