@@ -40,7 +40,7 @@ from models.permits.lifecycle import (
     step_state,
     survey_site,
 )
-from models.permits.queries import get_application, get_permit
+from models.permits.queries import get_application, get_permit, plates_label, plates_of
 from models.permits.records import permit_record
 
 __all__ = ["permit_flow", "save_permit_map"]
@@ -150,7 +150,7 @@ def save_permit_map(number: str, *, path: Path | None = None, mode: OfflineMode 
         route = app.route()
         site = (app.site_lat, app.site_lon)
         until = f" → {local_day(permit.valid_until, settings)}" if permit else ""
-        title = f"{app.number} {app.plate}{until}"
+        title = f"{app.number} {plates_label(plates_of(session, app))}{until}"
         site_name = app.site_name
     if len(route) < 2:
         route = [site, site]  # no waypoint recorded: the site alone
