@@ -229,6 +229,7 @@ def apply_for_permit(
     at = at_or_now(at)
     enterprise = _text(enterprise, "applicant enterprise")
     site_name = _text(site_name, "site name")
+    fleet = _vehicles(session, plate, vehicle_type, vehicles)
     phone = check_phone(contact_phone)
     start = valid_from or local_day(at, settings)
     if valid_until < start:
@@ -238,7 +239,6 @@ def apply_for_permit(
         )
     if valid_until < local_day(at, settings):
         raise ValidationError(f"The requested end date {valid_until} has already passed.")
-    fleet = _vehicles(session, plate, vehicle_type, vehicles)
     point = _point(lat, lon, crs, "site point")
     if point is None:
         query = (place or site_address or "").strip()

@@ -81,7 +81,13 @@ def test_bulk_extend_command(settings: Settings) -> None:
     code, out = invoke("extend", "--number", n, "--until", "2099-06-30", "--json")
     assert code == 0, out
     assert json.loads(out) == [
-        {"number": n, "plate": "浙B77777", "from": "2020-03-27", "to": "2099-06-30"}
+        {
+            "number": n,
+            "plate": "浙B77777",
+            "unit": "宁波建工集团有限公司",
+            "from": "2020-03-27",
+            "to": "2099-06-30",
+        }
     ]
     code, out = invoke("extend", "--expiring-within", "36500", "--until", "2099-06-30")
     assert code == 0 and "0 pass(es) extended" in out

@@ -30,7 +30,13 @@ def test_bulk_extension_is_one_idempotent_change(settings: Settings) -> None:
     with session_scope() as s:
         changed = extend_permits(s, date(2020, 4, 15), expiring_within_days=3, now=now)
     assert changed == [
-        {"number": soon, "plate": "浙B10001", "from": "2020-03-27", "to": "2020-04-15"}
+        {
+            "number": soon,
+            "plate": "浙B10001",
+            "unit": "宁波建工集团有限公司",
+            "from": "2020-03-27",
+            "to": "2020-04-15",
+        }
     ]
     with session_scope() as s:
         assert extend_permits(s, date(2020, 4, 15), expiring_within_days=3, now=now) == []
