@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from flows.sim.permit_scenario import build_permit_scenario
 from models.convoy.lifecycle import Mode
 from models.convoy.store import (
     ConvoySpec,
@@ -163,4 +164,5 @@ def build_demo(session: Session) -> list[str]:
         if convoy.stage == "planned":
             add_passengers(session, convoy, _people(c, region), actor="demo")
         codes.append(c.code)
+    build_permit_scenario(session, CAMPAIGN)  # the vehicle-pass afternoon (50 trucks)
     return codes
