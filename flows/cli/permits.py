@@ -628,13 +628,26 @@ def trip_show_command(
             help="Write the printable delivery list: FILE.html, FILE.xlsx or FILE.csv.",
         ),
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet",
+            help="Write it as html, xlsx or csv to var/output/permits/trips/NUMBER.EXT.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A trip's delivery list (phones masked); --out writes it to print or sign."""
+    """A trip's delivery list (phones masked); --sheet or --out writes it to print or sign."""
+    from config import get_settings
     from models.permits.trips import get_trip, trip_record, write_delivery_list
 
     with session_scope() as session:
         record = trip_record(session, get_trip(session, key))
+    if sheet is not None:
+        if sheet.lower() not in ("html", "xlsx", "csv"):
+            raise ValidationError(f"The sheet kind {sheet!r} is not html, xlsx or csv.")
+        folder = get_settings().output_dir / "permits" / "trips"
+        out = out or folder / f"{record['number']}.{sheet.lower()}"
     if out is not None:
         write_delivery_list(record, out)
     if json_out:
