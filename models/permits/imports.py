@@ -189,7 +189,7 @@ def _check_row(
         k = "delivered_to" if v["delivered_at"] else "delivered_at"
         problems.append(_p(k, "", "a delivery needs who received the pass and when",
                            "incomplete_delivery"))  # fmt: skip
-    if v["delivered_at"] and not v["pass_number"]:
+    if v["delivered_at"] and row.key and not v["pass_number"]:
         problems.append(_p("pass_number", "", "a delivered pass needs its number",
                            "missing_number"))  # fmt: skip
     if v["lat"] or v["lon"]:
@@ -334,7 +334,12 @@ def _judge(
                         _p(k, r.v[k], f"application {key} is for {first.v[k]} (row {first.n})",
                            "mixed_application")
                     )  # fmt: skip
-            if key in stored_apps:
+            if number and stored_passes.get(number, plate) != plate:
+                r.problems.append(
+                    _p("pass_number", number, f"this pass number is stored already for "
+                       f"{stored_passes[number] or 'another vehicle'}", "pass_conflict")
+                )  # fmt: skip
+            elif key in stored_apps:
                 if plate in stored_vehicles.get(stored_apps[key], set()) and (
                     not number or stored_passes.get(number) == plate
                 ):
@@ -345,8 +350,8 @@ def _judge(
                 )  # fmt: skip
             elif number in stored_passes:
                 r.problems.append(
-                    _p("pass_number", number, f"this pass number is stored already for "
-                       f"{stored_passes[number] or 'another vehicle'}", "pass_conflict")
+                    _p("pass_number", number, "this pass number is stored already under "
+                       "another application", "pass_conflict")
                 )  # fmt: skip
             elif plate in taken and not r.problems:
                 r.problems.append(
