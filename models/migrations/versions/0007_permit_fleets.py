@@ -65,22 +65,24 @@ def upgrade() -> None:
         "INSERT INTO permit_vehicle (application_id, seq, plate, vehicle_type, driver, "
         "driver_phone) SELECT id, 1, plate, vehicle_type, '', '' FROM permit_application"
     )
-    with op.batch_alter_table("permit_application", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "project", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default=""
-            )
-        )
-        batch_op.drop_index("ix_permit_application_plate")
-        batch_op.create_index(
-            batch_op.f("ix_permit_application_project"), ["project"], unique=False
-        )
-        batch_op.drop_column("plate")
-        batch_op.drop_column("vehicle_type")
-    with op.batch_alter_table("permit_application", schema=None) as batch_op:
-        batch_op.alter_column("project", server_default=None)
-
+    # Native ALTERs: SQLite cannot copy permit_application while other tables refer to it.
     dialect = op.get_bind().dialect.name
+    op.add_column(
+        "permit_application",
+        sa.Column("project", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default=""),
+    )
+    op.create_index(
+        op.f("ix_permit_application_project"), "permit_application", ["project"], unique=False
+    )
+    op.drop_index("ix_permit_application_plate", table_name="permit_application")
+    if dialect == "sqlite":  # ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35)
+        op.execute("ALTER TABLE permit_application DROP COLUMN plate")
+        op.execute("ALTER TABLE permit_application DROP COLUMN vehicle_type")
+    else:
+        op.drop_column("permit_application", "plate")
+        op.drop_column("permit_application", "vehicle_type")
+        op.alter_column("permit_application", "project", server_default=None)
+
     if dialect == "postgresql":
         op.drop_constraint("permit_application_id_key", "permit", type_="unique")
     with op.batch_alter_table("permit", schema=None, naming_convention=_NAMES) as batch_op:
@@ -113,19 +115,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_permit_application_id"))
         batch_op.drop_column("trip_id")
         batch_op.drop_column("vehicle_id")
-    with op.batch_alter_table("permit_application", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "plate", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default=""
-            )
-        )
-        batch_op.add_column(
-            sa.Column(
-                "vehicle_type",
-                sqlmodel.sql.sqltypes.AutoString(),
-                nullable=False,
-                server_default="",
-            )
+    for name in ("plate", "vehicle_type"):
+        op.add_column(
+            "permit_application",
+            sa.Column(name, sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default=""),
         )
     op.execute(
         "UPDATE permit_application SET plate = (SELECT v.plate FROM permit_vehicle v WHERE "
@@ -133,9 +126,11 @@ def downgrade() -> None:
         "v.vehicle_type FROM permit_vehicle v WHERE v.application_id = permit_application.id "
         "AND v.seq = 1)"
     )
-    with op.batch_alter_table("permit_application", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_permit_application_project"))
-        batch_op.drop_column("project")
-        batch_op.create_index("ix_permit_application_plate", ["plate"], unique=False)
+    op.drop_index(op.f("ix_permit_application_project"), table_name="permit_application")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE permit_application DROP COLUMN project")
+    else:
+        op.drop_column("permit_application", "project")
+    op.create_index("ix_permit_application_plate", "permit_application", ["plate"], unique=False)
     op.drop_table("permit_trip")
     op.drop_table("permit_vehicle")
