@@ -83,10 +83,17 @@ def upgrade() -> None:
         op.drop_column("permit_application", "vehicle_type")
         op.alter_column("permit_application", "project", server_default=None)
 
+    # An application may now have many passes: its one-pass constraint goes (when it is there).
+    one_pass = [
+        u
+        for u in sa.inspect(op.get_bind()).get_unique_constraints("permit")
+        if u["column_names"] == ["application_id"]
+    ]
     if dialect == "postgresql":
-        op.drop_constraint("permit_application_id_key", "permit", type_="unique")
+        for u in one_pass:
+            op.drop_constraint(str(u["name"]), "permit", type_="unique")
     with op.batch_alter_table("permit", schema=None, naming_convention=_NAMES) as batch_op:
-        if dialect != "postgresql":
+        if dialect != "postgresql" and one_pass:
             batch_op.drop_constraint("uq_permit_application_id", type_="unique")
         batch_op.add_column(sa.Column("vehicle_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("trip_id", sa.Integer(), nullable=True))
