@@ -145,18 +145,21 @@ def insert_applications(
             for i, a in enumerate(apps)
         ]
     )
-    ids = _ids_by_number(conn, temp, token)
+    ids = _ids_by_number(conn, temp)
     app_ids = [ids[n] for n in temp]
     renumber = [
         {"b_id": app_ids[i], "b_number": application_number(a.applied_at, app_ids[i], settings)}
         for i, a in enumerate(apps)
         if not a.number
     ]
-    if renumber:
-        conn.execute(
-            update(_A).where(_A.c.id == bindparam("b_id")).values(number=bindparam("b_number")),
-            renumber,
-        )
+    if renumber:  # one compiled UPDATE through the DBAPI's executemany
+        stmt = update(_A).where(_A.c.id == bindparam("b_id")).values(number=bindparam("b_number"))
+        compiled = stmt.compile(dialect=conn.dialect)
+        if compiled.positional:
+            order = list(compiled.positiontup or [])
+            conn.exec_driver_sql(str(compiled), [tuple(r[k] for k in order) for r in renumber])
+        else:
+            conn.exec_driver_sql(str(compiled), renumber)
     numbers = [a.number or application_number(a.applied_at, app_ids[i], settings)
                for i, a in enumerate(apps)]  # fmt: skip
     _BulkInsert(conn, _V, _VEHICLE_COLUMNS).run(
@@ -216,19 +219,13 @@ def insert_applications(
     return numbers
 
 
-def _ids_by_number(conn: Any, numbers: list[str], token: str) -> dict[str, int]:
-    out: dict[str, int] = dict(
-        conn.execute(
-            select(_A.c.number, _A.c.id).where(  # an index range: token + digits
-                _A.c.number >= token, _A.c.number < f"{token}~"
-            )
-        ).all()
-    )
-    given = [n for n in numbers if not n.startswith(token)]
-    for i in range(0, len(given), 500):
+def _ids_by_number(conn: Any, numbers: list[str]) -> dict[str, int]:
+    """The ids of the applications just written, by their (temporary) numbers."""
+    out: dict[str, int] = {}
+    for i in range(0, len(numbers), 500):
         out.update(
             conn.execute(
-                select(_A.c.number, _A.c.id).where(_A.c.number.in_(given[i : i + 500]))
+                select(_A.c.number, _A.c.id).where(_A.c.number.in_(numbers[i : i + 500]))
             ).all()
         )
     return out

@@ -141,6 +141,8 @@ class Vehicle:
 
 def check_phone(value: object, what: str = "contact phone") -> str:
     """A mainland mobile (normalised), or '' when none is given."""
+    if not value:
+        return ""
     phone = normalise_phone(value)
     if phone and not is_mobile(phone):
         raise ValidationError(

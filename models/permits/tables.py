@@ -65,7 +65,7 @@ class PermitVehicle(SQLModel, table=True):
         UniqueConstraint("application_id", "plate"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    application_id: int = Field(foreign_key="permit_application.id", index=True)
+    application_id: int = Field(foreign_key="permit_application.id")  # indexed by the unique
     seq: int
     plate: str = Field(index=True)
     vehicle_type: str

@@ -41,9 +41,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("application_id", "seq"),
     )
     with op.batch_alter_table("permit_vehicle", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_permit_vehicle_application_id"), ["application_id"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_permit_vehicle_plate"), ["plate"], unique=False)
     op.create_table(
         "permit_trip",
