@@ -2,10 +2,13 @@
 
 ``register(app)`` adds the ``permit`` sub-app to the ``convoy`` command:
 
-* ``apply`` (file an application), ``survey ID --ok/--reject --note``, ``route ID --via …``,
-  ``issue ID``, ``deliver ID --to NAME``: the permit officer's steps;
+* ``apply`` (one truck, or a fleet: ``--plate`` repeated or ``--fleet FILE``),
+  ``survey ID --ok/--reject --note``, ``route ID --via …``, ``issue ID`` (one pass per
+  vehicle), ``deliver ID --to NAME``: the permit officer's steps;
 * ``run ID [--max-wait S]``: the application's flow (waits for those steps, writes the map);
-* ``list``, ``show ID``, ``stats`` (same-day service), ``extend`` (bulk extension).
+* ``list``, ``show ID``, ``stats`` (same-day service), ``extend`` (bulk extension: expiring,
+  listed, by unit or project, the emergency policy; ``--dry-run``), ``import FILE``;
+* ``project list``; ``trip plan/list/show/deliver``: delivery trips by major project.
 
 Thin: every command calls one function of ``models.permits`` (or the flow) and turns its errors
 into one red line and exit code 1. ID is the application number (``TX-20200220-0001``) or its
