@@ -401,6 +401,17 @@ def show_command(key: IdArg, json_out: JsonOpt = False) -> None:
     if r["valid_until"]:
         delivered = f"{r['delivered_at'] or '—'} {r['delivered_to']}"
         console.print(f"valid {r['valid_from']} – {r['valid_until']}; delivered {delivered}")
+    if len(r["passes"]) > 1:
+        passes = Table(
+            "pass", "plate", "type", "status", "valid until", "received by", "at", "trip"
+        )
+        for p in r["passes"]:
+            passes.add_row(p["number"], p["plate"], p["vehicle_type"], p["status"],
+                           p["valid_until"], p["delivered_to"] or "—", p["delivered_at"] or "—",
+                           p["trip"] or "—")  # fmt: skip
+        console.print(passes)
+    elif len(r["vehicles"]) > 1:
+        console.print("vehicles " + ", ".join(v["plate"] for v in r["vehicles"]), highlight=False)
     t = Table("at", "step", "from → to", "by", "note")
     for e in r["events"]:
         t.add_row(e["at"], e["kind"], f"{e['from'] or '—'} → {e['to']}", e["actor"], e["note"])
