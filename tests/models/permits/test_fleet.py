@@ -8,6 +8,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from config import Settings
@@ -143,3 +146,32 @@ def test_fleet_mistakes_are_one_sentence(settings: Settings) -> None:
         file([Vehicle("浙B12345")])
     with pytest.raises(ValidationError, match="driver's phone of 浙B12345"):
         file([Vehicle("浙B12345", "渣土车", "张", "12345")])
+
+
+_CELLS = st.one_of(
+    st.sampled_from(["浙B12345", "浙BD12345", "粤B12345F", "浙B1234挂", "浙BI2345", "B12345",
+                     "浙b·54321", "", "浙B123456789", "=cmd()", "13812345678"]),
+    st.text(max_size=10),
+)  # fmt: skip
+
+
+@settings_(max_examples=30, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(st.lists(st.tuples(_CELLS, st.sampled_from(["渣土车", ""]), _CELLS), max_size=12))
+def test_every_row_of_a_fleet_list_is_a_vehicle_or_reported(
+    settings: Settings, tmp_path: Path, rows: list[tuple[str, str, str]]
+) -> None:
+    path = tmp_path / "fleet.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["车牌号", "车辆类型", "联系电话"])
+        w.writerows(rows)
+    try:
+        with session_scope() as s:
+            vehicles, report = read_fleet(s, path)
+    except ValidationError as exc:  # a file with no vehicle rows at all, in one sentence
+        assert "no vehicle rows" in str(exc) or "cannot be read" in str(exc)
+        return
+    assert len(vehicles) + report.rejected == report.read
+    assert len({v.plate for v in vehicles}) == len(vehicles)
+    assert {n for n, _ in report.problems} <= set(range(2, report.read + 2 + len(rows)))
