@@ -343,13 +343,14 @@ def run_command(
 def list_command(
     status: Annotated[str | None, typer.Option(help="Only this stored status.")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    project: Annotated[str | None, typer.Option(help="Only this major project.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List vehicle-pass applications (phones masked)."""
     with session_scope() as session:
         rows = [
             permit_record(session, a)
-            for a in list_applications(session, status=status, campaign=campaign)
+            for a in list_applications(session, status=status, campaign=campaign, project=project)
         ]
     if json_out:
         print_json(rows)

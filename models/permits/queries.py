@@ -94,9 +94,15 @@ def plates_label(plates: list[str]) -> str:
 
 
 def list_applications(
-    session: Session, *, status: str | None = None, campaign: str | None = None
+    session: Session,
+    *,
+    status: str | None = None,
+    campaign: str | None = None,
+    project: str | None = None,
 ) -> list[PermitApplication]:
     stmt = select(PermitApplication).order_by(col(PermitApplication.id))
+    if project:
+        stmt = stmt.where(col(PermitApplication.project) == project.strip())
     if status:
         stmt = stmt.where(col(PermitApplication.status) == status)
     if campaign:
