@@ -267,7 +267,7 @@ def apply_for_permit(
     )
     session.add(app)
     session.flush()
-    app.number = application_number(at, app.id or 0, settings)
+    app.number = _free_number(session, application_number(at, app.id or 0, settings))
     for seq, v in enumerate(fleet, start=1):
         session.add(
             PermitVehicle(
@@ -289,6 +289,19 @@ def apply_for_permit(
 def application_number(at: datetime, id_: int, settings: Settings | None = None) -> str:
     """``TX-YYYYMMDD-NNNN``: the local day of filing and the application's id."""
     return f"TX-{local_day(at, settings):%Y%m%d}-{id_:04d}"
+
+
+def _free_number(session: Session, number: str) -> str:
+    """``number``, or ``number-A``, ``-B`` … when an imported application holds it already."""
+    taken = set(
+        session.execute(
+            select(col(PermitApplication.number)).where(
+                col(PermitApplication.number).startswith(number)
+            )
+        ).scalars()
+    )
+    suffixes = ["", *(f"-{c}" for c in "ABCDEFGHJKLMNPQRSTUVWXYZ")]
+    return next((number + s for s in suffixes if number + s not in taken), f"{number}-Z9")
 
 
 def pass_number(app_number: str, seq: int, fleet_size: int) -> str:

@@ -132,3 +132,12 @@ def test_anything_else_is_not_a_date(text: str) -> None:
     when = parse_when(text, SHANGHAI)
     assert when is None or isinstance(when, datetime)
     assert parse_when("2020-02-30", SHANGHAI) is None and parse_when("31/03/2020", SHANGHAI) is None
+
+
+def test_a_new_application_never_takes_an_imported_number(
+    settings: Settings, tmp_path: Path
+) -> None:
+    row = _row("", "TX-20200220-0002", "浙B73001")  # the number the next one would get (id 2)
+    with session_scope() as s:
+        import_passes(s, _write(tmp_path / "one.csv", [row]))
+    assert apply("浙B73002") == "TX-20200220-0002-A"
