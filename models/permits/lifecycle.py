@@ -292,16 +292,23 @@ def application_number(at: datetime, id_: int, settings: Settings | None = None)
 
 
 def _free_number(session: Session, number: str) -> str:
-    """``number``, or ``number-A``, ``-B`` … when an imported application holds it already."""
-    taken = set(
-        session.execute(
+    """``number``, or ``number-A``, ``-B`` … when an imported application or pass holds it (or
+    a pass number the application's passes would get) already."""
+    taken = [
+        *session.execute(
             select(col(PermitApplication.number)).where(
                 col(PermitApplication.number).startswith(number)
             )
-        ).scalars()
-    )
-    suffixes = ["", *(f"-{c}" for c in "ABCDEFGHJKLMNPQRSTUVWXYZ")]
-    return next((number + s for s in suffixes if number + s not in taken), f"{number}-Z9")
+        ).scalars(),
+        *session.execute(
+            select(col(Permit.number)).where(col(Permit.number).startswith(number))
+        ).scalars(),
+    ]
+    for suffix in ["", *(f"-{c}" for c in "ABCDEFGHJKLMNPQRSTUVWXYZ")]:
+        candidate = number + suffix
+        if not any(t == candidate or t.startswith(f"{candidate}-0") for t in taken):
+            return candidate
+    raise ValidationError(f"The application number {number} and its variants are all taken.")
 
 
 def pass_number(app_number: str, seq: int, fleet_size: int) -> str:
