@@ -24,6 +24,7 @@ from models.intake.identity import echo, is_mobile, mask_phone, normalise_phone
 from models.intake.manifest import FIX_COLUMNS, Problem
 from models.intake.reports import ReportFiles
 from models.intake.sheets import Columns, Table, blank, open_table
+from models.labels import labels
 from models.permits.lifecycle import Vehicle, open_plates
 from models.permits.plates import normalise_plate, plate_problem
 
@@ -35,8 +36,8 @@ FLEET_HEADERS: dict[str, tuple[str, ...]] = {
         "driver_phone", "phone", "联系电话", "电话", "手机", "手机号", "驾驶员电话", "司机电话",
     ),
 }  # fmt: skip
-FLEET_LABELS = {"plate": "车牌号", "vehicle_type": "车辆类型", "driver": "驾驶员",
-                "driver_phone": "联系电话"}  # fmt: skip
+# The columns as report files name them: the sheets' language (models.labels.PERMITS).
+FLEET_LABELS = {k: labels("permits", "zh-CN")[k] for k in FLEET_HEADERS}
 FLEET = Columns("fleet list", FLEET_HEADERS, ("plate",), FLEET_LABELS, ignored=FIX_COLUMNS)
 
 
@@ -90,7 +91,7 @@ def plate_check(raw: str) -> tuple[str, Problem | None]:
     plate = normalise_plate(raw)
     reason = plate_problem(plate)
     if reason:
-        return plate, Problem("车牌号", echo(raw), reason, "bad_plate")
+        return plate, Problem(FLEET_LABELS["plate"], echo(raw), reason, "bad_plate")
     return plate, None
 
 
@@ -133,7 +134,8 @@ def read_fleet(
                     problems.append(bad)
                 elif plate in first_row:
                     problems.append(
-                        Problem("车牌号", plate, f"this plate is already on row {first_row[plate]}",
+                        Problem(FLEET_LABELS["plate"], plate,
+                                f"this plate is already on row {first_row[plate]}",
                                 "duplicate_plate")
                     )  # fmt: skip
                 else:
@@ -141,10 +143,13 @@ def read_fleet(
                 kind = cell(table, cells, "vehicle_type") or default_type.strip()
                 if not kind:
                     problems.append(
-                        Problem("车辆类型", "", "the vehicle type is required (or give a default "
+                        Problem(FLEET_LABELS["vehicle_type"], "",
+                                "the vehicle type is required (or give a default "
                                 "type with --vehicle-type)", "missing_type")
                     )  # fmt: skip
-                phone, bad = phone_check(cell(table, cells, "driver_phone"), "联系电话")
+                phone, bad = phone_check(
+                    cell(table, cells, "driver_phone"), FLEET_LABELS["driver_phone"]
+                )
                 if bad:
                     problems.append(bad)
                 v = Vehicle(plate, kind, cell(table, cells, "driver"), phone)
@@ -158,7 +163,8 @@ def read_fleet(
             for n, cells, v, problems in rows:
                 if v.plate in taken and not problems:
                     problems.append(
-                        Problem("车牌号", v.plate, f"this truck already has an open application "
+                        Problem(FLEET_LABELS["plate"], v.plate,
+                                "this truck already has an open application "
                                 f"({taken[v.plate]})", "open_application")
                     )  # fmt: skip
                 if problems:

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from config import Settings
+from config import Settings, get_settings
 from models.errors import NotFoundError, ValidationError
 from models.intake.identity import mask_phone
-from models.labels import local_time
+from models.labels import labels, local_time
 from models.permits.days import at_or_now, local_day
 from models.permits.lifecycle import deliver_passes
 from models.permits.tables import (
@@ -32,8 +32,8 @@ from models.permits.tables import (
     PermitVehicle,
 )
 
-LIST_COLUMNS = ("序号", "通行证编号", "车牌号", "车辆类型", "申请单位", "工地", "有效期至",
-                "签收人", "签收时间")  # fmt: skip
+LIST_KEYS = ("seq", "number", "plate", "vehicle_type", "unit", "site", "valid_until",
+             "delivered_to", "delivered_at")  # fmt: skip
 
 
 def get_trip(session: Session, key: str | int) -> PermitTrip:
@@ -256,41 +256,52 @@ def list_trips(session: Session, project: str | None = None) -> list[PermitTrip]
 
 
 def _cells(r: dict[str, Any]) -> list[Any]:
-    return [r["seq"], r["number"], r["plate"], r["vehicle_type"], r["unit"], r["site"],
-            r["valid_until"], r["delivered_to"], r["delivered_at"]]  # fmt: skip
+    return [r[k] for k in LIST_KEYS]
 
 
-def write_delivery_list(record: dict[str, Any], path: Path) -> Path:
-    """Write a trip's delivery list (``trip_record``) as .html (printable), .xlsx or .csv."""
+def write_delivery_list(
+    record: dict[str, Any], path: Path, settings: Settings | None = None
+) -> Path:
+    """Write a trip's delivery list (``trip_record``) as .html (printable), .xlsx or .csv, in
+    the display locale (``settings.locale``, zh-CN by default)."""
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".html", ".htm"):
+        raise ValidationError(f"The delivery list {path.name} must end in .html, .xlsx or .csv.")
+    text = labels("permits", (settings or get_settings()).locale)
+    columns = [text[k] for k in LIST_KEYS]
     path.parent.mkdir(parents=True, exist_ok=True)
-    title = f"通行证送达清单 {record['number']} · {record['project']}"
+    title = text["list_title"].format(number=record["number"], project=record["project"])
     if suffix == ".csv":
         with path.open("w", newline="", encoding="utf-8-sig") as fh:
             w = csv.writer(fh)
-            w.writerow(LIST_COLUMNS)
+            w.writerow(columns)
             w.writerows(_cells(r) for r in record["list"])
     elif suffix == ".xlsx":
         from openpyxl import Workbook
 
         wb = Workbook()
         ws = wb.active
-        ws.title = "送达清单"
+        ws.title = text["sheet"]
         ws.append([title])
-        ws.append(LIST_COLUMNS)
+        ws.append(columns)
         for r in record["list"]:
             ws.append(_cells(r))
         wb.save(path)
-    elif suffix in (".html", ".htm"):
+    else:
         e = html.escape
-        head = "".join(f"<th>{e(c)}</th>" for c in LIST_COLUMNS)
+        head = "".join(f"<th>{e(c)}</th>" for c in columns)
+        info = text["list_info"].format(
+            at=record["planned_at"], officer=record["officer"] or "—",
+            passes=record["passes"], delivered=record["delivered"],
+        )  # fmt: skip
+        lang = (settings or get_settings()).locale
         body = "\n".join(
             "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in _cells(r)) + "</tr>"
             for r in record["list"]
         )
         path.write_text(
             f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>
+<html lang="{e(lang)}"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.5cm; }}
 table {{ border-collapse: collapse; width: 100%; }}
@@ -299,16 +310,13 @@ td:nth-last-child(-n+2) {{ min-width: 7em; }}
 @media print {{ body {{ margin: 0; }} tr {{ page-break-inside: avoid; }} }}
 </style></head><body>
 <h1>{e(title)}</h1>
-<p>计划出发 {e(record["planned_at"])} · 送达民警 {e(record["officer"] or "—")} ·
-通行证 {record["passes"]} 张，已签收 {record["delivered"]} 张</p>
+<p>{e(info)}</p>
 <table class="convoy-delivery-list"><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table>
-<p>送达民警签字：__________　　日期：__________</p>
+<p>{e(text["signature"])}</p>
 </body></html>
 """,
             encoding="utf-8",
         )
-    else:
-        raise ValidationError(f"The delivery list {path.name} must end in .html, .xlsx or .csv.")
     return path
