@@ -497,11 +497,14 @@ def deliver_permit(
     at: datetime | None = None,
     actor: str = "",
 ) -> list[Permit]:
-    """Record the door-to-door delivery of every pass of an issued application to ``to``."""
+    """Record the door-to-door delivery to ``to`` of every pass of an issued application, or
+    of the one pass ``key`` names (``TX-…-NNNN-007``)."""
     app = get_application(session, key)
     _require(app, frozenset({PermitStatus.ISSUED}), "delivered")
     _text(to, "name of whoever received the pass")
-    return deliver_passes(session, get_permits(session, app), to=to, at=at, actor=actor)
+    permits = get_permits(session, app)
+    one = [p for p in permits if p.number == str(key).strip().upper() != app.number]
+    return deliver_passes(session, one or permits, to=to, at=at, actor=actor)
 
 
 def reject_application(

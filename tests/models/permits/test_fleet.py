@@ -17,7 +17,7 @@ from config import Settings
 from models.db import session_scope
 from models.errors import ValidationError
 from models.permits.fleet import read_fleet
-from models.permits.lifecycle import Vehicle, apply_for_permit, issue_permit
+from models.permits.lifecycle import Vehicle, apply_for_permit, deliver_permit, issue_permit
 from models.permits.queries import get_application, get_permits, get_vehicles
 from models.permits.records import permit_record
 from tests.models.permits.conftest import T0, apply, through
@@ -128,6 +128,12 @@ def test_one_application_gets_one_numbered_pass_per_vehicle(settings: Settings) 
     # a plate of an open fleet application cannot be applied for again
     with pytest.raises(ValidationError, match="浙B40003 already has an open application"):
         apply("浙B40003")
+    with session_scope() as s:  # one pass handed over by its number; the others wait
+        app = get_application(s, number)
+        done = deliver_permit(s, f"{number}-007", to="王经理", at=T0 + timedelta(hours=6))
+        assert [p.number for p in done] == [f"{number}-007"] and app.status == "issued"
+        done = deliver_permit(s, number, to="李经理", at=T0 + timedelta(hours=7))
+        assert len(done) == 11 and app.status == "delivered"
 
 
 def test_fleet_mistakes_are_one_sentence(settings: Settings) -> None:
