@@ -286,9 +286,16 @@ def issue_batch(
     seen: set[str] = set()
     apps: list[NewApplication] = []
     for u in units:
+        if not u.enterprise.strip() or not u.site_name.strip():
+            raise ValidationError("Every unit of a batch needs its enterprise and its site.")
         fleet = _checked(u.vehicles, seen)
-        if u.valid_until < today:
-            raise ValidationError(f"The requested end date {u.valid_until} has already passed.")
+        if not fleet:
+            raise ValidationError(f"{u.enterprise}: an application needs at least one vehicle.")
+        if day_end(u.valid_until, settings) < issued_at:
+            raise ValidationError(
+                f"{u.enterprise}: the validity would have ended on {u.valid_until}, before the "
+                "passes are issued; give a later end date."
+            )
         if u.lat is not None and u.lon is not None:
             lat, lon = u.lat, u.lon
         else:
