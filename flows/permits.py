@@ -13,6 +13,7 @@ there. Once the pass is issued the flow writes its route map (offline HTML under
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, State
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from config import get_settings
 from flows.convoy import artifact_key
@@ -40,7 +42,7 @@ from models.permits.lifecycle import (
     step_state,
     survey_site,
 )
-from models.permits.queries import get_application, get_permit
+from models.permits.queries import get_application, get_permit, plates_label, plates_of
 from models.permits.records import permit_record
 
 __all__ = ["permit_flow", "save_permit_map"]
@@ -139,18 +141,25 @@ def _need(number: str, step: str) -> Need:
     return Need(INPUTS[step], f"{number}: {REASONS[step]}", pause_key(step, number, 0))
 
 
-def save_permit_map(number: str, *, path: Path | None = None, mode: OfflineMode = "folder") -> Path:
+def save_permit_map(
+    number: str,
+    *,
+    path: Path | None = None,
+    mode: OfflineMode = "folder",
+    session: Session | None = None,
+) -> Path:
     """Write the route map of an issued pass (offline HTML) into
     ``output_dir/permits/NUMBER.html`` or ``path``; returns the file. The map shows the
-    number, plate, validity, route and site, never the contact or the phone."""
+    number, plates, validity, route and site, never the contact or the phone. ``session``:
+    read it in the caller's transaction (default: a session of its own)."""
     settings = get_settings()
-    with session_scope() as session:
-        app = get_application(session, number)
-        permit = get_permit(session, app)
+    with nullcontext(session) if session is not None else session_scope() as s:
+        app = get_application(s, number)
+        permit = get_permit(s, app)
         route = app.route()
         site = (app.site_lat, app.site_lon)
         until = f" → {local_day(permit.valid_until, settings)}" if permit else ""
-        title = f"{app.number} {app.plate}{until}"
+        title = f"{app.number} {plates_label(plates_of(s, app))}{until}"
         site_name = app.site_name
     if len(route) < 2:
         route = [site, site]  # no waypoint recorded: the site alone

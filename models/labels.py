@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_KINDS", "COLUMNS", "CONSOLE", "DESK", "DOMAINS", "FALLBACK", "LOCALES", "MAPS",
-    "MESSAGES", "MODES", "STAGES", "Locale", "is_locale", "label", "labels", "local_time",
+    "MESSAGES", "MODES", "PERMITS", "STAGES", "Locale", "is_locale", "label", "labels",
+    "local_time",
 ]  # fmt: skip
 
 Locale = Literal["zh-CN", "en"]
@@ -808,9 +809,32 @@ CONSOLE: dict[str, dict[str, str]] = {
 }  # fmt: skip
 """The coordinators' console and the managers' view (``flows/api/console``)."""
 
+# --------------------------------------------------------------------------- vehicle passes
+
+PERMITS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "seq": "序号", "number": "通行证编号", "plate": "车牌号", "vehicle_type": "车辆类型",
+        "driver": "驾驶员", "driver_phone": "联系电话", "unit": "申请单位", "site": "工地",
+        "valid_until": "有效期至", "delivered_to": "签收人", "delivered_at": "签收时间",
+        "sheet": "送达清单", "list_title": "通行证送达清单 {number} · {project}",
+        "list_info": "计划出发 {at} · 送达民警 {officer} · 通行证 {passes} 张，"
+                     "已签收 {delivered} 张",
+        "signature": "送达民警签字：__________　　日期：__________",
+    },
+    "en": {
+        "seq": "no.", "number": "pass number", "plate": "plate", "vehicle_type": "vehicle type",
+        "driver": "driver", "driver_phone": "phone", "unit": "unit", "site": "site",
+        "valid_until": "valid until", "delivered_to": "received by", "delivered_at": "received at",
+        "sheet": "delivery list", "list_title": "Vehicle-pass delivery list {number} · {project}",
+        "list_info": "Leaves {at} · officer {officer} · {passes} passes, {delivered} received",
+        "signature": "Officer's signature: __________    Date: __________",
+    },
+}  # fmt: skip
+"""Vehicle passes: the columns of fleet lists and delivery lists, the delivery list's texts."""
+
 DOMAINS: dict[str, Mapping[str, Mapping[str, str]]] = {
     "maps": MAPS, "stages": STAGES, "modes": MODES, "alert_kinds": ALERT_KINDS,
-    "columns": COLUMNS, "desk": DESK, "console": CONSOLE,
+    "columns": COLUMNS, "desk": DESK, "console": CONSOLE, "permits": PERMITS,
 }  # fmt: skip
 """Every domain's table by name (the ``domain`` argument of :func:`label`)."""
 

@@ -436,6 +436,7 @@ def _report_figures(campaign: str | None, json_out: bool = False) -> None:
     modes = ", ".join(f"{m} {n}" for m, n in sorted(f["trips_by_mode"].items()))
     t.add_row("trips by mode", modes or "—")
     t.add_row("vehicle passes issued", str(f["passes_issued"]))
+    t.add_row("units served with passes", str(f.get("units_served", 0)))
     rate = f["passes_same_day_rate"]
     t.add_row("passes delivered the same day", "—" if rate is None else f"{rate:.0%}")
     _desk_rows(t, f["desk"])

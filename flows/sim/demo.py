@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from flows.sim.desk_scenario import build_desk_scenario
+from flows.sim.permit_scenario import build_permit_scenario
 from models.convoy.lifecycle import Mode
 from models.convoy.store import (
     ConvoySpec,
@@ -165,4 +166,5 @@ def build_demo(session: Session) -> list[str]:
             add_passengers(session, convoy, _people(c, region), actor="demo")
         codes.append(c.code)
     build_desk_scenario(session, CAMPAIGN, [e[0] for e in ENTERPRISES], SHANGHAI)  # issue 16
+    build_permit_scenario(session, CAMPAIGN)  # the vehicle-pass afternoon (50 trucks)
     return codes

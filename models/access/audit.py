@@ -116,6 +116,8 @@ AUDITED: dict[str, Audited] = {
     ),
     "permit_application": Audited("permit", "permit.write", key="number"),
     "permit": Audited("permit", "permit.write", marks=(("valid_until", "extended"),)),
+    "permit_vehicle": Audited("permit vehicle", "permit.write"),
+    "permit_trip": Audited("permit trip", "permit.write", key="number"),
     "user_account": Audited("user", "user.write", key="name"),
     "user_token": Audited("token", "user.write"),
 }  # fmt: skip
@@ -133,6 +135,7 @@ _MASKS: dict[str, Any] = {
     "id_number": mask_id,
     "phone": mask_phone,
     "contact_phone": mask_phone,
+    "driver_phone": mask_phone,
     "notify_url": _mask_urls,
     "token_hash": lambda _v: "***",
 }

@@ -34,8 +34,14 @@ from models.intake.identity import is_mobile, mask_phone, normalise_phone
 from models.labels import local_time
 from models.permits.days import at_or_now, day_end, day_start, local_day
 from models.permits.plates import validate_plate
-from models.permits.queries import get_application, get_permit, last_event
-from models.permits.tables import Permit, PermitApplication, PermitEvent, PermitStatus
+from models.permits.queries import get_application, get_permits, get_vehicles, last_event
+from models.permits.tables import (
+    Permit,
+    PermitApplication,
+    PermitEvent,
+    PermitStatus,
+    PermitVehicle,
+)
 
 _CHAIN: tuple[PermitStatus, ...] = (
     PermitStatus.APPLIED,
@@ -123,14 +129,87 @@ def _point(lat: float | None, lon: float | None, crs: str, what: str) -> tuple[f
     return to_wgs84(lat, lon, datum)
 
 
+@dataclass(frozen=True)
+class Vehicle:
+    """One vehicle of an application: its plate and type, and optionally the driver."""
+
+    plate: str
+    vehicle_type: str = ""
+    driver: str = ""
+    driver_phone: str = ""
+
+
+def check_phone(value: object, what: str = "contact phone") -> str:
+    """A mainland mobile (normalised), or '' when none is given."""
+    if not value:
+        return ""
+    phone = normalise_phone(value)
+    if phone and not is_mobile(phone):
+        raise ValidationError(
+            f"The {what} {mask_phone(phone)} is not a mainland mobile number "
+            "(11 digits starting 13–19)."
+        )
+    return phone
+
+
+def open_plates(session: Session, plates: Sequence[str]) -> dict[str, str]:
+    """Plates among ``plates`` already on an open application → that application's number."""
+    found: dict[str, str] = {}
+    wanted = list(dict.fromkeys(plates))
+    for i in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(col(PermitVehicle.plate), col(PermitApplication.number))
+            .join(PermitApplication, col(PermitApplication.id) == col(PermitVehicle.application_id))
+            .where(
+                col(PermitVehicle.plate).in_(wanted[i : i + 500]),
+                col(PermitApplication.status).in_([s.value for s in OPEN_STATUSES]),
+            )
+        ).all()
+        found.update({plate: number for plate, number in rows})
+    return found
+
+
+def _vehicles(
+    session: Session, plate: str | None, vehicle_type: str, vehicles: Sequence[Vehicle]
+) -> list[Vehicle]:
+    given = list(vehicles)
+    if plate:
+        given.insert(0, Vehicle(plate, vehicle_type))
+    if not given:
+        raise ValidationError("An application needs at least one vehicle (a plate number).")
+    out: list[Vehicle] = []
+    seen: set[str] = set()
+    for v in given:
+        p = validate_plate(v.plate)
+        if p in seen:
+            raise ValidationError(f"The plate {p} is given twice; each vehicle once.")
+        seen.add(p)
+        kind = (v.vehicle_type or vehicle_type or "").strip()
+        if not kind:
+            raise ValidationError(f"The vehicle type of {p} is required.")
+        phone = check_phone(v.driver_phone, f"driver's phone of {p}")
+        out.append(Vehicle(p, kind, (v.driver or "").strip(), phone))
+    taken = open_plates(session, [v.plate for v in out])
+    if taken:
+        p, number = next(iter(taken.items()))
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise ValidationError(
+            f"The truck {p} already has an open application ({number}){more}; "
+            "finish or reject it first."
+        )
+    return out
+
+
 def apply_for_permit(
     session: Session,
     *,
     enterprise: str,
-    plate: str,
-    vehicle_type: str,
     site_name: str,
     valid_until: date,
+    plate: str | None = None,
+    vehicle_type: str = "",
+    vehicles: Sequence[Vehicle] = (),
+    project: str = "",
     valid_from: date | None = None,
     contact_name: str = "",
     contact_phone: str = "",
@@ -145,19 +224,15 @@ def apply_for_permit(
     actor: str = "",
     settings: Settings | None = None,
 ) -> PermitApplication:
-    """File an application. The site point is ``lat``/``lon`` (in ``crs``, stored as WGS-84)
-    or a place resolved through the gazetteer (``place``, else the address)."""
+    """File an application for one vehicle (``plate``, ``vehicle_type``) or a fleet
+    (``vehicles``; a vehicle without a type takes ``vehicle_type``). The site point is
+    ``lat``/``lon`` (in ``crs``, stored as WGS-84) or a place resolved through the gazetteer
+    (``place``, else the address)."""
     at = at_or_now(at)
     enterprise = _text(enterprise, "applicant enterprise")
-    vehicle_type = _text(vehicle_type, "vehicle type")
     site_name = _text(site_name, "site name")
-    plate = validate_plate(plate)
-    phone = normalise_phone(contact_phone)
-    if phone and not is_mobile(phone):
-        raise ValidationError(
-            f"The contact phone {mask_phone(phone)} is not a mainland mobile number "
-            "(11 digits starting 13–19)."
-        )
+    fleet = _vehicles(session, plate, vehicle_type, vehicles)
+    phone = check_phone(contact_phone)
     start = valid_from or local_day(at, settings)
     if valid_until < start:
         raise ValidationError(
@@ -175,28 +250,12 @@ def apply_for_permit(
             )
         point = resolve_place(query, hint, settings).point
     campaign_id = get_campaign(session, campaign).id if campaign else None
-    duplicate = (
-        session.execute(
-            select(PermitApplication).where(
-                col(PermitApplication.plate) == plate,
-                col(PermitApplication.status).in_([s.value for s in OPEN_STATUSES]),
-            )
-        )
-        .scalars()
-        .first()
-    )
-    if duplicate is not None:
-        raise ValidationError(
-            f"The truck {plate} already has an open application ({duplicate.number}); "
-            "finish or reject it first."
-        )
     app = PermitApplication(
         enterprise=enterprise,
         contact_name=(contact_name or "").strip(),
         contact_phone=phone,
-        plate=plate,
-        vehicle_type=vehicle_type,
         site_name=site_name,
+        project=(project or "").strip(),
         site_address=(site_address or "").strip(),
         site_lat=point[0],
         site_lon=point[1],
@@ -208,9 +267,54 @@ def apply_for_permit(
     )
     session.add(app)
     session.flush()
-    app.number = f"TX-{local_day(at, settings):%Y%m%d}-{app.id:04d}"
-    record_event(session, app, "applied", at, to=PermitStatus.APPLIED, actor=actor)
+    app.number = _free_number(session, application_number(at, app.id or 0, settings))
+    for seq, v in enumerate(fleet, start=1):
+        session.add(
+            PermitVehicle(
+                application_id=app.id or 0,
+                seq=seq,
+                plate=v.plate,
+                vehicle_type=v.vehicle_type,
+                driver=v.driver,
+                driver_phone=v.driver_phone,
+            )
+        )
+    record_event(
+        session, app, "applied", at, to=PermitStatus.APPLIED, actor=actor,
+        data={"vehicles": len(fleet)},
+    )  # fmt: skip
     return app
+
+
+def application_number(at: datetime, id_: int, settings: Settings | None = None) -> str:
+    """``TX-YYYYMMDD-NNNN``: the local day of filing and the application's id."""
+    return f"TX-{local_day(at, settings):%Y%m%d}-{id_:04d}"
+
+
+def _free_number(session: Session, number: str) -> str:
+    """``number``, or ``number-A``, ``-B`` … when an imported application or pass holds it (or
+    a pass number the application's passes would get) already."""
+    taken = [
+        *session.execute(
+            select(col(PermitApplication.number)).where(
+                col(PermitApplication.number).startswith(number)
+            )
+        ).scalars(),
+        *session.execute(
+            select(col(Permit.number)).where(col(Permit.number).startswith(number))
+        ).scalars(),
+    ]
+    for suffix in ["", *(f"-{c}" for c in "ABCDEFGHJKLMNPQRSTUVWXYZ")]:
+        candidate = number + suffix
+        if not any(t == candidate or t.startswith(f"{candidate}-0") for t in taken):
+            return candidate
+    raise ValidationError(f"The application number {number} and its variants are all taken.")
+
+
+def pass_number(app_number: str, seq: int, fleet_size: int) -> str:
+    """The number of the pass of vehicle ``seq``: the application's number for a single
+    vehicle, ``TX-…-NNNN-001`` (the vehicle's place) for a fleet."""
+    return app_number if fleet_size == 1 else f"{app_number}-{seq:03d}"
 
 
 def survey_site(
@@ -300,9 +404,10 @@ def issue_permit(
     at: datetime | None = None,
     actor: str = "",
     settings: Settings | None = None,
-) -> Permit:
-    """Issue the pass for a routed application, valid over the requested days (the end may be
-    changed with ``valid_until``). The pass carries the application's number."""
+) -> list[Permit]:
+    """Issue the passes of a routed application, one numbered pass per vehicle
+    (:func:`pass_number`), valid over the requested days (the end may be changed with
+    ``valid_until``)."""
     app = get_application(session, key)
     at = at_or_now(at)
     _require(app, frozenset({PermitStatus.ROUTE_PLANNED}), "issued")
@@ -316,14 +421,19 @@ def issue_permit(
             f"Application {app.number}: the validity would have ended on {last_day}, before "
             "the pass is issued; give a later end date."
         )
-    permit = Permit(
-        application_id=app.id or 0,
-        number=app.number,
-        issued_at=at,
-        valid_from=day_start(app.requested_from, settings),
-        valid_until=day_end(last_day, settings),
-    )
-    session.add(permit)
+    fleet = get_vehicles(session, app)
+    permits = [
+        Permit(
+            application_id=app.id or 0,
+            vehicle_id=v.id,
+            number=pass_number(app.number, v.seq, len(fleet)),
+            issued_at=at,
+            valid_from=day_start(app.requested_from, settings),
+            valid_until=day_end(last_day, settings),
+        )
+        for v in fleet
+    ]
+    session.add_all(permits)
     record_event(
         session,
         app,
@@ -331,9 +441,52 @@ def issue_permit(
         at,
         to=PermitStatus.ISSUED,
         actor=actor,
-        data={"valid_from": str(app.requested_from), "valid_until": str(last_day)},
+        data={
+            "valid_from": str(app.requested_from),
+            "valid_until": str(last_day),
+            "passes": len(permits),
+        },
     )
-    return permit
+    return permits
+
+
+def deliver_passes(
+    session: Session,
+    permits: Sequence[Permit],
+    *,
+    to: str,
+    at: datetime | None = None,
+    actor: str = "",
+) -> list[Permit]:
+    """Record that ``to`` received these passes at ``at`` (an application is ``delivered``
+    once all its passes are). Passes delivered already are left as they were."""
+    at = at_or_now(at)
+    receiver = _text(to, "name of whoever received the pass")
+    by_app: dict[int, list[Permit]] = {}
+    for p in permits:
+        by_app.setdefault(p.application_id, []).append(p)
+    done: list[Permit] = []
+    for app_id, mine in by_app.items():
+        app = session.get(PermitApplication, app_id)
+        assert app is not None
+        _require(app, frozenset({PermitStatus.ISSUED}), "delivered")
+        fresh = [p for p in mine if p.delivered_at is None]
+        if not fresh:
+            continue
+        for p in fresh:
+            p.status = PermitStatus.DELIVERED.value
+            p.delivered_at = at
+            p.delivered_to = receiver
+            session.add(p)
+        session.flush()
+        left = [p for p in get_permits(session, app) if p.delivered_at is None]
+        record_event(
+            session, app, "delivered", at,
+            to=PermitStatus.ISSUED if left else PermitStatus.DELIVERED,
+            actor=actor, data={"to": receiver, "passes": [p.number for p in fresh]},
+        )  # fmt: skip
+        done.extend(fresh)
+    return done
 
 
 def deliver_permit(
@@ -343,22 +496,15 @@ def deliver_permit(
     to: str,
     at: datetime | None = None,
     actor: str = "",
-) -> Permit:
-    """Record the door-to-door delivery of an issued pass to ``to`` (who received it)."""
+) -> list[Permit]:
+    """Record the door-to-door delivery to ``to`` of every pass of an issued application, or
+    of the one pass ``key`` names (``TX-…-NNNN-007``)."""
     app = get_application(session, key)
-    at = at_or_now(at)
-    receiver = _text(to, "name of whoever received the pass")
     _require(app, frozenset({PermitStatus.ISSUED}), "delivered")
-    permit = get_permit(session, app)
-    assert permit is not None  # issued ⇒ a permit exists (same transaction)
-    permit.status = PermitStatus.DELIVERED.value
-    permit.delivered_at = at
-    permit.delivered_to = receiver
-    session.add(permit)
-    record_event(
-        session, app, "delivered", at, to=PermitStatus.DELIVERED, actor=actor, data={"to": receiver}
-    )
-    return permit
+    _text(to, "name of whoever received the pass")
+    permits = get_permits(session, app)
+    one = [p for p in permits if p.number == str(key).strip().upper() != app.number]
+    return deliver_passes(session, one or permits, to=to, at=at, actor=actor)
 
 
 def reject_application(

@@ -50,6 +50,8 @@ def plate_problem(value: str) -> str | None:
 
 def validate_plate(value: object) -> str:
     """The normalised plate, or :class:`ValidationError` saying what is wrong."""
+    if isinstance(value, str) and PLATE_RE.match(value):
+        return value  # normalised already (the common case of a list)
     plate = normalise_plate(value)
     problem = plate_problem(plate)
     if problem:

@@ -1,4 +1,4 @@
-"""Same-day service (applications filed and delivered on the same local day) and the
+"""Same-day service (passes delivered on the local day their application was filed) and the
 campaign figures of the vehicle passes."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from models.convoy.tables import Campaign
 from models.labels import local_time
 from models.permits.days import at_or_now, day_start, local_day
 from models.permits.lifecycle import OPEN_STATUSES
+from models.permits.queries import plates_label, plates_of
 from models.permits.tables import Permit, PermitApplication, PermitStatus
 
 
 @dataclass
 class SameDayStats:
-    """Same-day service: applications filed and delivered on the same local day."""
+    """Same-day service: passes delivered on the local day their application was filed."""
 
     day: date
     delivered: int
@@ -59,22 +60,21 @@ def same_day_stats(
     stmt = (
         select(PermitApplication, Permit)
         .outerjoin(Permit, col(Permit.application_id) == col(PermitApplication.id))
-        .order_by(col(PermitApplication.id))
+        .order_by(col(PermitApplication.id), col(Permit.id))
     )
     if campaign:
         stmt = stmt.join(Campaign).where(col(Campaign.name) == campaign)
+    seen: set[int] = set()
     for app, permit in session.execute(stmt).all():
         status = PermitStatus(app.status)
-        if status is PermitStatus.DELIVERED:
+        if permit is not None and permit.delivered_at is not None:
             delivered += 1
-            if permit is not None and permit.delivered_at is not None:
-                same += local_day(permit.delivered_at, settings) == local_day(
-                    app.applied_at, settings
-                )
-        elif status in OPEN_STATUSES:
+            same += local_day(permit.delivered_at, settings) == local_day(app.applied_at, settings)
+        if status in OPEN_STATUSES and app.id not in seen:
+            seen.add(app.id or 0)
             entry = {
                 "number": app.number,
-                "plate": app.plate,
+                "plate": plates_label(plates_of(session, app)),
                 "status": app.status,
                 "applied_at": local_time(app.applied_at, settings),
             }
@@ -88,16 +88,18 @@ def same_day_stats(
 
 
 def permit_figures(session: Session, campaign: str | None = None) -> dict[str, Any]:
-    """Campaign figures of the vehicle passes: passes issued (delivered ones included),
-    delivered, and the same-day rate."""
-    stmt = select(col(PermitApplication.status))
+    """Campaign figures of the vehicle passes: passes issued (delivered ones included), units
+    served (enterprises holding at least one pass), delivered, and the same-day rate."""
+    stmt = select(col(Permit.id), col(PermitApplication.enterprise)).join(
+        PermitApplication, col(PermitApplication.id) == col(Permit.application_id)
+    )
     if campaign:
         stmt = stmt.join(Campaign).where(col(Campaign.name) == campaign)
-    statuses = list(session.execute(stmt).scalars())
-    issued = sum(s in (PermitStatus.ISSUED.value, PermitStatus.DELIVERED.value) for s in statuses)
+    rows = session.execute(stmt).all()
     stats = same_day_stats(session, campaign=campaign)
     return {
-        "passes_issued": issued,
+        "passes_issued": len(rows),
         "passes_delivered": stats.delivered,
         "passes_same_day_rate": stats.rate,
+        "units_served": len({unit for _, unit in rows}),
     }

@@ -1,4 +1,5 @@
-"""The vehicle-pass tables: applications, the passes issued for them, and their history."""
+"""The vehicle-pass tables: applications (one enterprise, one site, one or many vehicles), the
+vehicles, the numbered pass issued per vehicle, delivery trips, and the history."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class PermitStatus(StrEnum):
 
 
 class PermitApplication(SQLModel, table=True):
-    """A construction enterprise's application for a vehicle pass for one truck."""
+    """A construction enterprise's application for vehicle passes: one site, one survey, one
+    route, and one or many vehicles (``permit_vehicle``), each getting its own pass."""
 
     __tablename__ = "permit_application"
     id: int | None = Field(default=None, primary_key=True)
@@ -34,9 +36,8 @@ class PermitApplication(SQLModel, table=True):
     enterprise: str
     contact_name: str = ""
     contact_phone: str = Field(default="", description="Masked in every output.")
-    plate: str = Field(index=True)
-    vehicle_type: str
     site_name: str
+    project: str = Field(default="", index=True, description="The major project (delivery).")
     site_address: str = ""
     site_lat: float
     site_lon: float
@@ -55,11 +56,43 @@ class PermitApplication(SQLModel, table=True):
         ]
 
 
+class PermitVehicle(SQLModel, table=True):
+    """One vehicle of an application (1, 2, 3 … in the order given)."""
+
+    __tablename__ = "permit_vehicle"
+    __table_args__ = (
+        UniqueConstraint("application_id", "seq"),
+        UniqueConstraint("application_id", "plate"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="permit_application.id")  # indexed by the unique
+    seq: int
+    plate: str = Field(index=True)
+    vehicle_type: str
+    driver: str = ""
+    driver_phone: str = Field(default="", description="Masked in every output.")
+
+
+class PermitTrip(SQLModel, table=True):
+    """A delivery trip: one officer taking many passes to the site of one major project."""
+
+    __tablename__ = "permit_trip"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(default="", unique=True, description="SD-YYYYMMDD-NNNN, set when made.")
+    project: str = Field(index=True)
+    planned_at: datetime = Field(sa_type=UTCDateTime)
+    officer: str = ""
+    note: str = ""
+    status: str = Field(default="planned", description="planned, out, done.")
+
+
 class Permit(SQLModel, table=True):
-    """The vehicle pass issued for an application (at most one per application)."""
+    """The numbered pass issued for one vehicle of an application."""
 
     id: int | None = Field(default=None, primary_key=True)
-    application_id: int = Field(foreign_key="permit_application.id", unique=True)
+    application_id: int = Field(foreign_key="permit_application.id", index=True)
+    vehicle_id: int | None = Field(default=None, foreign_key="permit_vehicle.id", unique=True)
+    trip_id: int | None = Field(default=None, foreign_key="permit_trip.id", index=True)
     number: str = Field(unique=True)
     issued_at: datetime = Field(sa_type=UTCDateTime)
     valid_from: datetime = Field(sa_type=UTCDateTime)

@@ -1,7 +1,7 @@
 """The enterprise service desk: liaison officers, requests and consultations, staff checks
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0007
 Created: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import models.db
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

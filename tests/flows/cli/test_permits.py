@@ -81,7 +81,13 @@ def test_bulk_extend_command(settings: Settings) -> None:
     code, out = invoke("extend", "--number", n, "--until", "2099-06-30", "--json")
     assert code == 0, out
     assert json.loads(out) == [
-        {"number": n, "plate": "浙B77777", "from": "2020-03-27", "to": "2099-06-30"}
+        {
+            "number": n,
+            "plate": "浙B77777",
+            "unit": "宁波建工集团有限公司",
+            "from": "2020-03-27",
+            "to": "2099-06-30",
+        }
     ]
     code, out = invoke("extend", "--expiring-within", "36500", "--until", "2099-06-30")
     assert code == 0 and "0 pass(es) extended" in out
@@ -134,3 +140,47 @@ def test_run_stops_with_exit_3_and_resumes(settings: Settings) -> None:
     assert invoke("deliver", n, "--to", "王经理")[0] == 0
     code, out = invoke("run", n, "--max-wait", "0.1")
     assert code == 0 and f"Application {n}: delivered." in out and "map:" in out
+
+
+def test_fleet_import_and_trip_commands_fail_in_one_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    fleet = tmp_path / "fleet.csv"
+    fleet.write_text(
+        "车辆清单\n车牌号,车辆类型\n浙B11111,渣土车\n浙BO1111,渣土车\n", encoding="utf-8"
+    )
+    code, out = invoke(
+        "apply", "--enterprise", "宁波建工集团有限公司", "--site", "北仑工地", "--place", "北仑",
+        "--until", "2099-12-31", "--fleet", str(fleet),
+    )  # fmt: skip
+    assert code == 1 and len(out.strip().splitlines()) == 1, out
+    assert "1 of 2 vehicle row(s) have problems (first: row 4, 车牌号:" in out
+    assert "nothing was filed" in out and "fleet.errors.csv" in out
+    code, out = invoke("list", "--json")
+    assert json.loads(out) == []
+    code, out = invoke(
+        "apply", "--enterprise", "宁波建工集团有限公司", "--site", "北仑工地", "--place", "北仑",
+        "--until", "2099-12-31", "--plate", "浙B11111", "--plate", "浙BD11112",
+        "--vehicle-type", "渣土车", "--project", "地铁3号线",
+    )  # fmt: skip
+    assert code == 0 and "filed for 2 vehicles (浙B11111 +1)" in out, out
+    bad = tmp_path / "passes.csv"
+    bad.write_text(
+        "通行证编号,申请单位,车牌号,工地名称,所在区域,有效期止\n"
+        "TX-1,宁波建工,浙B22222,北仑工地,北仑,2099-12-31\n"
+        "TX-2,宁波建工,浙B2222,北仑工地,北仑,2099-12-31\n",
+        encoding="utf-8",
+    )
+    code, out = invoke("import", str(bad))
+    assert code == 2 and "2 row(s) read" in out and "1 imported" in out and "bad_plate: 1" in out
+    for args, message in (
+        (("extend", "--policy"), "needs both --policy and --emergency-end"),
+        (("extend", "--emergency-end", "2099-01-01"), "needs both --policy and --emergency-end"),
+        (("trip", "plan", "--project", "地铁3号线"), "no issued pass waiting"),
+        (("trip", "show", "SD-1", "--sheet", "pdf"), "no delivery trip"),
+        (("trip", "deliver", "SD-1", "--to", "王"), "no delivery trip"),
+    ):
+        code, out = invoke(*args)
+        assert code == 1 and message in out and len(out.strip().splitlines()) == 1, (args, out)
+    code, out = invoke("extend", "--until", "2099-01-01", "--unit", "无此单位", "--dry-run")
+    assert code == 0 and "0 pass(es) would be extended" in out and "nothing was changed" in out

@@ -11,6 +11,7 @@ from config import Settings
 from flows.cli.main import app
 from models.convoy.tables import CheckIn, CustodyEvent, Passenger, Position, StageRun
 from models.db import session_scope
+from models.permits.tables import Permit, PermitEvent
 
 runner = CliRunner()
 
@@ -19,7 +20,7 @@ def _counts() -> dict[str, int]:
     with session_scope() as s:
         return {
             t.__name__: s.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in (Passenger, CustodyEvent, StageRun, CheckIn, Position)
+            for t in (Passenger, CustodyEvent, StageRun, CheckIn, Position, Permit, PermitEvent)
         }
 
 
@@ -39,6 +40,13 @@ def test_demo_runs_every_convoy_to_closed_and_is_repeatable(settings: Settings) 
     # A few fevers and no-shows somewhere in the campaign, none of them lost.
     assert sum(r["held"] for r in results) > 0 and sum(r["withdrawn"] for r in results) > 0
     before = _counts()
+    # The vehicle-pass afternoon: 50 trucks of one unit, applied at 09:00, delivered by dusk.
+    figures = runner.invoke(app, ["report", "--campaign", "宁波2020复工返岗", "--json"])
+    assert figures.exit_code == 0, figures.output
+    f = json.loads(figures.output)
+    assert f["passes_issued"] == 50 and f["passes_delivered"] == 50
+    assert f["units_served"] == 1 and f["passes_same_day_rate"] == 1.0
+    assert (settings.output_dir / "permits" / "TX-20200220-0001.html").exists()
 
     second = runner.invoke(app, ["demo", "--speed", "0", "--json"])
     assert second.exit_code == 0, second.output
