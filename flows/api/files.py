@@ -50,9 +50,14 @@ def granted(path: str, grant: str, settings: Settings, now: float | None = None)
     return hmac.compare_digest(_mac(signing_key(settings), folder_of(path), int(expires)), mac)
 
 
-def signed_file_url(path: str, settings: Settings | None = None) -> str:
-    """The link to an output file (relative to ``output_dir``, POSIX form) that opens without a
-    token for ``LINK_DAYS`` days."""
-    settings = settings or get_settings()
+def signed_file_path(path: str, settings: Settings, days: float = LINK_DAYS) -> str:
+    """``/files/PATH?sig=…``: the server-relative link to an output file (relative to
+    ``output_dir``, POSIX form, already URL-quoted) that opens without a token for ``days``."""
     rel = PurePosixPath(path).as_posix().lstrip("/")
-    return f"{settings.api_url()}/files/{rel}?sig={sign(folder_of(rel), settings)}"
+    return f"/files/{rel}?sig={sign(folder_of(rel), settings, days)}"
+
+
+def signed_file_url(path: str, settings: Settings | None = None) -> str:
+    """The full link to an output file that opens without a token for ``LINK_DAYS`` days."""
+    settings = settings or get_settings()
+    return f"{settings.api_url()}{signed_file_path(path, settings)}"

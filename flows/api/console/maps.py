@@ -1,5 +1,6 @@
 """The live maps of the console: a convoy's route map and a campaign's overview, drawn from the
-database into the output folder when older than a minute and served from ``/files/maps/``."""
+database into the output folder when older than a minute and served from ``/files/maps/``
+through a signed link (``/files`` opens only with a grant or a token)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from config import Settings
+from flows.api.files import signed_file_path
 
 FRESH_SECONDS = 60.0
+SIGNED_DAYS = 1.0  # the frame's link opens the maps folder for a day (the page is re-rendered)
 _lock = threading.Lock()
 
 
@@ -26,7 +29,7 @@ def fresh_convoy_map(code: str, settings: Settings) -> str:
     with _lock:
         if _stale(path):
             save_convoy_map(code, path=path)
-    return f"/files/maps/{quote(path.name)}"
+    return signed_file_path(f"maps/{quote(path.name)}", settings, days=SIGNED_DAYS)
 
 
 def fresh_campaign_map(name: str, settings: Settings) -> str:
@@ -37,4 +40,4 @@ def fresh_campaign_map(name: str, settings: Settings) -> str:
     with _lock:
         if _stale(path):
             save_campaign_map(name, path=path)
-    return f"/files/maps/{quote(path.name)}"
+    return signed_file_path(f"maps/{quote(path.name)}", settings, days=SIGNED_DAYS)

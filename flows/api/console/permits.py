@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from config import Settings
 from flows.api.console.guard import need, who, writer
 from flows.api.console.render import Pages
+from flows.api.files import signed_file_path
 from models.db import utcnow
 from models.errors import NotFoundError, ValidationError
 
@@ -102,7 +103,8 @@ def register(app: FastAPI, settings: Settings, pages: Pages) -> None:
         with w.acting(settings) as session:
             found = get_application(session, number).number
         path = save_permit_map(found)
-        return RedirectResponse(f"/files/permits/{quote(path.name)}", status_code=303)
+        link = signed_file_path(f"permits/{quote(path.name)}", settings, days=1.0)
+        return RedirectResponse(link, status_code=303)
 
     @app.post("/permits/{number}/{step}")
     async def permit_step(request: Request, number: str, step: str) -> Response:
