@@ -9,13 +9,18 @@ acts on that convoy only, as that escort. The functions are what the JSON API in
   ``ForbiddenError`` (403).
 * ``field_checkin`` checks the request body strictly (unknown fields are refused, so a typo
   cannot silently record "nobody absent") and records it with ``record_checkin`` (source
-  ``http``). Sent again with the same ``at``, the same report is not stored twice.
+  ``http``). Sent again with the same ``at``, the same report is not stored twice; sent with a
+  ``client_id`` (a UUID the phone made, stored unique), a repeat returns the stored check-in
+  whatever else it says: an offline queue that sends again is recorded exactly once.
+* ``report_checkin`` is the same for any caller that knows the escort and the convoy (the
+  escorts' phone page, ``flows.api.field``).
 * ``device_tasks`` gives tasks (and ``models.views.reports.convoy_status`` the convoy), never
   personal data.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +38,7 @@ from models.convoy.checkins import (
     record_checkin,
     stored_payload,
 )
+from models.convoy.store import lock_convoy
 from models.convoy.tables import CheckIn, Convoy, Escort
 from models.errors import AuthenticationError, ValidationError
 from models.geo.datums import to_wgs84
@@ -42,7 +48,8 @@ from models.tracking.fixes import parse_time
 from models.tracking.tables import Device
 
 SOURCE = "http"
-_BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs")
+_BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs", "client_id")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{7,63}")
 
 
 class ForbiddenError(AuthenticationError):
@@ -164,6 +171,7 @@ def _same_report(
     at: datetime,
     escort_id: int,
     data: dict[str, Any],
+    source: str = SOURCE,
 ) -> CheckIn | None:
     """An identical check-in already stored (a retry after a lost response)."""
     rows = session.execute(
@@ -172,10 +180,36 @@ def _same_report(
             col(CheckIn.kind) == kind.value,
             col(CheckIn.at) == at,
             col(CheckIn.escort_id) == escort_id,
-            col(CheckIn.source) == SOURCE,
+            col(CheckIn.source) == source,
         )
     ).scalars()
     return next((ci for ci in rows if ci.payload == data), None)
+
+
+def _client_id(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or _CLIENT_ID.fullmatch(value) is None:
+        raise ValidationError(
+            "The check-in's 'client_id' must be 8 to 64 letters, digits, '-' or '_' (a UUID)."
+        )
+    return value
+
+
+def stored_by_client_id(session: Session, convoy: Convoy, client_id: str) -> CheckIn | None:
+    """The check-in stored earlier with this device-made id (None: a new one). An id used for
+    another convoy is refused: it cannot be the same report."""
+    found = (
+        session.execute(select(CheckIn).where(col(CheckIn.client_id) == client_id))
+        .scalars()
+        .first()
+    )
+    if found is not None and found.convoy_id != convoy.id:
+        raise ValidationError(
+            "This check-in's client_id was already used for another convoy; a device makes a "
+            "new id for every report."
+        )
+    return found
 
 
 def field_checkin(
@@ -186,18 +220,45 @@ def field_checkin(
     now: datetime,
     settings: Settings | None = None,
 ) -> tuple[CheckIn, bool]:
-    """Record the check-in ``body`` (``{"kind", "payload", "at"?, "convoy"?, "crs"?}``) for the
-    device's convoy as its escort. Returns the check-in and whether it is new: the same report
-    sent again with the same ``at`` returns the stored one."""
-    settings = settings or get_settings()
+    """Record the check-in ``body`` (``{"kind", "payload", "at"?, "convoy"?, "crs"?,
+    "client_id"?}``) for the device's convoy as its escort. Returns the check-in and whether it
+    is new: the same report sent again with the same ``at`` (or the same ``client_id``)
+    returns the stored one."""
     if not isinstance(body, Mapping):
         raise ValidationError('The request body must be a JSON object like {"kind": "depart"}.')
     convoy = check_scope(session, device, body.get("convoy"))
+    escort = session.get(Escort, device.escort_id)
+    return report_checkin(
+        session, convoy, escort, body, now=now, settings=settings, source=SOURCE
+    )
+
+
+def report_checkin(
+    session: Session,
+    convoy: Convoy,
+    escort: Escort | None,
+    body: Any,
+    *,
+    now: datetime,
+    settings: Settings | None = None,
+    source: str = SOURCE,
+) -> tuple[CheckIn, bool]:
+    """Check ``body`` strictly and record it for ``convoy`` as ``escort`` (``record_checkin``);
+    returns the check-in and whether it is new (see ``field_checkin``)."""
+    settings = settings or get_settings()
+    if not isinstance(body, Mapping):
+        raise ValidationError('The request body must be a JSON object like {"kind": "depart"}.')
     extra = sorted(set(body) - set(_BODY_FIELDS))
     if extra:
         raise ValidationError(
             f"The check-in has no field {extra[0]!r}; send kind, payload and optionally at."
         )
+    client_id = _client_id(body.get("client_id"))
+    if client_id is not None:
+        lock_convoy(session, convoy.code)  # a repeat sent at the same moment waits, then finds it
+        earlier = stored_by_client_id(session, convoy, client_id)
+        if earlier is not None:
+            return earlier, False
     kind = _kind(body.get("kind"))
     payload = body.get("payload")
     if payload is None:
@@ -211,14 +272,21 @@ def field_checkin(
     if kind is Kind.POSITION:
         payload = _position(payload, body.get("crs"))
     at = _at(body.get("at"), now, settings)
-    if body.get("at") not in (None, ""):
+    if body.get("at") not in (None, "") and escort is not None:
         data = stored_payload(session, convoy, kind, parse_payload(kind.value, payload))
-        earlier = _same_report(session, convoy, kind, at, device.escort_id, data)
+        earlier = _same_report(session, convoy, kind, at, escort.id or 0, data, source)
         if earlier is not None:
             return earlier, False
-    escort = session.get(Escort, device.escort_id)
     checkin = record_checkin(
-        session, convoy.code, kind.value, payload, at=at, escort=escort, source=SOURCE
+        session,
+        convoy.code,
+        kind.value,
+        payload,
+        at=at,
+        escort=escort,
+        source=source,
+        settings=settings,
+        client_id=client_id,
     )
     return checkin, True
 
