@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=5055, ge=1, le=65535)
+    public_base_url: str = Field(
+        default="",
+        description="Public address of convoy serve's HTTP app, for the escorts' personal "
+        "links (their phone page); empty: http://HTTP_HOST:HTTP_PORT.",
+    )
+    escort_link_days: int = Field(default=14, ge=1, description="Validity of an escort's link.")
     router: Literal["none", "osrm", "valhalla"] = Field(
         default="none", description="Road router for ETA (off: geodesic legs × road factor)."
     )
