@@ -527,7 +527,7 @@ FIELD: dict[str, dict[str, str]] = {
         "step.muster": "集结点名", "step.screening": "出发前健康筛查", "step.depart": "出发",
         "step.entry": "入甬申请跟进", "step.arrive": "到达", "step.arrival_screening":
         "到达抽检", "step.handoff": "企业交接", "step.hold": "留置 / 退出", "step.position":
-        "共享我的位置",
+        "共享我的位置", "step.pre_verify": "身份批量核录", "step.close": "结束车次",
         "muster.help": "勾选未到人员，其余视为已到。", "absent": "未到", "reason": "原因",
         "screening.help":
             "逐座录入体温；≥ {fever} °C 为发热，休息后可复测一次。核酸、健康码不选则按名单。",
@@ -574,6 +574,7 @@ FIELD: dict[str, dict[str, str]] = {
         "Departure", "step.entry": "Entry applications", "step.arrive": "Arrival",
         "step.arrival_screening": "Spot checks on arrival", "step.handoff": "Handoff",
         "step.hold": "Hold / withdraw", "step.position": "Share my position",
+        "step.pre_verify": "Batch identity pre-verification", "step.close": "Close the convoy",
         "muster.help": "Tick who is absent; everyone else is present.", "absent": "absent",
         "reason": "Reason",
         "screening.help": "Type each seat's temperature; {fever} °C or more is a fever, one "

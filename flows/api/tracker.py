@@ -35,6 +35,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, get_settings
+from flows.api import field
 from models.db import init_db, session_scope, utcnow
 from models.errors import (
     AuthenticationError,
@@ -237,6 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    field.mount(app, settings)  # the escorts' phone page, /field/<their signed link>
     return app
 
 
