@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import IntegrityError
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings
@@ -204,8 +204,9 @@ def add_routes(app: FastAPI, settings: Settings) -> None:
             return JSONResponse({"error": "The report is too large."}, status_code=413)
         except ConvoyOpsError as exc:
             return JSONResponse({"error": str(exc)}, status_code=status_of(exc))
-        resume = BackgroundTask(_resume, answer["convoy"]) if created else None
-        return JSONResponse(answer, status_code=201 if created else 200, background=resume)
+        if created:  # in its own thread: the phone's connection is free for its next report
+            threading.Thread(target=_resume, args=(answer["convoy"],), daemon=True).start()
+        return JSONResponse(answer, status_code=201 if created else 200)
 
     @app.post("/field/{token}/checkins", include_in_schema=False)
     async def post_checkin(token: str, request: Request) -> Response:
