@@ -293,7 +293,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 {"Retry-After": str(max(1, round(wait)))},
             )  # fmt: skip
         origin = request.headers.get("origin")
-        if origin is not None and origin not in _origins(request, s):
+        # Under 'Referrer-Policy: no-referrer' a browser sends 'Origin: null' with the form's
+        # own POST: then the form token and the SameSite=Strict cookie decide (below).
+        if origin not in (None, "null") and origin not in _origins(request, s):
             return _refusal(403, "The form was sent from another site; open the link again.")
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":

@@ -33,6 +33,12 @@ from tests.flows.service.serving import CONVOY, ROOT
 server = test_tracker.server  # a real uvicorn process serving flows.api.tracker:create_app
 
 
+def shot(page: Any, name: str) -> None:
+    """A screenshot from the top (the sticky header then sits where a phone shows it)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, name)
+
+
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     with launch() as b:
@@ -92,7 +98,7 @@ def test_an_escort_runs_a_convoy_from_the_phone_page(
         html = page.content()
         for idn, phone, name in people:  # masked everywhere on the escort's phone
             assert idn not in html and phone not in html and name not in html
-        screenshot(page, "escort-page")
+        shot(page, "escort-page")
 
         # Muster: seat 4 did not show.
         page.locator("#step-muster input[name=absent][value='4']").check()
@@ -115,7 +121,7 @@ def test_an_escort_runs_a_convoy_from_the_phone_page(
         assert "fever" in (fever.get_attribute("class") or "")
         assert "复测" in fever.locator(".verdict").inner_text()
         page.locator("#step-screening input[name=nat_time]").fill(nat_time)
-        screenshot(page, "escort-screening-fever")
+        shot(page, "escort-screening-fever")
         fever.locator("input[name=retemperature]").fill("36.9")
         assert "fever" not in (fever.get_attribute("class") or "")
         with page.expect_navigation():
@@ -153,7 +159,7 @@ def test_an_escort_runs_a_convoy_from_the_phone_page(
         queue = page.locator("#queue")
         assert queue.get_attribute("data-waiting") == "1"
         assert "待发送：1" in queue.inner_text() and "当前离线" in queue.inner_text()
-        screenshot(page, "escort-offline-queue")
+        shot(page, "escort-offline-queue")
         time.sleep(1.0)
         assert _checkins("arrive") == []  # nothing left the phone
         with page.expect_navigation():
@@ -185,7 +191,7 @@ def test_an_escort_runs_a_convoy_from_the_phone_page(
         for dx, dy in ((60, -40), (120, 20), (180, -30), (260, 10)):
             page.mouse.move(box["x"] + dx, box["y"] + 70 + dy, steps=4)
         page.mouse.up()
-        screenshot(page, "escort-handoff")
+        shot(page, "escort-handoff")
         with page.expect_navigation():
             first.locator("button:not([type=button])").last.click()
         last = page.locator("form.handoff")
@@ -195,7 +201,7 @@ def test_an_escort_runs_a_convoy_from_the_phone_page(
             last.locator("button:not([type=button])").last.click()
         wait_stage(code, Stage.CLOSED, flow, log)
         page.reload()
-        screenshot(page, "escort-closed")
+        shot(page, "escort-closed")
         assert browser.watch.problems() == []
     finally:
         ctx.close()
