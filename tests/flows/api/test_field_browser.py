@@ -36,7 +36,7 @@ server = test_tracker.server  # a real uvicorn process serving flows.api.tracker
 def shot(page: Any, name: str) -> None:
     """A screenshot from the top (the sticky header then sits where a phone shows it)."""
     page.evaluate("window.scrollTo(0, 0)")
-    shot(page, name)
+    screenshot(page, name)
 
 
 @pytest.fixture
