@@ -228,9 +228,7 @@ def field_checkin(
         raise ValidationError('The request body must be a JSON object like {"kind": "depart"}.')
     convoy = check_scope(session, device, body.get("convoy"))
     escort = session.get(Escort, device.escort_id)
-    return report_checkin(
-        session, convoy, escort, body, now=now, settings=settings, source=SOURCE
-    )
+    return report_checkin(session, convoy, escort, body, now=now, settings=settings, source=SOURCE)
 
 
 def report_checkin(
