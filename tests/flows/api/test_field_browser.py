@@ -128,6 +128,20 @@ def test_an_escort_runs_a_convoy_from_the_phone_page(
             assert idn not in html and phone not in html and name not in html
         shot(page, "escort-page")
 
+        # A report that does not fit the stage is refused in one sentence, and not sent again.
+        page.locator("#step-depart summary").click()
+        page.locator("#step-depart button").click()
+        refusal = page.locator("#result.bad")
+        refusal.wait_for()
+        said = refusal.inner_text()
+        assert "未被接受" in said and "no screening check-in" in said
+        assert page.locator("#queue").get_attribute("data-waiting") == "0"
+        assert _checkins("depart") == []
+        browser.watch.console_errors[:] = [  # the browser logs the 409 it was answered
+            m for m in browser.watch.console_errors if "status of 409" not in m
+        ]
+        page.reload()
+
         # Muster: seat 4 did not show.
         page.locator("#step-muster input[name=absent][value='4']").check()
         with page.expect_navigation():
