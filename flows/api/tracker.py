@@ -11,12 +11,15 @@ Escorts also report check-ins with the same token, from a phone or a field table
 ``models.tracking.field_checkins``):
 
 * ``POST /api/checkins`` ``{"kind": "depart", "payload": {...}, "at": "ISO time"}`` records a
-  check-in (kinds and payloads as ``convoy checkin``); 201, or 200 for a retry already stored;
+  check-in (kinds and payloads as ``convoy checkin``); 201, or 200 for a retry already stored
+  (the same ``at``, or the same optional ``client_id``, a UUID made on the device);
 * ``GET /api/convoy``: stage, next step, the check-in it waits for, custody counts;
 * ``GET /api/tasks``: the escort's tasks on the convoy.
 
 Errors are ``{"error": "<a full sentence>"}``: 401 without a valid token, 403 for a revoked
 device or another convoy, 422 for a check-in that breaks a rule.
+
+The escorts' phone page (``flows.api.field``, ``/field/<signed link>``) is served here too.
 
 Serve it with ``convoy serve`` or ``python -m flows.api.tracker --host 127.0.0.1 --port 5055``.
 """

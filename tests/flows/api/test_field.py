@@ -133,3 +133,25 @@ def test_the_cli_prints_an_escorts_link(
     assert "https://convoy.example.cn/field/" in out.output and "NB7002" in out.output
     missing = CliRunner().invoke(app, ["escort", "link", "NB0000"])
     assert missing.exit_code == 1 and "no escort" in missing.output
+
+
+def test_the_device_api_takes_a_client_id_too(
+    make_convoy: Callable[..., str], settings: Settings, server: str
+) -> None:
+    from models.tracking.devices import bind_device
+
+    code = make_convoy("BUS-F4", n=2)
+    _link(code, "NB7003")
+    with session_scope() as s:
+        _, device_token = bind_device(s, "tablet-f4", "NB7003", code)
+    body = {"kind": "muster", "payload": {}, "client_id": "tablet-f4-000001"}
+    headers = {"Authorization": f"Bearer {device_token}"}
+    sent = [
+        httpx.post(f"{server}/api/checkins", json=body, headers=headers, timeout=30)
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in sent] == [201, 200]
+    assert sent[0].json()["id"] == sent[1].json()["id"]
+    bad = httpx.post(f"{server}/api/checkins", json={**body, "client_id": "x y"},
+                     headers=headers, timeout=30)  # fmt: skip
+    assert bad.status_code == 422 and "client_id" in bad.json()["error"]
