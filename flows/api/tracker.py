@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -172,11 +173,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # --- the escorts' JSON API (models.tracking.field_checkins) -----------------------------
 
     def _checkin(token: str, raw: bytes, convoy: str | None) -> tuple[dict[str, Any], bool]:
-        with session_scope(settings) as session:
-            device = device_for_token(session, token, convoy)  # 401/403 before the body
-            body = _json(raw)
-            checkin, created = field_checkin(session, device, body, now=utcnow(), settings=settings)
-            return checkin_view(checkin, check_scope(session, device), settings), created
+        for attempt in (1, 2):  # one client_id sent twice at once: the second finds the first
+            try:
+                with session_scope(settings) as session:
+                    device = device_for_token(session, token, convoy)  # 401/403 before the body
+                    body = _json(raw)
+                    checkin, created = field_checkin(
+                        session, device, body, now=utcnow(), settings=settings
+                    )
+                    return checkin_view(checkin, check_scope(session, device), settings), created
+            except IntegrityError:
+                if attempt == 2:
+                    raise ValidationError(
+                        "This check-in was sent twice at the same moment; send it again."
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @app.post("/api/checkins")
     async def post_checkin(request: Request) -> JSONResponse:
