@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         default=262144, ge=1024, description="Largest request body the HTTP API takes (413)."
     )
+    escort_link_days: int = Field(default=14, ge=1, description="Validity of an escort's link.")
     router: Literal["none", "osrm", "valhalla"] = Field(
         default="none", description="Road router for ETA (off: geodesic legs × road factor)."
     )

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from config import Settings
 
 __all__ = [
-    "ALERT_KINDS", "COLUMNS", "CONSOLE", "DESK", "DOMAINS", "FALLBACK", "LOCALES", "MAPS",
-    "MESSAGES", "MODES", "PERMITS", "STAGES", "Locale", "is_locale", "label", "labels",
+    "ALERT_KINDS", "COLUMNS", "CONSOLE", "DESK", "DOMAINS", "FALLBACK", "FIELD", "LOCALES",
+    "MAPS", "MESSAGES", "MODES", "PERMITS", "STAGES", "Locale", "is_locale", "label", "labels",
     "local_time",
 ]  # fmt: skip
 
@@ -832,9 +832,114 @@ PERMITS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 """Vehicle passes: the columns of fleet lists and delivery lists, the delivery list's texts."""
 
+# --------------------------------------------------------------------------- escorts' phone page
+
+FIELD: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "护送任务", "escort": "护送民警", "convoys": "我的车次", "no_convoys":
+        "暂无进行中的车次。", "next_task": "下一项任务", "stage": "当前阶段", "waiting_for":
+        "流程等待", "nothing_due": "当前无待办报到。", "due": "现在", "roster": "座位名单",
+        "seat": "座位", "name": "姓名", "id_number": "身份证号", "employer": "用工企业",
+        "custody": "状态", "count.total": "名单", "count.in_custody": "看护中",
+        "count.held": "留置", "count.withdrawn": "退出", "count.handed_off": "已交接",
+        "step.muster": "集结点名", "step.screening": "出发前健康筛查", "step.depart": "出发",
+        "step.entry": "入甬申请跟进", "step.arrive": "到达", "step.arrival_screening":
+        "到达抽检", "step.handoff": "企业交接", "step.hold": "留置 / 退出", "step.position":
+        "共享我的位置", "step.pre_verify": "身份批量核录", "step.close": "结束车次",
+        "muster.help": "勾选未到人员，其余视为已到。", "absent": "未到", "reason": "原因",
+        "screening.help":
+            "逐座录入体温；≥ {fever} °C 为发热，休息后可复测一次。核酸、健康码不选则按名单。",
+        "temperature": "体温", "retemperature": "复测", "nat_result": "核酸", "nat_time":
+        "核酸检测时间（本批）", "health_code": "健康码", "from_manifest": "按名单",
+        "negative": "阴性", "positive": "阳性", "green": "绿码", "yellow": "黄码", "red": "红码",
+        "fever": "发热，请休息后复测", "fever_still": "复测仍发热，将留置",
+        "out_of_range": "读数异常，请重测", "ok": "正常",
+        "depart.help": "勾选出发前离开的人员。", "left": "离开",
+        "entry.help": "勾选已完成入甬申请的人员。", "entry_done": "已完成",
+        "entry.none": "全部已完成入甬申请。",
+        "arrive.help": "勾选途中离开、未到达的人员。", "missing": "未到达",
+        "spot.help": "抽检以下座位（按规则抽样），只录入实测人员。",
+        "handoff.help": "每家企业一张表：核对座位，填写接收人，可请接收人签名。",
+        "handoff.none": "暂无待交接人员。", "handoff.done": "已交接",
+        "received_by": "接收人", "signature": "接收人签名（可选）", "clear": "清除",
+        "location": "地点",
+        "hold.help": "任何时候都可以留置（如发热送医）或登记退出，须写原因和地点。",
+        "withdraw": "退出（离开）而非留置", "hold.seat": "座位",
+        "position.help": "没有 Traccar Client 时，用浏览器定位上报一次位置。",
+        "position.none": "此浏览器无法定位。", "position.denied": "未获得定位权限。",
+        "submit": "提交", "send_now": "立即发送",
+        "queue.empty": "所有报到均已发送。",
+        "queue.waiting": "待发送：{n} 条（无信号时保存在本机，恢复网络后自动发送）",
+        "queue.offline": "当前离线", "sent": "已记录", "refused": "未被接受",
+        "already": "已记录（重复发送未重复保存）", "queued": "已保存在本机，待发送",
+        "required": "必填", "masked_note": "姓名、身份证号已脱敏。",
+        "link.invalid": "此护送链接无效，请向指挥员索取新链接。",
+        "link.expired": "此护送链接已于 {date} 过期，请向指挥员索取新链接。",
+        "notice.link": "手机页面（个人链接，请勿转发）：{url}",
+        "custody.registered": "已登记", "custody.verified": "已核录", "custody.cleared":
+        "筛查通过", "custody.boarded": "已上车", "custody.arrived": "已到达",
+        "custody.handed_off": "已交接", "custody.held": "留置", "custody.withdrawn": "退出",
+    },
+    "en": {
+        "title": "Escort tasks", "escort": "Escort", "convoys": "My convoys", "no_convoys":
+        "No convoy in progress.", "next_task": "Next task", "stage": "Stage", "waiting_for":
+        "The flow waits for", "nothing_due": "No check-in is due now.", "due": "now",
+        "roster": "Roster by seat", "seat": "Seat", "name": "Name", "id_number": "ID number",
+        "employer": "Employer", "custody": "State", "count.total": "manifest",
+        "count.in_custody": "in custody", "count.held": "held", "count.withdrawn": "withdrawn",
+        "count.handed_off": "handed off",
+        "step.muster": "Muster", "step.screening": "Pre-departure screening", "step.depart":
+        "Departure", "step.entry": "Entry applications", "step.arrive": "Arrival",
+        "step.arrival_screening": "Spot checks on arrival", "step.handoff": "Handoff",
+        "step.hold": "Hold / withdraw", "step.position": "Share my position",
+        "step.pre_verify": "Batch identity pre-verification", "step.close": "Close the convoy",
+        "muster.help": "Tick who is absent; everyone else is present.", "absent": "absent",
+        "reason": "Reason",
+        "screening.help": "Type each seat's temperature; {fever} °C or more is a fever, one "
+        "re-measurement after rest is allowed. NAT and health code: the manifest's unless set.",
+        "temperature": "Temp", "retemperature": "Again", "nat_result": "NAT", "nat_time":
+        "NAT test time (this batch)", "health_code": "Code", "from_manifest": "as manifest",
+        "negative": "negative", "positive": "positive", "green": "green", "yellow": "yellow",
+        "red": "red", "fever": "Fever: re-measure after rest", "fever_still":
+        "Still a fever: will be held", "out_of_range": "Implausible reading: measure again",
+        "ok": "ok",
+        "depart.help": "Tick who left before departure.", "left": "left",
+        "entry.help": "Tick who has completed the entry application.", "entry_done": "done",
+        "entry.none": "Everyone has applied.",
+        "arrive.help": "Tick who left during the trip and did not arrive.", "missing": "missing",
+        "spot.help": "Spot-check these seats (the rule's sample); type only those measured.",
+        "handoff.help": "One form per enterprise: check the seats, the receiver's name, and a "
+        "signature if they will.",
+        "handoff.none": "Nobody is waiting for a handoff.", "handoff.done": "handed off",
+        "received_by": "Received by", "signature": "Receiver's signature (optional)",
+        "clear": "Clear", "location": "Place",
+        "hold.help": "At any time: hold someone (e.g. fever, to hospital) or record that they "
+        "left, with a reason and a place.", "withdraw": "Withdrawn (left) rather than held",
+        "hold.seat": "Seat",
+        "position.help": "Without Traccar Client: report the position once from the browser.",
+        "position.none": "This browser cannot locate.", "position.denied":
+        "Location permission was not given.",
+        "submit": "Submit", "send_now": "Send now",
+        "queue.empty": "Every check-in has been sent.", "queue.waiting": "Waiting to be sent: "
+        "{n} (kept on this phone without signal, sent when the network returns)",
+        "queue.offline": "Offline", "sent": "Recorded", "refused": "Not accepted",
+        "already": "Recorded (a repeat was not stored twice)", "queued":
+        "Kept on this phone, waiting to be sent", "required": "required", "masked_note":
+        "Names and ID numbers are masked.",
+        "link.invalid": "This escort link is not valid; ask a coordinator for a new one.",
+        "link.expired": "This escort link expired on {date}; ask a coordinator for a new one.",
+        "notice.link": "Phone page (your personal link, do not forward): {url}",
+        "custody.registered": "registered", "custody.verified": "verified", "custody.cleared":
+        "cleared", "custody.boarded": "boarded", "custody.arrived": "arrived",
+        "custody.handed_off": "handed off", "custody.held": "held", "custody.withdrawn":
+        "withdrawn",
+    },
+}  # fmt: skip
+"""The escorts' phone page (``flows.api.field``) and the link line of their task notices."""
+
 DOMAINS: dict[str, Mapping[str, Mapping[str, str]]] = {
     "maps": MAPS, "stages": STAGES, "modes": MODES, "alert_kinds": ALERT_KINDS,
-    "columns": COLUMNS, "desk": DESK, "console": CONSOLE, "permits": PERMITS,
+    "columns": COLUMNS, "desk": DESK, "console": CONSOLE, "permits": PERMITS, "field": FIELD,
 }  # fmt: skip
 """Every domain's table by name (the ``domain`` argument of :func:`label`)."""
 

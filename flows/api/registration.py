@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from html import escape
@@ -39,9 +40,10 @@ from flows.api.hardening import (
     redact_access_log,
 )
 from models.access.actors import acting_as, link
+from models.convoy.screening import normalise_health_code, normalise_nat_result
 from models.db import session_scope
 from models.errors import ConvoyOpsError
-from models.intake.identity import mask_id, mask_phone
+from models.intake.identity import mask_id, mask_name, mask_phone
 from models.intake.manifest import LABELS
 from models.intake.registration import (
     FIELD_LIMITS,
@@ -58,9 +60,6 @@ _PLACEHOLDERS = {
     "id_number": "18位身份证号",
     "phone": "11位手机号",
     "origin": "陕西省渭南市蒲城县",
-    "health_code": "绿/黄/红",
-    "nat_result": "阴性/阳性",
-    "nat_time": "2020-02-19 09:30",
 }
 _SECRET_FIELDS = ("id_number", "phone")  # never put back into a form page
 _MASK = {"id_number": mask_id, "phone": mask_phone}
@@ -69,6 +68,48 @@ CSRF_SECONDS = 4 * 3600  # a form page stays usable this long
 MAX_FIELDS = 30
 # Signed links in paths: the access log keeps '/r/' and '/e/' and drops the rest.
 LINK_PATHS = (r"(/[re]/)[^\s?\"]+",)
+_REQUIRED = ("name", "id_number", "phone", "health_code")  # the browser asks for these first
+# Proper inputs on a phone: the keyboard that fits, and what a value looks like.
+_INPUTS = {
+    "name": "autocomplete='name'",
+    "id_number": "inputmode='text' autocomplete='off' autocapitalize='characters' "
+    "pattern='[0-9]{17}[0-9Xx]' title='18位身份证号 / 18-character ID number'",
+    "phone": "type='tel' inputmode='numeric' autocomplete='tel' pattern='1[0-9]{10}' "
+    "title='11位手机号 / 11-digit mobile number'",
+    "origin": "autocomplete='off'",
+}
+_CHOICES = {
+    "health_code": (("green", "绿码 green"), ("yellow", "黄码 yellow"), ("red", "红码 red")),
+    "nat_result": (("negative", "阴性 negative"), ("positive", "阳性 positive")),
+}
+_NORMALISE = {"health_code": normalise_health_code, "nat_result": normalise_nat_result}
+PRIVACY = (
+    "<aside class='privacy'><h2>个人信息说明 / Privacy notice</h2>"
+    "<p>您填写的身份证号、手机号和健康信息只用于返岗人员的健康核验、护送和交接，由您的用工企业"
+    "和公安护送组使用；在页面、报表和通知中一律脱敏显示（如 3302**********1234、138****5678），"
+    "不会公开。每次提交都会记录，企业可看到您登记的各个版本。</p>"
+    "<p>Your ID number, phone number and health details are used only to check, escort and hand "
+    "you over to your employer, by the employer and the police escort team; pages, reports and "
+    "messages show them masked. Every submission is kept, and the employer sees each version.</p>"
+    "</aside>"
+)
+_STYLE = (
+    "body{margin:0;font:17px/1.45 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',"
+    "sans-serif;color:#1b1f24;background:#f3f5f7}"
+    "main{max-width:34rem;margin:0 auto;padding:.6rem .8rem 3rem}"
+    "h1{font-size:1.2rem;margin:0;padding:.7rem .8rem;background:#0b5cad;color:#fff}"
+    "h2{font-size:1rem;margin:.2rem 0}.ent{font-weight:600;margin:.6rem 0}"
+    "label{display:block;margin:.8rem 0 .2rem;font-weight:600}"
+    "input,select,button{font:inherit;width:100%;box-sizing:border-box;min-height:2.9rem;"
+    "padding:.4rem .6rem;border:1px solid #c5ccd4;border-radius:.45rem;background:#fff}"
+    "button{margin-top:1.2rem;background:#0b5cad;color:#fff;border:0;font-weight:600}"
+    ".req{color:#b3261e}.hint{font-size:.85rem;color:#5b6570}"
+    ".error{color:#b3261e;font-size:.9rem;margin-top:.2rem}"
+    ".privacy{background:#fff;border:1px solid #d5dae0;border-radius:.6rem;padding:.5rem .8rem;"
+    "margin:1rem 0;font-size:.88rem;color:#3b434c}"
+    "dl{background:#fff;border:1px solid #d5dae0;border-radius:.6rem;padding:.6rem .8rem}"
+    "dt{color:#5b6570;font-size:.85rem}dd{margin:0 0 .5rem;font-weight:600}"
+)
 
 
 def _page(
@@ -77,7 +118,9 @@ def _page(
     html = (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>{body}</body></html>"
+        "<link rel='icon' href='data:,'>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{escape(title)}</h1><main>{body}</main></body></html>"
     )
     return HTMLResponse(html, status_code=status, headers=headers)
 
@@ -86,26 +129,78 @@ def _refusal(status: int, reason: str, headers: dict[str, str] | None = None) ->
     return _page("无法处理 / Request refused", f"<p>{escape(reason)}</p>", status, headers)
 
 
+def _canonical(field: str, value: str) -> str:
+    try:
+        return _NORMALISE[field](value)
+    except ConvoyOpsError:
+        return ""
+
+
+def _input(f: str, typed: str, required: str) -> str:
+    """One field's control: a select for the health code and test result, a date-time picker
+    for the test time, a text input with the phone keyboard that fits for the others."""
+    if f in _CHOICES:
+        chosen = _canonical(f, typed)
+        options = "".join(
+            f"<option value='{v}'{' selected' if v == chosen else ''}>{escape(text)}</option>"
+            for v, text in _CHOICES[f]
+        )
+        return (
+            f"<select id='f-{f}' name='{f}'{required}><option value=''>请选择 / choose"
+            f"</option>{options}</select>"
+        )
+    if f == "nat_time":
+        shown = typed if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", typed) else ""
+        return (
+            f"<input id='f-{f}' name='{f}' type='datetime-local' value='{escape(shown)}'{required}>"
+        )
+    value = "" if f in _SECRET_FIELDS else typed
+    return (
+        f"<input id='f-{f}' name='{f}' maxlength='{FIELD_LIMITS[f]}' value='{escape(value)}' "
+        f"placeholder='{escape(_PLACEHOLDERS[f])}' {_INPUTS[f]}{required}>"
+    )
+
+
 def _form(enterprise: str, values: dict[str, str], errors: dict[str, str], csrf: str) -> str:
     rows = []
     for f in FORM_FIELDS:
         err = f"<div class='error'>{escape(errors[f])}</div>" if f in errors else ""
         typed = values.get(f, "")[: FIELD_LIMITS[f]]
-        value, hint = typed, ""
-        if f in _SECRET_FIELDS:
-            value = ""
-            if typed:
-                hint = f"<div class='hint'>您填写的 / you typed: {escape(_MASK[f](typed))}</div>"
+        hint = ""
+        if f in _SECRET_FIELDS and typed:
+            hint = f"<div class='hint'>您填写的 / you typed: {escape(_MASK[f](typed))}</div>"
+        required = " required" if f in _REQUIRED else ""
+        mark = " <span class='req' title='必填 required'>*</span>" if required else ""
         rows.append(
-            f"<p><label>{escape(LABELS[f])} ({f})<br><input name='{f}' "
-            f"maxlength='{FIELD_LIMITS[f]}' value='{escape(value)}' "
-            f"placeholder='{escape(_PLACEHOLDERS[f])}'></label>{hint}{err}</p>"
+            f"<label for='f-{f}'>{escape(LABELS[f])} ({f}){mark}</label>"
+            f"{_input(f, typed, required)}{hint}{err}"
         )
     return (
-        f"<p>{escape(enterprise)} — 返岗人员登记 / returning-worker registration</p>"
+        f"<p class='ent'>{escape(enterprise)} — 返岗人员登记 / returning-worker registration</p>"
+        "<p class='hint'><span class='req'>*</span> 必填 / required</p>"
         f"<form method='post'><input type='hidden' name='csrf' value='{escape(csrf)}'>"
-        f"{''.join(rows)}<button type='submit'>提交 Submit</button></form>"
+        f"{''.join(rows)}{PRIVACY}<button type='submit'>提交 Submit</button></form>"
     )
+
+
+def _confirmation(enterprise: str, reg: Any, note: str) -> str:
+    """What was registered, masked: the page a worker sees after sending the form."""
+    from models.labels import local_time
+
+    shown = {v: text for choices in _CHOICES.values() for v, text in choices}
+    items = [
+        ("企业 / enterprise", enterprise),
+        (LABELS["name"], mask_name(reg.name)),
+        (LABELS["id_number"], mask_id(reg.id_number)),
+        (LABELS["phone"], mask_phone(reg.phone)),
+        (LABELS["origin"], reg.origin or "—"),
+        (LABELS["health_code"], shown.get(reg.health_code, reg.health_code or "—")),
+        (LABELS["nat_result"], shown.get(reg.nat_result, reg.nat_result or "—")),
+        (LABELS["nat_time"], local_time(reg.nat_time, empty="—")),
+        ("版本 / version", str(reg.version)),
+    ]
+    rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items)
+    return f"<p>{note}</p><dl>{rows}</dl>"
 
 
 def _link_error(exc: LinkError) -> HTMLResponse:
@@ -199,7 +294,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 {"Retry-After": str(max(1, round(wait)))},
             )  # fmt: skip
         origin = request.headers.get("origin")
-        if origin is not None and origin not in _origins(request, s):
+        # Under 'Referrer-Policy: no-referrer' a browser sends 'Origin: null' with the form's
+        # own POST: then the form token and the SameSite=Strict cookie decide (below).
+        if origin not in (None, "null") and origin not in _origins(request, s):
             return _refusal(403, "The form was sent from another site; open the link again.")
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":
@@ -235,16 +332,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _refusal(400, str(exc))
         masked = escape(mask_id(reg.id_number))
         if outcome == "created":
-            return _page("登记成功 / Registered", f"<p>{escape(ent)}: {masked}</p>")
+            return _page(
+                "登记成功 / Registered", _confirmation(ent, reg, f"{escape(ent)}: {masked}")
+            )
         if outcome == "unchanged":
-            return _page("已登记 / Already registered",
-                         f"<p>{escape(ent)}: {masked} — 无变化 / nothing changed.</p>")  # fmt: skip
-        return _page(
-            "已更新 / Updated",
-            f"<p>{escape(ent)}: {masked} — 第 {reg.version} 版 / saved as version "
+            note = f"{escape(ent)}: {masked} — 无变化 / nothing changed."
+            return _page("已登记 / Already registered", _confirmation(ent, reg, note))
+        note = (
+            f"{escape(ent)}: {masked} — 第 {reg.version} 版 / saved as version "
             f"{reg.version}; 之前的版本仍保留，企业可见 / earlier versions are kept and shown "
-            "to the enterprise.</p>",
+            "to the enterprise."
         )
+        return _page("已更新 / Updated", _confirmation(ent, reg, note))
 
     mount_enterprise_page(app, settings)  # /e/{link}: the enterprise's own page
     return app

@@ -24,6 +24,11 @@ escort, on its one convoy) or a user token (``convoy users token``; the user's r
   coordinator), ``GET /files/{path}`` (maps and reports, ``map.read``);
 * ``GET /openapi.json`` (the whole API), ``GET /health``.
 
+Check-ins may carry a ``client_id`` (a UUID made on the device): sent again, the stored
+check-in is answered (200), so an offline queue records each report once. The escorts' phone
+page (``flows.api.field``, ``/field/<signed link>``) and the coordinators' console
+(``flows.api.console``, ``/console``) are served here too.
+
 Users name the convoy with ``?convoy=CODE`` (an escort with one active convoy need not). Errors
 are ``{"error": "<a full sentence>"}`` (``flows.api.guard`` has the status codes: 401 for
 credentials that do not authenticate — missing, unknown, expired or revoked, a revoked device
@@ -43,11 +48,12 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, get_settings
-from flows.api import console, files
+from flows.api import console, field, files
 from flows.api.console.guard import MAX_UPLOAD_BYTES
 from flows.api.guard import SECRET_PATHS, BodyLimit, install_error_handlers, load_json
 from flows.api.hardening import add_security_headers, redact_access_log
@@ -264,11 +270,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _checkin(token: str, raw: bytes, convoy: str | None) -> tuple[dict[str, Any], bool]:
         who = caller(token)  # 401 before the body is read
         body = load_json(raw)
-        with acting_as(who.actor, "api"), session_scope(settings) as session:
-            checkin, target, created = field_checkin(
-                session, who, body, now=utcnow(), convoy=convoy, settings=settings
-            )
-            return checkin_view(checkin, target, settings), created
+        for attempt in (1, 2):  # one client_id sent twice at once: the second finds the first
+            try:
+                with acting_as(who.actor, "api"), session_scope(settings) as session:
+                    checkin, target, created = field_checkin(
+                        session, who, body, now=utcnow(), convoy=convoy, settings=settings
+                    )
+                    return checkin_view(checkin, target, settings), created
+            except IntegrityError:
+                if attempt == 2:
+                    raise ValidationError(
+                        "This check-in was sent twice at the same moment; send it again."
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @api.post(
         "/checkins",
@@ -389,6 +403,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return PlainTextResponse("ok")
 
     console.mount(app, settings)  # the coordinators' console and managers' view at /console
+    field.mount(app, settings)  # the escorts' phone page at /field/<signed link>
 
     return app
 

@@ -468,6 +468,7 @@ def report(
 from flows.cli.access import register as _register_access  # noqa: E402
 from flows.cli.desk import register as _register_desk  # noqa: E402
 from flows.cli.enterprise import register as _register_enterprise  # noqa: E402
+from flows.cli.escort import register as _register_escort  # noqa: E402
 from flows.cli.intake import register as _register_intake  # noqa: E402
 from flows.cli.maps import register as _register_maps  # noqa: E402
 from flows.cli.permits import register as _register_permits  # noqa: E402
@@ -477,6 +478,7 @@ from flows.cli.tracking import register as _register_tracking  # noqa: E402
 for _register in (
     _register_intake, _register_enterprise, _register_roster, _register_tracking,
     _register_maps, _register_permits, _register_access, _register_desk,
+    _register_escort,
 ):  # fmt: skip
     _register(app)
 

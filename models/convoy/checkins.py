@@ -86,11 +86,31 @@ class ArriveReport(BaseModel):
     location: str = ""
 
 
+SIGNATURE_PREFIX = "data:image/png;base64,"
+SIGNATURE_MAX_CHARS = 200_000  # a phone's signature drawing is a few tens of kB as PNG
+
+
 class HandoffReport(BaseModel):
     enterprise: str
     received_by: str = Field(min_length=1)
     seats: list[int] | None = None
     location: str = ""
+    signature: str | None = Field(
+        default=None,
+        description="The receiver's signature drawn on the escort's phone, a PNG data URL "
+        "kept as proof of the handoff.",
+    )
+
+    @field_validator("signature")
+    @classmethod
+    def _png(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(SIGNATURE_PREFIX) or len(v) > SIGNATURE_MAX_CHARS:
+            raise ValueError(
+                f"the signature must be a PNG data URL of at most {SIGNATURE_MAX_CHARS} characters"
+            )
+        return v
 
 
 class EntryReport(BaseModel):
@@ -156,10 +176,12 @@ def record_checkin(
     source: str = "cli",
     now: datetime | None = None,
     settings: Settings | None = None,
+    client_id: str | None = None,
 ) -> CheckIn:
     """Store a check-in after checking it against the manifest and the convoy (``check_fits``).
     Positions and entry applications take effect at once; the other kinds are read by the
-    convoy flow."""
+    convoy flow. ``client_id`` is the id the reporting device made (stored unique: see
+    ``models.tracking.field_checkins``)."""
     settings = settings or get_settings()
     report = parse_payload(kind, payload or {})
     convoy = lock_convoy(session, code)
@@ -174,6 +196,7 @@ def record_checkin(
         escort_id=escort.id if escort else None,
         source=source,
         payload=data,
+        client_id=client_id,
     )
     session.add(checkin)
     if isinstance(report, PositionReport):

@@ -162,6 +162,13 @@ class CheckIn(SQLModel, table=True):
     source: str = "cli"
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    client_id: str | None = Field(
+        default=None,
+        unique=True,
+        max_length=64,
+        description="An id the reporting device made (a UUID): a check-in sent again after a "
+        "lost answer or from an offline queue is stored once.",
+    )
 
 
 class Position(SQLModel, table=True):

@@ -2,8 +2,9 @@
 
 ``escort_tasks`` lists an escort's tasks across their convoys from the plan and the data;
 ``queue_stage_notices`` puts the task for the next step in the outbox once a step completes
-(idempotent: the outbox keeps one message per step and recipient). Passengers appear only as
-seat numbers with masked names and phones.
+(idempotent: the outbox keeps one message per step and recipient); each escort's copy ends with
+their personal link to the phone page (``models.access.escort_links``). Passengers appear only
+as seat numbers with masked names and phones.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from sqlmodel import Session
 from config import Settings, get_settings
 from models.convoy.lifecycle import STAGES, Custody, Stage
 from models.convoy.store import convoy_escorts, get_convoy, get_escort
-from models.convoy.tables import Assignment, Convoy, Enterprise, Passenger
+from models.convoy.tables import Assignment, Convoy, Enterprise, Escort, Passenger
 from models.intake.identity import mask_name, mask_phone
-from models.labels import local_time
+from models.labels import label, local_time
 from models.notify.messages import Message, render
 from models.notify.outbox import enqueue, enterprise_recipients, escort_recipients
 
@@ -166,22 +167,23 @@ def queue_stage_notices(
     escorts = [e for e, _ in convoy_escorts(session, convoy)]
     added = 0
     for suffix, msg, audience in stage_messages(session, convoy, done, settings):
-        if audience == "escorts":
-            recipients = escort_recipients(escorts)
+        key, kind = f"task:{convoy.code}:{suffix}", "task" if audience == "escorts" else "notice"
+        if audience == "escorts":  # each escort's copy carries their own link
+            batches = [
+                (with_link(msg, e, settings), escort_recipients([e]))
+                for e in escorts
+                if escort_recipients([e])
+            ] or [(msg, [])]  # nobody to tell: recorded once, as unaddressed
         else:
             ent = session.get(Enterprise, int(audience.split(":", 1)[1]))
             recipients = enterprise_recipients(ent) if ent else []
             recipients += _liaison(session, ent.id or 0) if ent else []  # its liaison officer
-        added += enqueue(
-            session,
-            f"task:{convoy.code}:{suffix}",
-            msg,
-            recipients,
-            kind="task" if audience == "escorts" else "notice",
-            convoy=convoy,
-            locale=settings.locale,
-            now=now,
-        )
+            batches = [(msg, recipients)]
+        for message, recipients in batches:
+            added += enqueue(
+                session, key, message, recipients, kind=kind, convoy=convoy,
+                locale=settings.locale, now=now,
+            )  # fmt: skip
     return added
 
 
@@ -189,6 +191,16 @@ def _liaison(session: Session, enterprise_id: int) -> list[Any]:
     from models.desk.liaison import liaison_recipients  # the service desk (issue 16)
 
     return liaison_recipients(session, enterprise_id)
+
+
+def with_link(msg: Message, escort: Escort, settings: Settings) -> Message:
+    """The task message for one escort, ending with their personal link to the phone page
+    (valid from the real clock: a rehearsal on a simulated clock still gets a live link)."""
+    from models.access.escort_links import escort_link
+
+    url, _ = escort_link(escort, settings)
+    line = label("field", "notice.link", settings.locale, url=url)
+    return Message(msg.subject, f"{msg.body}\n{line}")
 
 
 def escort_tasks(session: Session, escort_key: str, settings: Settings | None = None) -> list[Task]:

@@ -13,7 +13,11 @@ The functions are what the JSON API in ``flows.api.tracker`` calls (``POST /api/
 * ``field_checkin`` checks the request body strictly (``CheckinRequest``; unknown fields are
   refused, so a typo cannot silently record "nobody absent"; numbers finite, texts and lists
   short) and records it with ``record_checkin`` (source ``http``). Sent again with the same
-  ``at``, the same report is not stored twice.
+  ``at``, the same report is not stored twice; sent with a ``client_id`` (a UUID the phone
+  made, stored unique), a repeat returns the stored check-in whatever else it says: an offline
+  queue that sends again is recorded exactly once.
+* ``report_checkin`` is the same for any caller that knows the escort and the convoy (the
+  escorts' phone page, ``flows.api.field``).
 * ``caller_tasks`` gives tasks (and ``models.views.reports.convoy_status`` the convoy), never
   personal data.
 """
@@ -21,6 +25,7 @@ The functions are what the JSON API in ``flows.api.tracker`` calls (``POST /api/
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,7 +51,7 @@ from models.convoy.checkins import (
     stored_payload,
 )
 from models.convoy.lifecycle import Stage
-from models.convoy.store import get_convoy
+from models.convoy.store import get_convoy, lock_convoy
 from models.convoy.tables import CheckIn, Convoy, Escort
 from models.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from models.geo.datums import to_wgs84
@@ -56,7 +61,8 @@ from models.tracking.fixes import TELEMETRY, parse_time, shown
 from models.tracking.osmand import TimeValue, explain
 
 SOURCE = "http"
-_BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs")
+_BODY_FIELDS = ("kind", "payload", "at", "convoy", "crs", "client_id")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{7,63}")
 TEXT_LIMIT = 500  # characters of any text in a check-in
 LIST_LIMIT = 5000  # items of any list (a muster roll of a long train)
 CODE_LIMIT = 64
@@ -87,6 +93,12 @@ class CheckinRequest(BaseModel):
     )
     crs: Literal["wgs84", "gcj02", "bd09"] | None = Field(
         None, description="Datum of a position's lat/lon (stored in WGS-84)."
+    )
+    client_id: str | None = Field(
+        None,
+        pattern=_CLIENT_ID.pattern,
+        description="An id the device made for this report (a UUID): sent again, the stored "
+        "check-in is returned, so an offline queue records each report once.",
     )
 
 
@@ -286,6 +298,7 @@ def _same_report(
     at: datetime,
     escort_id: int | None,
     data: dict[str, Any],
+    source: str = SOURCE,
 ) -> CheckIn | None:
     """An identical check-in already stored (a retry after a lost response)."""
     rows = session.execute(
@@ -296,10 +309,36 @@ def _same_report(
             col(CheckIn.escort_id) == escort_id
             if escort_id is not None
             else col(CheckIn.escort_id).is_(None),
-            col(CheckIn.source) == SOURCE,
+            col(CheckIn.source) == source,
         )
     ).scalars()
     return next((ci for ci in rows if ci.payload == data), None)
+
+
+def _client_id(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or _CLIENT_ID.fullmatch(value) is None:
+        raise ValidationError(
+            "The check-in's 'client_id' must be 8 to 64 letters, digits, '-' or '_' (a UUID)."
+        )
+    return value
+
+
+def stored_by_client_id(session: Session, convoy: Convoy, client_id: str) -> CheckIn | None:
+    """The check-in stored earlier with this device-made id (None: a new one). An id used for
+    another convoy is refused: it cannot be the same report."""
+    found = (
+        session.execute(select(CheckIn).where(col(CheckIn.client_id) == client_id))
+        .scalars()
+        .first()
+    )
+    if found is not None and found.convoy_id != convoy.id:
+        raise ValidationError(
+            "This check-in's client_id was already used for another convoy; a device makes a "
+            "new id for every report."
+        )
+    return found
 
 
 def field_checkin(
@@ -312,21 +351,49 @@ def field_checkin(
     settings: Settings | None = None,
 ) -> tuple[CheckIn, Convoy, bool]:
     """Record the check-in ``body`` (``CheckinRequest``: ``{"kind", "payload", "at"?, "convoy"?,
-    "crs"?}``) as the caller (a device for its convoy as its escort; a user on the convoy named,
-    within their role). Returns the check-in, its convoy and whether it is new: the same report
-    sent again with the same ``at`` returns the stored one."""
-    settings = settings or get_settings()
+    "crs"?, "client_id"?}``) as the caller (a device for its convoy as its escort; a user on the
+    convoy named, within their role). Returns the check-in, its convoy and whether it is new:
+    the same report sent again with the same ``at`` (or the same ``client_id``) returns the
+    stored one."""
     if not isinstance(body, Mapping):
         raise ValidationError('The request body must be a JSON object like {"kind": "depart"}.')
     named = body.get("convoy") or convoy
     if convoy and body.get("convoy") and str(body["convoy"]).strip() != convoy.strip():
         raise ValidationError("The body and the query name two different convoys.")
     target = convoy_for(session, caller, named, "checkin.write")
+    escort = session.get(Escort, caller.escort_id) if caller.escort_id else None
+    checkin, created = report_checkin(
+        session, target, escort, body, now=now, settings=settings, source=SOURCE
+    )
+    return checkin, target, created
+
+
+def report_checkin(
+    session: Session,
+    convoy: Convoy,
+    escort: Escort | None,
+    body: Any,
+    *,
+    now: datetime,
+    settings: Settings | None = None,
+    source: str = SOURCE,
+) -> tuple[CheckIn, bool]:
+    """Check ``body`` strictly and record it for ``convoy`` as ``escort`` (``record_checkin``);
+    returns the check-in and whether it is new (see ``field_checkin``)."""
+    settings = settings or get_settings()
+    if not isinstance(body, Mapping):
+        raise ValidationError('The request body must be a JSON object like {"kind": "depart"}.')
     extra = sorted(set(body) - set(_BODY_FIELDS))
     if extra:
         raise ValidationError(
             f"The check-in has no field {shown(extra[0])}; send kind, payload and optionally at."
         )
+    client_id = _client_id(body.get("client_id"))
+    if client_id is not None:
+        lock_convoy(session, convoy.code)  # a repeat sent at the same moment waits, then finds it
+        earlier = stored_by_client_id(session, convoy, client_id)
+        if earlier is not None:
+            return earlier, False
     kind = _kind(body.get("kind"))
     payload = body.get("payload")
     if payload is None:
@@ -345,16 +412,24 @@ def field_checkin(
     if kind is Kind.POSITION:
         payload = _position(payload, request.crs)
     at = _at(request.at, now, settings)
+    escort_id = escort.id if escort is not None else None
     if request.at not in (None, ""):
-        data = stored_payload(session, target, kind, parse_payload(kind.value, payload))
-        earlier = _same_report(session, target, kind, at, caller.escort_id, data)
+        data = stored_payload(session, convoy, kind, parse_payload(kind.value, payload))
+        earlier = _same_report(session, convoy, kind, at, escort_id, data, source)
         if earlier is not None:
-            return earlier, target, False
-    escort = session.get(Escort, caller.escort_id) if caller.escort_id else None
+            return earlier, False
     checkin = record_checkin(
-        session, target.code, kind.value, payload, at=at, escort=escort, source=SOURCE
+        session,
+        convoy.code,
+        kind.value,
+        payload,
+        at=at,
+        escort=escort,
+        source=source,
+        settings=settings,
+        client_id=client_id,
     )
-    return checkin, target, True
+    return checkin, True
 
 
 def checkin_view(

@@ -1,7 +1,7 @@
 """The enterprise service desk: liaison officers, requests and consultations, staff checks
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0005
+Revises: 0004
 Created: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import models.db
 
-revision = "0008"
-down_revision = "0007"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

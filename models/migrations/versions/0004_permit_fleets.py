@@ -1,7 +1,7 @@
 """Vehicle passes at the model's scale: many vehicles per application, one pass per vehicle,
 delivery trips by major project
 
-Revision ID: 0007
+Revision ID: 0004
 Revises: 0003
 Created: 2026-12-06
 
@@ -17,7 +17,7 @@ from alembic import op
 
 import models.db
 
-revision = "0007"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

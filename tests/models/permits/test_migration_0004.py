@@ -1,4 +1,4 @@
-"""Revision 0007 keeps the vehicle passes filed before it: each application's plate and type
+"""Revision 0004 keeps the vehicle passes filed before it: each application's plate and type
 become its vehicle 1, and its pass belongs to that vehicle."""
 
 from __future__ import annotations
