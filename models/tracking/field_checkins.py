@@ -222,7 +222,8 @@ def _refuse_unknown(kind: Kind, payload: Mapping[str, Any]) -> None:
 def _limits(value: Any, where: str, what: str, depth: int = 0) -> None:
     """Refuse what no check-in holds: texts over ``TEXT_LIMIT``, lists over ``LIST_LIMIT``,
     numbers that are not finite, true/false where the payload has only numbers and texts, and
-    nesting deeper than a screening result."""
+    nesting deeper than a screening result. A handoff's ``signature`` (a PNG data URL) has its
+    own limit in ``models.convoy.checkins``."""
     at = f" at {where}" if where else ""
     if depth > 4:
         raise ValidationError(f"The {what} check-in is nested too deeply{at}.")
@@ -230,7 +231,7 @@ def _limits(value: Any, where: str, what: str, depth: int = 0) -> None:
         raise ValidationError(f"The {what} check-in has true or false{at}, not a number or text.")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"The {what} check-in has a number that is not finite{at}.")
-    if isinstance(value, str) and len(value) > TEXT_LIMIT:
+    if isinstance(value, str) and len(value) > TEXT_LIMIT and where != "signature":
         raise ValidationError(
             f"The {what} check-in has a text longer than {TEXT_LIMIT} characters{at}."
         )
