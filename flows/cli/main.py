@@ -445,15 +445,31 @@ def _report_figures(campaign: str | None, json_out: bool = False) -> None:
 @friendly
 def report(
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Also write an XLSX report.")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write a CSV report.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The figures a manager reports, computed from the data."""
-    _report_figures(campaign, json_out)
+    """The figures a manager reports, computed from the data: a terminal table, --json, and
+    --html (offline, with charts, linking the maps), --xlsx, --csv files."""
+    from flows.cli.campaign import build_report, show_report, write_report_files
+
+    rep = build_report(campaign)
+    files = write_report_files(rep, campaign, html=html, xlsx=xlsx, csv=csv_file)
+    if json_out:
+        print_json(rep["figures"] | {"sections": rep["sections"], "tables": rep["tables"]})
+        return
+    show_report(rep)
+    for kind, path in files.items():
+        console.print(f"  report ({kind}): {path}", highlight=False)
 
 
 # Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
 # maps live beside their code; each module adds its own to this app.
 from flows.cli.access import register as _register_access  # noqa: E402
+from flows.cli.campaign import register as _register_campaign  # noqa: E402
 from flows.cli.enterprise import register as _register_enterprise  # noqa: E402
 from flows.cli.intake import register as _register_intake  # noqa: E402
 from flows.cli.maps import register as _register_maps  # noqa: E402
@@ -463,7 +479,7 @@ from flows.cli.tracking import register as _register_tracking  # noqa: E402
 
 for _register in (
     _register_intake, _register_enterprise, _register_roster, _register_tracking,
-    _register_maps, _register_permits, _register_access,
+    _register_maps, _register_permits, _register_access, _register_campaign,
 ):  # fmt: skip
     _register(app)
 
