@@ -129,10 +129,8 @@ def simulate(
     """Generate an operation like the model case, import its manifests through the real import,
     run every convoy flow through Prefect with simulated escorts to closed, and write the maps
     and the report (HTML, XLSX, CSV, JSON) into var/campaigns/NAME/."""
-    from flows.campaign import campaign_flow
     from flows.sim.campaign import plan_campaign
-    from flows.sim.campaign_run import load_campaign
-    from maps.files import save_campaign_map
+    from flows.sim.campaign_run import simulate as run_simulation
 
     plan = plan_campaign(scale, seed, name)
     if not json_out:
@@ -144,45 +142,36 @@ def simulate(
             f"{len(plan.enterprises)} enterprises. Importing the manifests…",
             highlight=False,
         )
-    loaded = load_campaign(plan)
-    totals = loaded.totals()
-    if not json_out:
+
+    def loaded_(loaded: Any) -> None:
+        if json_out:
+            return
+        totals = loaded.totals()
         console.print(
             f"  imported {totals['imported']:,} of {totals['read']:,} rows "
             f"({totals['rejected']:,} rejected, {totals['warnings']:,} with warnings); "
             f"running {len(loaded.codes)} convoy flows, {concurrency} at a time…",
             highlight=False,
         )
-    results = campaign_flow(
-        plan.name, loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
-        concurrency=concurrency, simulate_speed=speed,
-    )  # fmt: skip
-    waiting = [r["code"] for r in results if r.get("waiting_for")]
-    overview = save_campaign_map(plan.name)
-    report = build_report(plan.name)
-    folder = loaded.folder
-    files = write_report_files(
-        report, plan.name, html=folder / "report.html", xlsx=folder / "report.xlsx",
-        csv=folder / "report.csv", json_file=folder / "report.json",
-    )  # fmt: skip
-    (folder / "imports.json").write_text(
-        json.dumps({"totals": totals, "convoys": loaded.imports, "enterprises": loaded.enterprises},
-                   ensure_ascii=False, indent=2, default=str) + "\n", "utf-8",
-    )  # fmt: skip
+
+    done = run_simulation(
+        plan, concurrency=concurrency, speed=speed, max_wait=max_wait, on_loaded=loaded_
+    )
     if json_out:
-        print_json({"campaign": plan.name, "folder": str(folder), "imports": totals,
-                    "convoys": len(results), "not_closed": waiting,
-                    "files": {k: str(v) for k, v in files.items()}, "overview": str(overview),
-                    "figures": report["figures"]})  # fmt: skip
+        print_json({"campaign": plan.name, "folder": str(done.loaded.folder),
+                    "imports": done.loaded.totals(), "convoys": len(done.results),
+                    "not_closed": done.not_closed, "overview": str(done.overview),
+                    "files": {k: str(v) for k, v in done.files.items()},
+                    "figures": done.report["figures"]})  # fmt: skip
     else:
-        show_report(report)
-        console.print(f"  operations overview: {overview}", highlight=False)
-        for kind, path in files.items():
+        show_report(done.report)
+        console.print(f"  operations overview: {done.overview}", highlight=False)
+        for kind, path in done.files.items():
             console.print(f"  report ({kind}): {path}", highlight=False)
-    if waiting:
+    if done.not_closed:
         raise ValidationError(
-            f"{len(waiting)} convoy(s) did not close ({', '.join(waiting[:5])}); run the "
-            "command again to resume them."
+            f"{len(done.not_closed)} convoy(s) did not close ({', '.join(done.not_closed[:5])}); "
+            "run the command again to resume them."
         )
 
 

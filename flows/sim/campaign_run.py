@@ -12,6 +12,7 @@ every alert except an off-route one, which therefore escalates.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -188,3 +189,56 @@ class CampaignEscorts(ConvoySimulator):
         for change in result.changes:
             if change.action == "opened" and change.kind != "off_route" and change.alert_id:
                 acknowledge(session, change.alert_id, "值班协调员 (simulated)", report.at)
+
+
+@dataclass
+class Simulated:
+    """What ``simulate`` did: the load, the convoys' results, the files written."""
+
+    loaded: Loaded
+    results: list[dict[str, Any]]
+    overview: Path
+    report: dict[str, Any]
+    files: dict[str, Path]
+
+    @property
+    def not_closed(self) -> list[str]:
+        return [r["code"] for r in self.results if r.get("waiting_for")]
+
+
+def simulate(
+    plan: CampaignPlan,
+    *,
+    concurrency: int = 6,
+    speed: float = 0.0,
+    max_wait: float = 1800.0,
+    on_loaded: Any = None,
+) -> Simulated:
+    """The whole operation: load it (``load_campaign``), run every convoy flow with its
+    simulated escorts through the campaign flow (``concurrency`` at a time), draw the overview
+    map and write the report (HTML, XLSX, CSV, JSON) and the import totals into the campaign's
+    folder. ``on_loaded(loaded)`` is called between the load and the run."""
+    from flows.campaign import campaign_flow
+    from flows.cli.campaign import build_report, write_report_files
+    from maps.files import save_campaign_map
+
+    loaded = load_campaign(plan)
+    if on_loaded is not None:
+        on_loaded(loaded)
+    results = campaign_flow(
+        plan.name, loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
+        concurrency=concurrency, simulate_speed=speed,
+    )  # fmt: skip
+    overview = save_campaign_map(plan.name)
+    report = build_report(plan.name)
+    folder = loaded.folder
+    files = write_report_files(
+        report, plan.name, html=folder / "report.html", xlsx=folder / "report.xlsx",
+        csv=folder / "report.csv", json_file=folder / "report.json",
+    )  # fmt: skip
+    imports = {"totals": loaded.totals(), "convoys": loaded.imports,
+               "enterprises": loaded.enterprises}  # fmt: skip
+    (folder / "imports.json").write_text(
+        json.dumps(imports, ensure_ascii=False, indent=2, default=str) + "\n", "utf-8"
+    )
+    return Simulated(loaded, results, overview, report, files)
