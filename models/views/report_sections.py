@@ -17,6 +17,7 @@ counts, reasons, places, enterprises and convoy codes only.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from statistics import median
 from typing import Any
@@ -57,16 +58,25 @@ def _convoys(session: Session, campaign: str | None) -> list[Convoy]:
     return list_convoys(session, campaign)
 
 
+def reason_kind(reason: str) -> str:
+    """A custody reason without its measurements: 'screening: fever 38.0 °C (threshold …)' →
+    'screening: fever'."""
+    return re.split(r"\s[-+]?\d", reason, maxsplit=1)[0].strip() or "—"
+
+
 def _reasons(session: Session, ids: list[int], state: Custody) -> dict[str, int]:
+    """Passengers in ``state`` by the kind of their reason, most frequent first."""
     if not ids:
         return {}
     rows = session.execute(
         select(col(Passenger.custody_reason), func.count())
         .where(col(Passenger.convoy_id).in_(ids), col(Passenger.custody) == state.value)
         .group_by(col(Passenger.custody_reason))
-        .order_by(func.count().desc(), col(Passenger.custody_reason))
     ).all()
-    return {reason or "—": n for reason, n in rows}
+    counts: Counter[str] = Counter()
+    for reason, n in rows:
+        counts[reason_kind(reason or "")] += n
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def punctuality(convoys: list[Convoy]) -> dict[str, Any]:
