@@ -29,7 +29,8 @@ def machine() -> str:
     return f"{platform.node()} {platform.machine()} {platform.python_version()}"
 
 
-def load(path: Path = RESULTS) -> dict[str, Any]:
+def load(path: Path | None = None) -> dict[str, Any]:
+    path = path or RESULTS
     if not path.exists():
         return {"machine": machine(), "when": "", "results": []}
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -76,7 +77,8 @@ def readme_table(doc: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def update_readme(doc: dict[str, Any], path: Path = README) -> bool:
+def update_readme(doc: dict[str, Any], path: Path | None = None) -> bool:
+    path = path or README
     text = path.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
         return False
