@@ -124,6 +124,12 @@ def simulate(
     max_wait: Annotated[
         float, typer.Option(help="Give up on a convoy waiting this many seconds for a report.")
     ] = 1800.0,
+    passes: Annotated[
+        bool,
+        typer.Option(
+            help="Also carry the vehicle passes (7,092 × scale) through the permit workflow."
+        ),
+    ] = True,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate an operation like the model case, import its manifests through the real import,
@@ -155,7 +161,12 @@ def simulate(
         )
 
     done = run_simulation(
-        plan, concurrency=concurrency, speed=speed, max_wait=max_wait, on_loaded=loaded_
+        plan,
+        concurrency=concurrency,
+        speed=speed,
+        max_wait=max_wait,
+        passes=passes,
+        on_loaded=loaded_,
     )
     if json_out:
         print_json({"campaign": plan.name, "folder": str(done.loaded.folder),

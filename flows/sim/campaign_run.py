@@ -212,17 +212,23 @@ def simulate(
     concurrency: int = 6,
     speed: float = 0.0,
     max_wait: float = 1800.0,
+    passes: bool = True,
     on_loaded: Any = None,
 ) -> Simulated:
     """The whole operation: load it (``load_campaign``), run every convoy flow with its
     simulated escorts through the campaign flow (``concurrency`` at a time), draw the overview
     map and write the report (HTML, XLSX, CSV, JSON) and the import totals into the campaign's
-    folder. ``on_loaded(loaded)`` is called between the load and the run."""
+    folder. With ``passes`` the campaign's vehicle passes go through the permit workflow too
+    (``flows.sim.campaign_passes``). ``on_loaded(loaded)`` is called before the flows run."""
     from flows.campaign import campaign_flow
     from flows.cli.campaign import build_report, write_report_files
     from maps.files import save_campaign_map
 
     loaded = load_campaign(plan)
+    if passes:
+        from flows.sim.campaign_passes import issue_passes
+
+        issue_passes(plan)
     if on_loaded is not None:
         on_loaded(loaded)
     results = campaign_flow(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -30,11 +30,13 @@ DIRTY = Dirt(bad_checksum=0.05, bad_phone=0.05, employer_variant=0.1, employer_u
 runner = CliRunner()
 
 
-def _run(scale: float = 0.05, seed: int = 7, concurrency: int = 3) -> Simulated:
+def _run(
+    scale: float = 0.05, seed: int = 7, concurrency: int = 3, passes: bool = False
+) -> Simulated:
     plan = plan_campaign(scale, seed)
     plan.dirt = DIRTY
     with acting_as(operator("test"), "cli"):
-        return simulate(plan, concurrency=concurrency, max_wait=300)
+        return simulate(plan, concurrency=concurrency, max_wait=300, passes=passes)
 
 
 def _q(sql: str, **params: Any) -> list[Any]:
@@ -50,6 +52,19 @@ def _time(value: Any) -> datetime:
     """A time as the driver returns it (SQLite: text; PostgreSQL: a datetime)."""
     t = datetime.fromisoformat(value) if isinstance(value, str) else value
     return t.replace(tzinfo=None)
+
+
+def _same_day(campaign_id: int) -> float:
+    """Delivered passes delivered on the local day they were applied for, over all delivered."""
+    tz = get_settings().tz
+    rows = _q(
+        "SELECT a.applied_at, p.delivered_at FROM permit_application a JOIN permit p "
+        "ON p.application_id = a.id WHERE a.campaign_id = :c AND a.status = 'delivered'",
+        c=campaign_id,
+    )
+    local = lambda t: _time(t).replace(tzinfo=UTC).astimezone(tz).date()  # noqa: E731
+    same = sum(local(a) == local(d) for a, d in rows)
+    return round(same / len(rows), 4)
 
 
 def _direct_figures(campaign: str) -> dict[str, Any]:
@@ -114,11 +129,22 @@ def _direct_figures(campaign: str) -> dict[str, Any]:
             "AND status IN ('issued', 'delivered')",
             c=cid,
         ),
+        "passes_delivered": _one(
+            "SELECT COUNT(*) FROM permit_application WHERE campaign_id = :c "
+            "AND status = 'delivered'",
+            c=cid,
+        ),
+        "units_served": _one(
+            "SELECT COUNT(DISTINCT enterprise) FROM permit_application WHERE campaign_id = :c "
+            "AND status IN ('issued', 'delivered')",
+            c=cid,
+        ),
+        "passes_same_day_rate": _same_day(cid),
     }
 
 
 def test_small_campaign_end_to_end(settings: Settings) -> None:
-    done = _run()
+    done = _run(passes=True)
     name = done.loaded.name
     assert done.not_closed == []
     assert len(done.results) == 3 and {r["mode"] for r in done.results} == {
@@ -169,7 +195,21 @@ def test_small_campaign_end_to_end(settings: Settings) -> None:
     shown = {r["key"]: r["value"] for s in done.report["sections"] for r in s["rows"]}
     direct = _direct_figures(name)
     assert {k: shown.get(k) for k in direct} == direct
+    assert direct["passes_issued"] > 0 and 0 < direct["passes_same_day_rate"] < 1
     assert done.report["figures"]["workers_escorted"] == direct["workers_escorted"]
+
+    # The campaign flow run carries the figures as a markdown artifact.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.convoy import artifact_key
+
+    key = artifact_key(f"campaign-{name}-report")
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    assert arts and f"| {direct['workers_escorted']} |" in str(arts[-1].data)
 
     # The files: a self-contained HTML page linking the maps, XLSX, CSV, JSON.
     folder = done.loaded.folder
