@@ -175,16 +175,12 @@ def head_revisions() -> set[str]:
 
 def _up_to_date(engine: Engine) -> bool:
     """Whether the database is stamped with exactly the newest revisions (then nothing to do)."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy import inspect, text
 
-    try:
-        with engine.connect() as conn:
-            stamped = {
-                row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))
-            }
-    except DBAPIError:  # no version table yet: a new or a 0.1 database
-        return False
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):  # a new or a 0.1 database
+            return False
+        stamped = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
     return bool(stamped) and stamped == head_revisions()
 
 

@@ -48,9 +48,10 @@ def _option(chart: dict[str, Any]) -> dict[str, Any]:
     data = chart["data"]
     if chart["kind"] == "pie":
         pie = [{"name": k, "value": v} for k, v in data.items()]
-        return {"tooltip": {"trigger": "item"},
+        return {"animation": False, "tooltip": {"trigger": "item"},
                 "series": [{"type": "pie", "radius": ["35%", "70%"], "data": pie}]}  # fmt: skip
     return {
+        "animation": False,
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 8, "right": 16, "top": 8, "bottom": 8, "containLabel": True},
         "xAxis": {"type": "value"},

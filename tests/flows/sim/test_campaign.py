@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import event, text
 from typer.testing import CliRunner
 
 from config import Settings, get_settings, reset_settings
@@ -33,10 +33,24 @@ runner = CliRunner()
 def _run(
     scale: float = 0.05, seed: int = 7, concurrency: int = 3, passes: bool = False
 ) -> Simulated:
+    """The simulation, with every database error any thread meets recorded: there must be
+    none (no "database is locked" between the concurrent convoys, their escorts and checks)."""
     plan = plan_campaign(scale, seed)
     plan.dirt = DIRTY
-    with acting_as(operator("test"), "cli"):
-        return simulate(plan, concurrency=concurrency, max_wait=300, passes=passes)
+    errors: list[str] = []
+
+    def seen(context: Any) -> None:
+        errors.append(str(context.original_exception))
+
+    engine = get_engine()
+    event.listen(engine, "handle_error", seen)
+    try:
+        with acting_as(operator("test"), "cli"):
+            done = simulate(plan, concurrency=concurrency, max_wait=300, passes=passes)
+    finally:
+        event.remove(engine, "handle_error", seen)
+    assert errors == []
+    return done
 
 
 def _q(sql: str, **params: Any) -> list[Any]:
