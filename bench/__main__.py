@@ -88,7 +88,7 @@ def update_readme(doc: dict[str, Any], path: Path | None = None) -> bool:
     return True
 
 
-def run(names: list[str]) -> list[dict[str, Any]]:
+def run(names: list[str], save: Any = None) -> list[dict[str, Any]]:
     only = {n if n.startswith("bench_") else f"bench_{n}" for n in names}
     files = sorted(HERE.glob("bench_*.py"))
     unknown = only - {p.stem for p in files}
@@ -109,6 +109,8 @@ def run(names: list[str]) -> list[dict[str, Any]]:
                     "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 }
                 results.append(d)
+                if save is not None:  # merged at once: a run cut short keeps what it measured
+                    save(results)
                 flag = "ok" if d["ok"] else "OVER TARGET"
                 print(f"{d['name']:34} {d['value']:>10} {d['unit']:6} target {d['target']}"
                       f"  ({d['baseline']})  {flag}", flush=True)  # fmt: skip
@@ -119,15 +121,20 @@ def run(names: list[str]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str]) -> int:
-    results = run(argv)
-    doc = load()
+    before = load()
     ran = {f"bench_{n.removeprefix('bench_')}" for n in argv} or {
         p.stem for p in HERE.glob("bench_*.py")
     }
-    # An error recorded earlier for a file that ran again is replaced by what it gave now.
-    doc["results"] = [r for r in doc["results"] if not ("error" in r and r["name"] in ran)]
-    doc = merge(doc, results)
-    RESULTS.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # An error recorded earlier for a file that ran again is replaced by what it gives now.
+    before["results"] = [r for r in before["results"] if not ("error" in r and r["name"] in ran)]
+
+    def save(results: list[dict[str, Any]]) -> dict[str, Any]:
+        doc = merge(before, results)
+        RESULTS.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return doc
+
+    results = run(argv, save)
+    doc = save(results)
     print()
     print(table(results))
     print(f"merged {len(results)} figure(s) into {RESULTS}")

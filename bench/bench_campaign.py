@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,12 @@ def _best(cmd: list[str], env: dict[str, str], repeat: int = 5) -> float:
     return best
 
 
-def run() -> list[Result]:
-    results: list[Result] = []
+def run() -> Iterator[Result]:
+    """The figures, each given as soon as it is measured (the 10x run takes long)."""
     var1 = Path(tempfile.mkdtemp(prefix="convoy-bench-campaign-1x-"))
     try:
         one = _worker(var1, 1, "compare")
-        results.append(
+        yield (
             ratio(
                 "campaign.1x_vs_bare_prefect",
                 one["ours_s"],
@@ -81,15 +82,14 @@ def run() -> list[Result]:
         convoy = str(Path(PY).parent / "convoy")
         ours = _best([convoy, "convoys", "--json"], env)
         base = _best([PY, "-c", "pass"], env)
-        results.append(ratio("cli.startup_ratio", ours, base, 12,
-                             "python -c pass", convoys=one["convoys"]))  # fmt: skip
+        yield ratio("cli.startup_ratio", ours, base, 12, "python -c pass", convoys=one["convoys"])
         if os.environ.get("CONVOY_BENCH_SKIP_10X") != "1":
             var10 = Path(tempfile.mkdtemp(prefix="convoy-bench-campaign-10x-"))
             try:
                 ten = _worker(var10, 10, "ours")
             finally:
                 shutil.rmtree(var10, ignore_errors=True)
-            results.append(
+            yield (
                 ratio(
                     "campaign.scaling_10x_over_1x",
                     ten["ours_s"],
@@ -101,7 +101,7 @@ def run() -> list[Result]:
                     not_closed_10x=len(ten["not_closed"]),
                 )
             )
-            results.append(
+            yield (
                 Result(
                     "campaign.peak_mem_10x_mb",
                     ten["peak_rss_mb"],
@@ -114,4 +114,3 @@ def run() -> list[Result]:
             )
     finally:
         shutil.rmtree(var1, ignore_errors=True)
-    return results

@@ -37,7 +37,7 @@ def test_a_partial_run_keeps_every_other_figure(
     readme.write_text(f"# x\n\n{runner.BEGIN}\nold\n{runner.END}\n\nafter\n")
     monkeypatch.setattr(runner, "RESULTS", results)
     monkeypatch.setattr(runner, "README", readme)
-    monkeypatch.setattr(runner, "run", lambda names: [_fig("b.y", 1.5, "t1")])
+    monkeypatch.setattr(runner, "run", lambda names, save=None: [_fig("b.y", 1.5, "t1")])
     assert runner.main(["monitor"]) == 0
     doc = json.loads(results.read_text())
     assert {r["name"]: r["value"] for r in doc["results"]} == {"a.x": 1, "b.y": 1.5}
