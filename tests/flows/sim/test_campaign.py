@@ -291,11 +291,14 @@ def test_same_seed_same_operation_and_figures(
     dispose_engines()
 
 
-def test_scale_is_checked() -> None:
+def test_scale_is_checked(settings: Settings) -> None:
     from models.errors import ValidationError
 
     with pytest.raises(ValidationError, match="scale"):
         plan_campaign(0, 1)
+    bad = runner.invoke(app, ["campaign", "simulate", "--scale", "-1"])
+    assert bad.exit_code == 1 and "The scale must be above 0" in bad.output
+    assert "Traceback" not in bad.output
     ten = plan_campaign(10, 1)
     assert len(ten.trips) == 430 and len({t.code for t in ten.trips}) == 430
     one = plan_campaign(1, 1)
