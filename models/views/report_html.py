@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from models.labels import label
+from models.labels import label, local_time
 from models.views.report_render import show
 
 _CSS = """
@@ -86,7 +86,7 @@ def render_html(
     ]
     if generated is not None:
         parts.append(
-            f"<p>{esc(label('report', 'generated', loc))} {esc(generated.isoformat())}</p>"
+            f"<p>{esc(label('report', 'generated', loc))} {esc(local_time(generated))}</p>"
         )
     parts.append("</header><main>")
     charts: list[tuple[str, dict[str, Any]]] = []
