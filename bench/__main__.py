@@ -68,6 +68,11 @@ def readme_table(doc: dict[str, Any]) -> str:
     ]
     for r in doc["results"]:
         if "error" in r:
+            if r["name"].startswith("bench_"):
+                continue
+            when = str(r.get("when", ""))[:10]
+            rows.append(f"| `{r['name']}` | not measured | | {r.get('machine', '')}, {when} | "
+                        f"{str(r['error']).splitlines()[0]} |")  # fmt: skip
             continue
         value = f"{r['value']} {'×' if r['unit'] == 'ratio' else r['unit']}"
         flag = "" if r["ok"] else " (over)"
@@ -111,6 +116,9 @@ def run(names: list[str], save: Any = None) -> list[dict[str, Any]]:
                 results.append(d)
                 if save is not None:  # merged at once: a run cut short keeps what it measured
                     save(results)
+                if "error" in d:
+                    print(f"{d['name']:34} not measured: {d['error']}", flush=True)
+                    continue
                 flag = "ok" if d["ok"] else "OVER TARGET"
                 print(f"{d['name']:34} {d['value']:>10} {d['unit']:6} target {d['target']}"
                       f"  ({d['baseline']})  {flag}", flush=True)  # fmt: skip

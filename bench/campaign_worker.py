@@ -27,6 +27,9 @@ CONCURRENCY = 6
 def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     os.environ["CONVOY_VAR_DIR"] = var
     os.environ.pop("PREFECT_HOME", None)
+    # The temporary Prefect server answers 503 when it falls behind (430 convoy flows on two
+    # busy cores): the client tries again for longer before it gives up.
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
     from prefect.client.orchestration import get_client
