@@ -135,6 +135,11 @@ def simulate(
     """Generate an operation like the model case, import its manifests through the real import,
     run every convoy flow through Prefect with simulated escorts to closed, and write the maps
     and the report (HTML, XLSX, CSV, JSON) into var/campaigns/NAME/."""
+    import os
+
+    # Hundreds of convoy flows can put the temporary Prefect server behind (it answers 503):
+    # the client tries again for longer before it gives up.
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
     from flows.sim.campaign import plan_campaign
     from flows.sim.campaign_run import simulate as run_simulation
 
