@@ -5,7 +5,9 @@ From a deployment (``convoy serve``) each convoy is its own top-level deployment
 with ``run_deployment(as_subflow=False, timeout=0)`` and tagged with the campaign: a convoy that
 already has a live run is attached to, not doubled. The campaign run ends once all are started;
 each convoy run suspends and resumes on its own. Embedded (the demo, tests) the convoys' flows
-run side by side in this process and the campaign run returns their summaries.
+run side by side in this process (at most ``concurrency`` at a time; with ``simulate_speed``
+each beside its simulated escorts) and the campaign run returns their summaries, after
+attaching the campaign report as a markdown artifact.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.convoy import convoy_flow
+from flows.convoy import artifact_key, convoy_flow
 from flows.service import live
 from flows.service.waits import from_deployment, pause_key, run_here
 
@@ -31,12 +34,27 @@ def start_convoy(code: str, campaign: str) -> dict[str, Any]:
             "state": info.state, "attached": info.attached}  # fmt: skip
 
 
+@task(name="publish campaign report", cache_policy=NO_CACHE, persist_result=False)
+def publish_report(name: str) -> str:
+    """The campaign's figures as a markdown artifact of the campaign run (counts only)."""
+    from models.db import session_scope
+    from models.views.report_render import report_markdown
+    from models.views.report_sections import campaign_report
+
+    with session_scope() as session:
+        markdown = report_markdown(campaign_report(session, name))
+    create_markdown_artifact(key=artifact_key(f"campaign-{name}-report"), markdown=markdown)
+    return markdown
+
+
 @flow(name="campaign", flow_run_name="campaign-{name}")
 def campaign_flow(
     name: str,
     codes: Sequence[str],
     poll_seconds: float | None = None,
     max_wait_seconds: float | None = None,
+    concurrency: int | None = None,
+    simulate_speed: float | None = None,
 ) -> list[dict[str, Any]]:
     """Start every convoy of the campaign at once (each one is its own flow run)."""
     if from_deployment():
@@ -45,7 +63,15 @@ def campaign_flow(
         return []
 
     def one(code: str) -> dict[str, Any]:
-        return run_here(convoy_flow, code, poll_seconds, max_wait_seconds)[0]
+        if simulate_speed is None:
+            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds)[0]
+        from flows.sim.escorts import simulated_escorts
 
-    with ThreadPoolExecutor(max_workers=len(codes), thread_name_prefix="convoy") as pool:
-        return list(pool.map(one, codes))
+        with simulated_escorts([code], speed=simulate_speed, campaign=True):
+            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds)[0]
+
+    workers = min(len(codes), concurrency or len(codes))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convoy") as pool:
+        results = list(pool.map(one, codes))
+    publish_report(name)
+    return results

@@ -18,8 +18,24 @@ if TYPE_CHECKING:
     from config import Settings
 
 __all__ = [
-    "ALERT_KINDS", "COLUMNS", "CONSOLE", "DESK", "DOMAINS", "FALLBACK", "FIELD", "LOCALES",
-    "MAPS", "MESSAGES", "MODES", "PERMITS", "STAGES", "Locale", "is_locale", "label", "labels",
+    "ALERT_KINDS",
+    "COLUMNS",
+    "CONSOLE",
+    "DESK",
+    "DOMAINS",
+    "FALLBACK",
+    "FIELD",
+    "LOCALES",
+    "MAPS",
+    "MESSAGES",
+    "MODES",
+    "PERMITS",
+    "REPORT",
+    "STAGES",
+    "Locale",
+    "is_locale",
+    "label",
+    "labels",
     "local_time",
 ]  # fmt: skip
 
@@ -937,9 +953,57 @@ FIELD: dict[str, dict[str, str]] = {
 }  # fmt: skip
 """The escorts' phone page (``flows.api.field``) and the link line of their task notices."""
 
+REPORT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "{campaign} 工作报告", "generated": "生成时间", "figure": "指标", "value": "数值",
+        "maps": "地图", "overview_map": "全局态势图", "convoy_maps": "各车次路线图",
+        "enterprises": "各企业交接", "enterprise": "企业", "workers": "交接人数",
+        "section.operation": "行动概况", "section.people": "人员", "section.held_reasons":
+        "留置原因", "section.withdrawn_reasons": "退出原因", "section.punctuality": "准点",
+        "section.handoffs": "企业交接", "section.alerts": "告警", "section.passes": "车辆通行证",
+        "section.other": "其他",
+        "officers_sent": "派出警力", "provinces": "省份", "origin_places": "始发地",
+        "trips": "车次（专列/包机/专车）", "trips.train": "专列", "trips.flight": "包机",
+        "trips.bus": "专车", "passengers": "名单人数", "workers_escorted": "护送返岗（已交接）",
+        "held": "留置", "withdrawn": "退出", "in_custody": "仍在护送中",
+        "arrived_trips": "已到达车次", "on_time_trips": "准点车次", "on_time_rate": "准点率",
+        "median_delay_min": "延误中位数（分钟）", "max_delay_min": "最大延误（分钟）",
+        "enterprises_received": "接收企业", "handoffs": "交接次数",
+        "alerts_raised": "告警", "alerts_acknowledged": "已确认", "alerts_escalated": "已升级",
+        "passes_issued": "已发通行证", "passes_delivered": "已送达", "units_served": "服务单位",
+        "passes_same_day_rate": "当日办结率",
+    },
+    "en": {
+        "title": "{campaign}: operation report", "generated": "generated", "figure": "figure",
+        "value": "value", "maps": "maps", "overview_map": "operations overview",
+        "convoy_maps": "route maps", "enterprises": "handoffs per enterprise",
+        "enterprise": "enterprise", "workers": "workers handed off",
+        "section.operation": "operation", "section.people": "people",
+        "section.held_reasons": "held: reasons", "section.withdrawn_reasons":
+        "withdrawn: reasons", "section.punctuality": "punctuality", "section.handoffs":
+        "handoffs", "section.alerts": "alerts", "section.passes": "vehicle passes",
+        "section.other": "other",
+        "officers_sent": "officers dispatched", "provinces": "provinces",
+        "origin_places": "places of origin", "trips": "trips", "trips.train": "trains",
+        "trips.flight": "flights", "trips.bus": "buses", "passengers": "on the manifests",
+        "workers_escorted": "workers escorted (handed off)", "held": "held",
+        "withdrawn": "withdrawn", "in_custody": "still in custody",
+        "arrived_trips": "trips arrived", "on_time_trips": "trips on time",
+        "on_time_rate": "on-time rate", "median_delay_min": "median delay (min)",
+        "max_delay_min": "largest delay (min)", "enterprises_received": "enterprises receiving",
+        "handoffs": "handoffs", "alerts_raised": "alerts raised",
+        "alerts_acknowledged": "acknowledged", "alerts_escalated": "escalated",
+        "passes_issued": "vehicle passes issued", "passes_delivered": "passes delivered",
+        "units_served": "units served", "passes_same_day_rate": "same-day rate",
+    },
+}  # fmt: skip
+"""The campaign report's sections and figures (``models.views.report_sections``); a figure
+without a label here shows its key."""
+
 DOMAINS: dict[str, Mapping[str, Mapping[str, str]]] = {
     "maps": MAPS, "stages": STAGES, "modes": MODES, "alert_kinds": ALERT_KINDS,
     "columns": COLUMNS, "desk": DESK, "console": CONSOLE, "permits": PERMITS, "field": FIELD,
+    "report": REPORT,
 }  # fmt: skip
 """Every domain's table by name (the ``domain`` argument of :func:`label`)."""
 

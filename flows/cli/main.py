@@ -4,6 +4,7 @@ non-zero exit code, never a traceback."""
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -457,30 +458,72 @@ def _desk_rows(t: Table, d: dict[str, Any]) -> None:
 @friendly
 def report(
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Also write an XLSX report.")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write a CSV report.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The figures a manager reports, computed from the data."""
-    _report_figures(campaign, json_out)
+    """The figures a manager reports, computed from the data: a terminal table, --json, and
+    --html (offline, with charts, linking the maps), --xlsx, --csv files."""
+    from flows.cli.campaign import build_report, show_report, write_report_files
+
+    rep = build_report(campaign)
+    files = write_report_files(rep, campaign, html=html, xlsx=xlsx, csv=csv_file)
+    if json_out:
+        print_json(rep["figures"] | {"sections": rep["sections"], "tables": rep["tables"]})
+        return
+    show_report(rep)
+    for kind, path in files.items():
+        console.print(f"  report ({kind}): {path}", highlight=False)
 
 
-# Commands of the intake (manifests, registries, registration codes), tracking and alerts, and
-# maps live beside their code; each module adds its own to this app.
-from flows.cli.access import register as _register_access  # noqa: E402
-from flows.cli.desk import register as _register_desk  # noqa: E402
-from flows.cli.enterprise import register as _register_enterprise  # noqa: E402
-from flows.cli.escort import register as _register_escort  # noqa: E402
-from flows.cli.intake import register as _register_intake  # noqa: E402
-from flows.cli.maps import register as _register_maps  # noqa: E402
-from flows.cli.permits import register as _register_permits  # noqa: E402
-from flows.cli.roster import register as _register_roster  # noqa: E402
-from flows.cli.tracking import register as _register_tracking  # noqa: E402
+# Commands of the intake (manifests, registries, registration codes), tracking and alerts, maps,
+# permits, people and campaigns live beside their code; each module adds its own to this app.
+# Started as the `convoy` command, only the module of the command asked for is imported (the
+# others import much that this command does not need); anywhere else (tests, `--help`, an
+# unknown command) all of them. tests/flows/cli/test_lazy.py checks this table.
+COMMANDS_OF: dict[str, tuple[str, ...]] = {
+    "flows.cli.intake": ("serve-registration", "manifest", "registry", "entry"),
+    "flows.cli.enterprise": ("enterprise",),
+    "flows.cli.roster": ("roster",),
+    "flows.cli.tracking": ("tasks", "track", "monitor", "outbox", "serve", "deploy", "alerts",
+                           "device"),
+    "flows.cli.maps": ("map",),
+    "flows.cli.permits": ("permit",),
+    "flows.cli.access": ("audit", "users"),
+    "flows.cli.campaign": ("campaign",),
+    "flows.cli.desk": ("service",),
+    "flows.cli.escort": ("escort",),
+}  # fmt: skip
+OWN_COMMANDS = frozenset(
+    c.name or c.callback.__name__ for c in app.registered_commands if c.callback
+)
 
-for _register in (
-    _register_intake, _register_enterprise, _register_roster, _register_tracking,
-    _register_maps, _register_permits, _register_access, _register_desk,
-    _register_escort,
-):  # fmt: skip
-    _register(app)
+
+def modules_for(argv: list[str]) -> list[str]:
+    """The command modules a command line needs (all unless it is the `convoy` command naming
+    a known command)."""
+    everything = list(COMMANDS_OF)
+    if not argv or Path(argv[0]).name != "convoy":
+        return everything
+    first = next((a for a in argv[1:] if not a.startswith("-")), None)
+    if first is None:
+        return everything
+    if first in OWN_COMMANDS:
+        return []
+    return [m for m, names in COMMANDS_OF.items() if first in names] or everything
+
+
+def register_modules(modules: list[str]) -> None:
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module).register(app)
+
+
+register_modules(modules_for(sys.argv))
 
 
 def main() -> None:  # pragma: no cover

@@ -15,12 +15,19 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def simulated_escorts(codes: Sequence[str], speed: float = 0.0) -> Iterator[list[ConvoySimulator]]:
+def simulated_escorts(
+    codes: Sequence[str], speed: float = 0.0, campaign: bool = False
+) -> Iterator[list[ConvoySimulator]]:
     """Start one simulator thread per convoy; stop them (and re-raise their errors) on exit.
 
     A simulator that fails interrupts the main thread, where the flow it plays beside waits
     for reports that will not come: the block ends and its error is raised instead."""
-    sims = [ConvoySimulator(code, speed=speed) for code in codes]
+    if campaign:  # the escorts of a simulated campaign: its incidents and delay checks
+        from flows.sim.campaign_run import CampaignEscorts
+
+        sims: list[ConvoySimulator] = [CampaignEscorts(code, speed=speed) for code in codes]
+    else:
+        sims = [ConvoySimulator(code, speed=speed) for code in codes]
     errors: list[BaseException] = []
 
     def play(sim: ConvoySimulator) -> None:

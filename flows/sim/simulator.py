@@ -266,10 +266,15 @@ class ConvoySimulator:
                         now=max(report.at, utcnow()),
                     )
                     written += 1
+                    self.after_report(session, report)
                 if report.kind is Kind.ARRIVAL_SCREENING:
                     handoffs = self._handoffs(session, report.at - timedelta(minutes=20))
                     queue = sorted(queue + [h for h in handoffs if (h.kind, h.key) not in reported])
         return written
+
+    def after_report(self, session: Any, report: Report) -> None:
+        """Called in the report's transaction after it is recorded (a campaign simulation
+        checks the convoy for delays there, at the report's field time)."""
 
     def _wait_for_flow(self, kind: Kind) -> bool:
         """Escorts report a step only once the convoy has reached the step before it: the

@@ -11,13 +11,11 @@ from config import get_settings
 from models.convoy.checkins import latest
 from models.convoy.custody import census
 from models.convoy.lifecycle import Stage, next_stage
-from models.convoy.operations import WAITS_FOR
 from models.convoy.store import convoy_escorts, get_convoy, list_convoys
 from models.convoy.tables import Convoy, Position, StageRun
 from models.desk.figures import desk_figures
 from models.labels import labels as label_table
 from models.labels import local_time
-from models.permits.stats import permit_figures
 
 
 def track(session: Session, convoy: Convoy) -> list[Position]:
@@ -80,6 +78,8 @@ def convoy_status(session: Session, code: str) -> dict[str, Any]:
     s = convoy_summary(session, code)
     stage = Stage(s["stage"])
     following = None if stage is Stage.CLOSED else next_stage(stage)
+    from models.convoy.operations import WAITS_FOR  # only here: listing convoys starts quicker
+
     waits = WAITS_FOR.get(following) if following is not None else None
     received = False
     if waits is not None:
@@ -111,6 +111,8 @@ def summary_markdown(s: dict[str, Any]) -> str:
 
 def campaign_figures(session: Session, campaign: str | None = None) -> dict[str, Any]:
     """The figures a manager reports, computed from the data (never typed in)."""
+    from models.permits.stats import permit_figures  # only here: listing convoys starts quicker
+
     convoys = list_convoys(session, campaign)
     officers: set[int] = set()
     provinces: set[str] = set()

@@ -4,6 +4,7 @@ alerts of every active convoy, announce arrivals; what changed is reported for P
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -84,9 +85,13 @@ def run_checks(
     now: datetime | None = None,
     settings: Settings | None = None,
     router: Router | None = None,
+    convoy_ids: Collection[int] | None = None,
 ) -> TickReport:
     """One check of every active convoy at ``now``: fold in new positions, open, refresh and
-    resolve alerts, escalate unacknowledged ones, announce arrivals. One transaction."""
+    resolve alerts, escalate unacknowledged ones, announce arrivals. One transaction.
+
+    ``convoy_ids`` limits the check to those convoys (a simulation checks each convoy at its
+    own field time); positions of every convoy are folded in all the same."""
     now = now or utcnow()
     if now.tzinfo is None:
         raise ValidationError("The monitor's clock must be timezone-aware.")
@@ -104,13 +109,13 @@ def run_checks(
             t.remaining_min, t.eta, t.still_since,
         )
         .select_from(Convoy.__table__.outerjoin(TrackState.__table__, t.convoy_id == c.id))  # type: ignore[attr-defined]
-        .where(c.stage.in_(_ACTIVE))
+        .where(c.stage.in_(_ACTIVE), *_only(c.id, convoy_ids))
         .order_by(c.id)  # the same order of changes and notifications on every database
     ).all()  # fmt: skip
     open_alerts: dict[int, list[Alert]] = defaultdict(list)
     for a in session.execute(
         select(Alert)
-        .where(Alert.state != AlertState.RESOLVED.value)  # type: ignore[arg-type]
+        .where(Alert.state != AlertState.RESOLVED.value, *_only(col(Alert.convoy_id), convoy_ids))  # type: ignore[arg-type]
         .order_by(Alert.id)  # type: ignore[arg-type]
     ).scalars():
         open_alerts[a.convoy_id].append(a)
@@ -121,7 +126,11 @@ def run_checks(
     untracked = (
         select(Convoy)
         .outerjoin(TrackState, col(TrackState.convoy_id) == col(Convoy.id))
-        .where(col(Convoy.stage).in_(_ACTIVE), col(TrackState.convoy_id).is_(None))
+        .where(
+            col(Convoy.stage).in_(_ACTIVE),
+            col(TrackState.convoy_id).is_(None),
+            *_only(col(Convoy.id), convoy_ids),
+        )
     )
     orm: dict[int, Convoy] = {cv.id: cv for cv in session.execute(untracked).scalars()}  # type: ignore[misc]
 
@@ -186,17 +195,29 @@ def run_checks(
                 session, alert, convoy, now, "monitor", f"convoy {convoy.stage}", settings
             )
             report.changes.append(Change("resolved", convoy.code, alert.kind, alert.id, now))
-    _announce_arrivals(session, now, report)
+    _announce_arrivals(session, now, report, convoy_ids)
     session.flush()
     return report
 
 
-def _announce_arrivals(session: Session, now: datetime, report: TickReport) -> None:
+def _only(column: Any, ids: Collection[int] | None) -> list[Any]:
+    """The condition limiting a query to ``ids`` (none when every convoy is checked)."""
+    return [] if ids is None else [column.in_(list(ids))]
+
+
+def _announce_arrivals(
+    session: Session, now: datetime, report: TickReport, convoy_ids: Collection[int] | None = None
+) -> None:
     c = Convoy.__table__.c  # type: ignore[attr-defined]
     done = select(Announcement.convoy_id).where(Announcement.name == "arrived")  # type: ignore[call-overload]
     rows = session.execute(
         select(c.id, c.code, c.actual_arrival, c.planned_arrival)
-        .where(c.stage.in_(_DONE), c.actual_arrival.is_not(None), c.id.not_in(done))
+        .where(
+            c.stage.in_(_DONE),
+            c.actual_arrival.is_not(None),
+            c.id.not_in(done),
+            *_only(c.id, convoy_ids),
+        )
         .order_by(c.id)
     ).all()
     for cid, code, actual, planned in rows:

@@ -1,0 +1,108 @@
+"""Whole-campaign benchmarks (issue 14), each run in a fresh process (``bench.campaign_worker``).
+
+* ``campaign.1x_vs_bare_prefect``: the whole simulated campaign at scale 1 (43 trips, about
+  20,000 workers: writing and importing the manifests through the real import, every convoy
+  flow with simulated escorts to closed — muster, pre-verification, screening, departure,
+  travel with the delay checks, arrival, spot checks, handoffs — the route maps, the overview
+  map and the report in four formats) over a bare Prefect run in the same process, against the
+  same temporary Prefect server, right after it: one parent flow starting as many child flows,
+  six at a time as ours, each running as many tasks as a convoy flow runs, every task doing
+  nothing. Target ≤ 1.5: the engine is the floor.
+* ``campaign.scaling_10x_over_1x``: the same campaign at scale 10 (430 trips, about 200,000
+  workers) over scale 1, each in its own fresh process. Target ≤ 11 (linear is 10).
+* ``campaign.peak_mem_10x_mb``: the peak resident memory (ru_maxrss) of the process running the
+  10× campaign (the Prefect temporary server is a process of its own, not counted). Target
+  ≤ 1,500 MB.
+* ``cli.startup_ratio``: ``convoy convoys --json`` on the database the 1× campaign left (43
+  convoys, 20,000 passengers) over ``python -c pass``, best of 5 each. Target ≤ 12.
+
+``CONVOY_BENCH_SKIP_10X=1`` leaves the 10× run out (its two figures are then not measured and
+the earlier ones are kept by the merge).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.common import Result, ratio
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def _worker(var: Path, scale: float, mode: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVOY_", "PREFECT_"))}
+    proc = subprocess.run(
+        [PY, "-m", "bench.campaign_worker", str(var), str(scale), mode],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            out: dict[str, Any] = json.loads(line[len("RESULT ") :])
+            return out
+    raise RuntimeError(f"the {scale}x campaign failed:\n{proc.stderr[-3000:]}")
+
+
+def _best(cmd: list[str], env: dict[str, str], repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, check=True)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def run() -> Iterator[Result | dict[str, Any]]:
+    """The figures, each given as soon as it is measured (the 10x run takes long)."""
+    var1 = Path(tempfile.mkdtemp(prefix="convoy-bench-campaign-1x-"))
+    try:
+        one = _worker(var1, 1, "compare")
+        yield (
+            ratio(
+                "campaign.1x_vs_bare_prefect",
+                one["ours_s"],
+                one["baseline_s"],
+                1.5,
+                "bare Prefect: as many flow runs and task runs doing nothing, same server, "
+                "same process",
+                **{k: v for k, v in one.items() if k not in ("ours_s", "baseline_s")},
+            )
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVOY_", "PREFECT_"))}
+        env["CONVOY_VAR_DIR"] = str(var1)
+        convoy = str(Path(PY).parent / "convoy")
+        ours = _best([convoy, "convoys", "--json"], env)
+        base = _best([PY, "-c", "pass"], env)
+        yield ratio("cli.startup_ratio", ours, base, 12, "python -c pass", convoys=one["convoys"])
+        if os.environ.get("CONVOY_BENCH_SKIP_10X") != "1":
+            var10 = Path(tempfile.mkdtemp(prefix="convoy-bench-campaign-10x-"))
+            try:
+                ten = _worker(var10, 10, "ours")
+            except RuntimeError as exc:  # recorded as not measured, with why
+                why = f"the 10x run failed: {str(exc).strip().splitlines()[-1][:300]}"
+                for name in ("campaign.scaling_10x_over_1x", "campaign.peak_mem_10x_mb"):
+                    yield {"name": name, "error": why}
+                return
+            finally:
+                shutil.rmtree(var10, ignore_errors=True)
+            yield ratio(
+                "campaign.scaling_10x_over_1x", ten["ours_s"], one["ours_s"], 11,
+                "the same campaign at scale 1, fresh process", convoys_10x=ten["convoys"],
+                passengers_10x=ten["passengers"], not_closed_10x=len(ten["not_closed"]),
+            )  # fmt: skip
+            yield Result(
+                "campaign.peak_mem_10x_mb", ten["peak_rss_mb"], "MB", 1500,
+                "peak RSS (ru_maxrss) of the process running the 10x campaign",
+                ten["peak_rss_mb"] <= 1500, {"seconds": ten["ours_s"]},
+            )  # fmt: skip
+    finally:
+        shutil.rmtree(var1, ignore_errors=True)

@@ -1,0 +1,92 @@
+"""One measured campaign in a fresh process (used by ``bench_campaign``; not a benchmark file).
+
+``python -m bench.campaign_worker VAR SCALE compare`` runs, in this process and against the one
+temporary Prefect server it starts: a warm-up flow (so neither side pays the server's start),
+then the whole simulated campaign at SCALE (``flows.sim.campaign_run.simulate``: writing and
+importing the manifests, every convoy flow with its simulated escorts to closed — muster,
+verification, screening, travel, arrival, handoffs — the maps and the report files; the vehicle
+passes, which are no convoy work, left out), then the
+bare Prefect run: one parent flow starting as many convoy flows, as many at a time, each
+running as many tasks as ours ran, every task doing nothing. With ``ours`` only the campaign
+runs. Prints one JSON line: the times, the run counts and the peak resident memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+CONCURRENCY = 6
+
+
+def main(var: str, scale: float, mode: str) -> dict[str, Any]:
+    os.environ["CONVOY_VAR_DIR"] = var
+    os.environ.pop("PREFECT_HOME", None)
+    # The temporary Prefect server answers 503 when it falls behind (430 convoy flows on two
+    # busy cores): the client tries again for longer before it gives up.
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.client.orchestration import get_client
+
+    import flows  # noqa: F401  (Prefect's home under VAR, before Prefect is imported)
+    from flows.convoy import CHECKLIST
+    from flows.sim.campaign import plan_campaign
+    from flows.sim.campaign_run import simulate
+    from models.access.actors import acting_as, operator
+    from models.db import init_db
+
+    @task(name="nothing", cache_policy=NO_CACHE, persist_result=False)
+    def nothing(i: int) -> None:
+        return None
+
+    @flow(name="bare-convoy")
+    def bare_convoy(code: str, tasks: int) -> None:
+        for i in range(tasks):
+            nothing(i)
+
+    @flow(name="bare-campaign")
+    def bare_campaign(codes: list[str], tasks: int) -> None:
+        with ThreadPoolExecutor(max_workers=min(len(codes), CONCURRENCY)) as pool:
+            list(pool.map(lambda c: bare_convoy(c, tasks), codes))
+        nothing(0)
+
+    def flow_runs() -> int:
+        with get_client(sync_client=True) as client:
+            return client.count_flow_runs()
+
+    init_db()
+    bare_convoy("warm-up", 1)
+    before = flow_runs()
+    plan = plan_campaign(scale, 2020)
+    t0 = time.perf_counter()
+    with acting_as(operator("bench"), "cli"):
+        done = simulate(plan, concurrency=CONCURRENCY, passes=False)
+    ours = time.perf_counter() - t0
+    ours_flows = flow_runs() - before
+    # Tasks per convoy flow: its checklist steps, the pre-verification table and the map and
+    # summary; plus the campaign's report task.
+    per_convoy = len(CHECKLIST) + 2
+    out: dict[str, Any] = {
+        "scale": scale, "ours_s": round(ours, 3), "convoys": len(plan.trips),
+        "passengers": done.report["figures"]["passengers"], "flow_runs": ours_flows,
+        "task_runs": len(plan.trips) * per_convoy + 1, "not_closed": done.not_closed,
+    }  # fmt: skip
+    if mode == "compare":
+        before = flow_runs()
+        t0 = time.perf_counter()
+        bare_campaign([t.code for t in plan.trips], per_convoy)
+        out["baseline_s"] = round(time.perf_counter() - t0, 3)
+        out["baseline_flow_runs"] = flow_runs() - before
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+if __name__ == "__main__":
+    result = main(sys.argv[1], float(sys.argv[2]), sys.argv[3])
+    print("RESULT " + json.dumps(result), flush=True)

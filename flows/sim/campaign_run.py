@@ -1,0 +1,250 @@
+"""Loading a generated operation (``flows.sim.campaign``) through the real import, and its
+simulated escorts: a late train, an off-route bus, the delay checks at field time.
+
+``load_campaign`` writes the enterprise list and every manifest into the campaign's folder and
+imports them exactly as ``convoy enterprise import`` and ``convoy manifest import`` do (one
+manifest per transaction, so nothing holds the database long). ``CampaignEscorts`` plays a
+convoy's escorts like ``ConvoySimulator`` and, after each departure, arrival and every fourth
+position report, runs the delay monitor's check of that convoy at the report's field time, so
+alerts open, dedupe, escalate and resolve as they would have; the coordinator acknowledges
+every alert except an off-route one, which therefore escalates.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from config import Settings, get_settings
+from flows.sim.campaign import CITY, CampaignPlan, Trip, write_enterprises, write_manifest
+from flows.sim.simulator import ConvoySimulator, Report, _constant
+from models.convoy.checkins import Kind
+from models.convoy.lifecycle import STAGES, Stage
+from models.convoy.store import (
+    ConvoySpec,
+    assign_escort,
+    get_convoy,
+    upsert_campaign,
+    upsert_convoy,
+    upsert_escort,
+)
+from models.convoy.tables import Convoy
+from models.db import session_scope
+from models.errors import ValidationError
+from models.geo.gazetteer import resolve_place
+from models.intake.enterprises import import_enterprises
+from models.intake.importer import import_manifest
+from models.tracking.alerts.checks import run_checks
+from models.tracking.alerts.lifecycle import acknowledge
+
+# Which convoy plays which incident, by code (filled by ``load_campaign``; the simulators of
+# the campaign flow read it in the same process).
+INCIDENTS: dict[str, str] = {}
+LATE_MINUTES = 80  # the late train leaves this much after its plan, and arrives late as much
+OFF_ROUTE_DEG = 0.45  # the off-route bus's detour: about 50 km north of its corridor
+
+
+def campaign_folder(name: str, settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    return settings.var_dir / "campaigns" / name
+
+
+@dataclass
+class Loaded:
+    name: str
+    folder: Path
+    codes: list[str]
+    enterprises: dict[str, Any]
+    imports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("read", "imported", "rejected", "warnings")
+        return {k: sum(int(r[k]) for r in self.imports.values()) for k in keys}
+
+
+def _spec(plan: CampaignPlan, trip: Trip) -> ConvoySpec:
+    o = trip.origin
+    origin = resolve_place(o.place, hint=o.hint or None)
+    dest = resolve_place(trip.destination)
+    return ConvoySpec(
+        code=trip.code,
+        mode=trip.mode,
+        vehicle=trip.vehicle,
+        origin_name=origin.full_name,
+        origin=(origin.lat, origin.lon),
+        origin_adcode=origin.adcode or next(iter(origin.area_codes), ""),
+        destination_name=dest.full_name,
+        destination=(dest.lat, dest.lon),
+        destination_adcode=dest.adcode or next(iter(dest.area_codes), ""),
+        planned_departure=trip.depart,
+        planned_arrival=trip.arrive,
+        campaign=plan.name,
+        notes=f"simulated: {trip.incident}" if trip.incident else "simulated",
+    )
+
+
+def load_campaign(plan: CampaignPlan, settings: Settings | None = None) -> Loaded:
+    """Write the plan's files and load them into the database through the real imports.
+    Loading the same plan again adds nothing (convoys under way keep their manifests)."""
+    settings = settings or get_settings()
+    folder = campaign_folder(plan.name, settings)
+    manifests = folder / "manifests"
+    if manifests.exists():
+        shutil.rmtree(manifests)
+    with session_scope(settings) as session:
+        others = {
+            code: cid
+            for code, cid in session.execute(
+                select(col(Convoy.code), col(Convoy.campaign_id)).where(
+                    col(Convoy.code).in_([t.code for t in plan.trips])
+                )
+            ).all()
+        }
+        camp = upsert_campaign(session, plan.name, city=CITY, description="Simulated operation.")
+        clash = sorted(code for code, cid in others.items() if cid != camp.id)
+        if clash:
+            raise ValidationError(
+                f"Convoy {clash[0]} already belongs to another campaign in this database; "
+                "simulate into a fresh one (set CONVOY_VAR_DIR to another folder)."
+            )
+        ent = import_enterprises(session, write_enterprises(plan, folder), within=CITY)
+        for e in plan.escorts:
+            upsert_escort(session, e.badge, name=e.name, unit=e.unit, phone=e.phone)
+    loaded = Loaded(plan.name, folder, [t.code for t in plan.trips], ent.as_dict())
+    for trip in plan.trips:
+        INCIDENTS[trip.code] = trip.incident
+        path = write_manifest(plan, trip, manifests)
+        with session_scope(settings) as session:
+            convoy = upsert_convoy(session, _spec(plan, trip))
+            for i, badge in enumerate(trip.escorts):
+                assign_escort(
+                    session, convoy, upsert_escort(session, badge), "lead" if i == 0 else "escort"
+                )
+            if convoy.stage == Stage.PLANNED.value:
+                report = import_manifest(session, trip.code, path, settings=settings)
+                loaded.imports[trip.code] = report.as_dict()
+    return loaded
+
+
+class CampaignEscorts(ConvoySimulator):
+    """The escorts of one convoy of a simulated campaign (see the module doc)."""
+
+    CHECK_EVERY = 4  # position reports between two delay checks
+
+    def __init__(self, code: str, *, speed: float = 0.0, settings: Settings | None = None):
+        super().__init__(code, speed=speed, settings=settings)
+        self.incident = INCIDENTS.get(code, "")
+        self.convoy_id = 0
+        self.positions = 0
+
+    def script(self, convoy: Convoy) -> list[Report]:
+        reports = super().script(convoy)
+        self.convoy_id = convoy.id or 0
+        if self.incident == "late":
+            dep = next(r.at for r in reports if r.kind is Kind.DEPART)
+            for r in reports:
+                if r.at >= dep:
+                    r.at += timedelta(minutes=LATE_MINUTES)
+        elif self.incident == "off_route":
+            moving = [r for r in reports if r.kind is Kind.POSITION]
+            third = len(moving) // 3
+            for r in moving[third : 2 * third]:
+                payload = dict(r.build(None) or {})
+                payload["lat"] = round(payload["lat"] + OFF_ROUTE_DEG, 6)
+                r.build = _constant(payload)
+        return sorted(reports)
+
+    def _wait_for_flow(self, kind: Kind) -> bool:
+        """Positions and the arrival are reported once the departure is recorded (the checks
+        then see the convoy under way); the rest as the plain simulator does."""
+        if kind in (Kind.POSITION, Kind.ARRIVE) and not self._reached(Stage.DEPARTED):
+            return False
+        return super()._wait_for_flow(kind)
+
+    def _reached(self, stage: Stage) -> bool:
+        while not self.stop_event.is_set():
+            with session_scope(self.settings) as session:
+                now = Stage(get_convoy(session, self.code).stage)
+            if STAGES.index(now) >= STAGES.index(stage):
+                return True
+            self.stop_event.wait(0.05)
+        return False
+
+    def after_report(self, session: Any, report: Report) -> None:
+        if report.kind is Kind.POSITION:
+            self.positions += 1
+            if self.positions % self.CHECK_EVERY:
+                return
+        elif report.kind not in (Kind.DEPART, Kind.ARRIVE, Kind.ARRIVAL_SCREENING):
+            return
+        session.flush()
+        result = run_checks(session, report.at, self.settings, convoy_ids=[self.convoy_id])
+        for change in result.changes:
+            if change.action == "opened" and change.kind != "off_route" and change.alert_id:
+                acknowledge(session, change.alert_id, "值班协调员 (simulated)", report.at)
+
+
+@dataclass
+class Simulated:
+    """What ``simulate`` did: the load, the convoys' results, the files written."""
+
+    loaded: Loaded
+    results: list[dict[str, Any]]
+    overview: Path
+    report: dict[str, Any]
+    files: dict[str, Path]
+
+    @property
+    def not_closed(self) -> list[str]:
+        return [r["code"] for r in self.results if r.get("waiting_for")]
+
+
+def simulate(
+    plan: CampaignPlan,
+    *,
+    concurrency: int = 6,
+    speed: float = 0.0,
+    max_wait: float = 1800.0,
+    passes: bool = True,
+    on_loaded: Any = None,
+) -> Simulated:
+    """The whole operation: load it (``load_campaign``), run every convoy flow with its
+    simulated escorts through the campaign flow (``concurrency`` at a time), draw the overview
+    map and write the report (HTML, XLSX, CSV, JSON) and the import totals into the campaign's
+    folder. With ``passes`` the campaign's vehicle passes go through the permit workflow too
+    (``flows.sim.campaign_passes``). ``on_loaded(loaded)`` is called before the flows run."""
+    from flows.campaign import campaign_flow
+    from flows.cli.campaign import build_report, write_report_files
+    from maps.files import save_campaign_map
+
+    loaded = load_campaign(plan)
+    if passes:
+        from flows.sim.campaign_passes import issue_passes
+
+        issue_passes(plan)
+    if on_loaded is not None:
+        on_loaded(loaded)
+    results = campaign_flow(
+        plan.name, loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
+        concurrency=concurrency, simulate_speed=speed,
+    )  # fmt: skip
+    overview = save_campaign_map(plan.name)
+    report = build_report(plan.name)
+    folder = loaded.folder
+    files = write_report_files(
+        report, plan.name, html=folder / "report.html", xlsx=folder / "report.xlsx",
+        csv=folder / "report.csv", json_file=folder / "report.json",
+    )  # fmt: skip
+    imports = {"totals": loaded.totals(), "convoys": loaded.imports,
+               "enterprises": loaded.enterprises}  # fmt: skip
+    (folder / "imports.json").write_text(
+        json.dumps(imports, ensure_ascii=False, indent=2, default=str) + "\n", "utf-8"
+    )
+    return Simulated(loaded, results, overview, report, files)
