@@ -972,6 +972,12 @@ REPORT: dict[str, dict[str, str]] = {
         "alerts_raised": "告警", "alerts_acknowledged": "已确认", "alerts_escalated": "已升级",
         "passes_issued": "已发通行证", "passes_delivered": "已送达", "units_served": "服务单位",
         "passes_same_day_rate": "当日办结率",
+        "section.desk": "企业服务", "desk.enterprises_served": "服务企业",
+        "desk.enterprises_with_liaison": "有联络民警的企业", "desk.requests": "诉求与咨询",
+        "desk.requests_open": "未办结", "desk.requests_closed": "已办结",
+        "desk.same_day": "当日办结", "desk.same_day_rate": "当日办结率",
+        "desk.staff_checks": "批量核查名单", "desk.staff_checked": "核查人数",
+        "desk.staff_attention": "需关注人数",
     },
     "en": {
         "title": "{campaign}: operation report", "generated": "generated", "figure": "figure",
@@ -995,6 +1001,13 @@ REPORT: dict[str, dict[str, str]] = {
         "alerts_acknowledged": "acknowledged", "alerts_escalated": "escalated",
         "passes_issued": "vehicle passes issued", "passes_delivered": "passes delivered",
         "units_served": "units served", "passes_same_day_rate": "same-day rate",
+        "section.desk": "enterprise service desk",
+        "desk.enterprises_served": "enterprises served",
+        "desk.enterprises_with_liaison": "enterprises with a liaison officer",
+        "desk.requests": "requests and consultations", "desk.requests_open": "still open",
+        "desk.requests_closed": "closed", "desk.same_day": "closed the same day",
+        "desk.same_day_rate": "same-day rate", "desk.staff_checks": "staff lists checked",
+        "desk.staff_checked": "staff checked", "desk.staff_attention": "staff needing attention",
     },
 }  # fmt: skip
 """The campaign report's sections and figures (``models.views.report_sections``); a figure

@@ -30,7 +30,6 @@ from models.convoy.lifecycle import Custody
 from models.convoy.store import get_campaign, list_convoys
 from models.convoy.tables import CheckIn, Convoy, Enterprise, Passenger
 from models.labels import label, labels
-from models.permits.tables import PermitApplication, PermitStatus
 from models.tracking.alerts.tables import Alert
 from models.views.reports import campaign_figures
 
@@ -39,7 +38,7 @@ Figure = dict[str, Any]
 _KNOWN = {
     "campaign", "trips", "trips_by_mode", "officers_sent", "provinces", "origin_places",
     "workers_escorted", "passengers", "handed_off", "held", "withdrawn", "in_custody",
-    "passes_issued", "passes_delivered", "passes_same_day_rate",
+    "passes_issued", "passes_delivered", "passes_same_day_rate", "units_served", "desk",
 }  # fmt: skip
 
 
@@ -156,18 +155,6 @@ def alert_figures(session: Session, ids: list[int]) -> dict[str, Any]:
     }
 
 
-def units_served(session: Session, campaign: str | None) -> int:
-    """Units (enterprises) that received at least one vehicle pass (issued or delivered)."""
-    stmt = select(func.count(func.distinct(col(PermitApplication.enterprise)))).where(
-        col(PermitApplication.status).in_([PermitStatus.ISSUED.value, PermitStatus.DELIVERED.value])
-    )
-    if campaign:
-        from models.convoy.tables import Campaign
-
-        stmt = stmt.join(Campaign).where(col(Campaign.name) == campaign)
-    return int(session.execute(stmt).scalar_one())
-
-
 def campaign_report(session: Session, campaign: str | None = None) -> dict[str, Any]:
     """Every figure of the campaign (see the module doc)."""
     locale = get_settings().locale
@@ -263,11 +250,13 @@ def campaign_report(session: Session, campaign: str | None = None) -> dict[str, 
             [
                 _row("passes_issued", f["passes_issued"], locale),
                 _row("passes_delivered", f["passes_delivered"], locale),
-                _row("units_served", units_served(session, campaign), locale),
+                _row("units_served", f["units_served"], locale),
                 _row("passes_same_day_rate", f["passes_same_day_rate"], locale, "%"),
             ],
         ),
     ]
+    if "desk" in f:
+        sections.append(_desk_section(f["desk"], locale))
     other: list[Figure] = []
     for key, value in f.items():
         if key in _KNOWN:
@@ -289,6 +278,25 @@ def campaign_report(session: Session, campaign: str | None = None) -> dict[str, 
             "places": [{"place": k, "trips": n} for k, n in sorted(places.items())],
         },
     }
+
+
+def _desk_section(d: dict[str, Any], locale: str) -> dict[str, Any]:
+    """The enterprise service desk: enterprises served, requests by type, same-day rate, staff
+    checked (``models.desk.figures``)."""
+    by_type = {label("desk", f"kind.{k}", locale): n for k, n in d["requests_by_type"].items()}
+    rows = [
+        _row(f"desk.{key}", d[key], locale, "%" if key == "same_day_rate" else "")
+        for key in (
+            "enterprises_served", "enterprises_with_liaison", "requests", "requests_open",
+            "requests_closed", "same_day", "same_day_rate", "staff_checks", "staff_checked",
+            "staff_attention",
+        )
+    ]  # fmt: skip
+    rows += [
+        {"key": f"desk.type:{k}", "label": name, "value": n, "unit": ""}
+        for (k, n), name in zip(d["requests_by_type"].items(), by_type, strict=True)
+    ]
+    return _section("desk", locale, rows, _chart("bar", {k: n for k, n in by_type.items() if n}))
 
 
 def _chart(kind: str, data: dict[str, int]) -> dict[str, Any] | None:

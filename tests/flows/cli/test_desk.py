@@ -85,4 +85,4 @@ def test_service_desk_commands(
     desk = json.loads(out)["desk"]
     assert desk["requests"] == 1 and desk["same_day_rate"] == 1.0 and desk["staff_checked"] == 1
     code, out = convoy("report", "--campaign", "test campaign")
-    assert code == 0 and "enterprises served (service desk)" in out
+    assert code == 0 and "企业服务" in out and "服务企业" in out

@@ -23,11 +23,11 @@ from tests.browser import Browser, launch, screenshot
 def _report(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     real = report_sections.campaign_figures
 
-    def with_desk(session: Any, campaign: str | None = None) -> dict[str, Any]:
-        return {**real(session, campaign), "desk": {"calls": 12, "resolved": 11},
+    def with_hotline(session: Any, campaign: str | None = None) -> dict[str, Any]:
+        return {**real(session, campaign), "hotline": {"calls": 12, "resolved": 11},
                 "extra_rate": 0.5}  # fmt: skip
 
-    monkeypatch.setattr(report_sections, "campaign_figures", with_desk)
+    monkeypatch.setattr(report_sections, "campaign_figures", with_hotline)
     with session_scope() as session:
         return report_sections.campaign_report(session)
 
@@ -37,15 +37,19 @@ def test_new_sections_show_in_every_format(
 ) -> None:
     report = _report(monkeypatch)
     keys = [s["key"] for s in report["sections"]]
-    assert keys[:2] == ["operation", "people"] and "desk" in keys and keys[-1] == "other"
-    desk = next(s for s in report["sections"] if s["key"] == "desk")
-    assert {r["key"]: r["value"] for r in desk["rows"]} == {"desk.calls": 12, "desk.resolved": 11}
-    assert "desk.calls" in report_markdown(report)
+    assert keys[:2] == ["operation", "people"] and "hotline" in keys and keys[-1] == "other"
+    assert "desk" in keys  # the enterprise service desk has its own section
+    extra = next(s for s in report["sections"] if s["key"] == "hotline")
+    assert {r["key"]: r["value"] for r in extra["rows"]} == {
+        "hotline.calls": 12,
+        "hotline.resolved": 11,
+    }
+    assert "hotline.calls" in report_markdown(report)
     rows = list(csv.DictReader(write_csv(report, tmp_path / "r.csv").open(encoding="utf-8-sig")))
-    assert {"desk.calls", "extra_rate", "workers_escorted"} <= {r["key"] for r in rows}
+    assert {"hotline.calls", "extra_rate", "workers_escorted"} <= {r["key"] for r in rows}
     sheet = load_workbook(write_xlsx(report, tmp_path / "r.xlsx"))["figures"]
-    assert "desk.calls" in [c.value for c in sheet["B"]]
-    assert "desk.calls" in render_html(report)
+    assert "hotline.calls" in [c.value for c in sheet["B"]]
+    assert "hotline.calls" in render_html(report)
 
 
 def test_figures_read_as_people_read_them() -> None:
