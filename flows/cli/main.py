@@ -121,7 +121,9 @@ def demo(
     for r in results:
         console.print(f"  map {r['code']}: {r['map']}")
     console.print(f"  operations overview: {overview}")
-    _report_figures(CAMPAIGN)
+    from flows.cli.campaign import build_report, show_report
+
+    show_report(build_report(CAMPAIGN))
 
 
 @app.command()
@@ -410,48 +412,6 @@ def hold(
             location=location,
         )
     console.print(f"Seat {seat} of {code} is now {to.value}: {reason}.")
-
-
-def _report_figures(campaign: str | None, json_out: bool = False) -> None:
-    from models.views.reports import campaign_figures
-
-    with session_scope() as session:
-        f = campaign_figures(session, campaign)
-    if json_out:
-        print_json(f)
-        return
-    t = Table(title=f"Campaign figures: {f['campaign']}")
-    t.add_column("figure")
-    t.add_column("value", justify="right")
-    for label, key in (
-        ("officers sent", "officers_sent"),
-        ("provinces", "provinces"),
-        ("origin places", "origin_places"),
-        ("trips", "trips"),
-        ("workers escorted (handed off)", "workers_escorted"),
-        ("held", "held"),
-        ("withdrawn", "withdrawn"),
-        ("still in custody", "in_custody"),
-    ):
-        t.add_row(label, str(f[key]))
-    modes = ", ".join(f"{m} {n}" for m, n in sorted(f["trips_by_mode"].items()))
-    t.add_row("trips by mode", modes or "—")
-    t.add_row("vehicle passes issued", str(f["passes_issued"]))
-    t.add_row("units served with passes", str(f.get("units_served", 0)))
-    rate = f["passes_same_day_rate"]
-    t.add_row("passes delivered the same day", "—" if rate is None else f"{rate:.0%}")
-    _desk_rows(t, f["desk"])
-    console.print(t)
-
-
-def _desk_rows(t: Table, d: dict[str, Any]) -> None:
-    """The service desk's figures (issue 16) in the report table."""
-    by_type = ", ".join(f"{k} {n}" for k, n in d["requests_by_type"].items() if n)
-    rate = d["same_day_rate"]
-    t.add_row("enterprises served (service desk)", str(d["enterprises_served"]))
-    t.add_row("requests and consultations", f"{d['requests']} ({by_type or '—'})")
-    t.add_row("answered the same day", "—" if rate is None else f"{rate:.0%}")
-    t.add_row("staff checked in batches", f"{d['staff_checked']} in {d['staff_checks']} list(s)")
 
 
 @app.command()
