@@ -467,8 +467,13 @@ def serve(
     prefect_port: Annotated[
         int, typer.Option(help="Port of the Prefect server it starts (without PREFECT_API_URL).")
     ] = 4200,
+    registration_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the enterprises' registration form and pages (default 8765)."),
+    ] = None,
 ) -> None:
-    """Run an operation: a Prefect server, the deployments, the HTTP API and the delay monitor.
+    """Run an operation: a Prefect server, the deployments, the HTTP API (with the escorts' and
+    coordinators' pages), the enterprises' registration form and pages, the delay monitor.
 
     The Prefect server is started here on the SQLite under var/prefect unless PREFECT_API_URL
     points at one. Ctrl-C stops every part; killing this process stops them too.
@@ -481,6 +486,7 @@ def serve(
             port,
             prefect_port,
             say=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            registration_port=registration_port,
         )
     if code:
         raise typer.Exit(code)

@@ -6,8 +6,11 @@ It starts, as child processes in one process group:
    points at one already);
 2. the runner serving the deployments (``flows.service.deployments``), which also finds the
    active runs again after a crash;
-3. the HTTP API (``flows.api.tracker``): trackers, check-ins, maps and reports;
-4. exactly one delay monitor (``flows.service.monitor``; its lease refuses a second one).
+3. the HTTP API (``flows.api.tracker``): trackers, check-ins, maps and reports, the escorts'
+   phone page and the coordinators' console;
+4. the enterprises' registration form and their own pages (``flows.api.registration``) on the
+   registration port (their links carry ``registration_base_url``);
+5. exactly one delay monitor (``flows.service.monitor``; its lease refuses a second one).
 
 It prints where each part listens. Ctrl-C (or SIGTERM) stops all of them; if one part stops on
 its own, the others are stopped too. Nothing outlives the service: every part dies with it
@@ -155,6 +158,7 @@ def serve_operation(
     prefect_port: int = 4200,
     say: Callable[[str], None] = print,
     settings: Settings | None = None,
+    registration_port: int | None = None,
 ) -> int:
     """Run the whole service until interrupted; returns the exit code (0 after Ctrl-C)."""
     settings = settings or get_settings()
@@ -232,6 +236,30 @@ def serve_operation(
             )
         )
         _wait_until(lambda: _answers(f"{base}/health"), api, "HTTP API", 60)
+        reg_port = registration_port or settings.registration_port
+        reg_base = f"http://{host}:{reg_port}"
+        registration = op.start(
+            Part(
+                "registration",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "flows.api.registration:create_app",
+                    "--host",
+                    host,
+                    "--port",
+                    str(reg_port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                where=f"{reg_base} (enterprises' forms /r/…, their pages /e/…; links carry "
+                f"{settings.registration_base_url})",
+            )
+        )
+        _wait_until(lambda: _answers(f"{reg_base}/healthz"), registration, "registration", 60)
         op.start(
             Part(
                 "delay monitor",

@@ -48,8 +48,20 @@ class Service:
     def __init__(self, env: dict[str, str], log: Path, port: int, prefect_port: int) -> None:
         self.env, self.log_path, self.port = env, log, port
         self.log = log.open("w")
+        from tests.flows.service.test_sender import free_port
+
+        self.registration_port = free_port()
         self.proc = subprocess.Popen(
-            [*CONVOY, "serve", "--port", str(port), "--prefect-port", str(prefect_port)],
+            [
+                *CONVOY,
+                "serve",
+                "--port",
+                str(port),
+                "--prefect-port",
+                str(prefect_port),
+                "--registration-port",
+                str(self.registration_port),
+            ],
             env=env,
             cwd=ROOT,
             stdout=self.log,
