@@ -138,7 +138,7 @@ def run() -> list[Result]:
     var = Path(tempfile.mkdtemp(prefix="convoy-bench-ops-"))
     os.environ["CONVOY_VAR_DIR"] = str(var)
     os.environ["PREFECT_HOME"] = str(var / "prefect")
-    prefect_port, http_port = _free_port(), _free_port()
+    prefect_port, http_port, reg_port = _free_port(), _free_port(), _free_port()
     api_url = f"http://127.0.0.1:{prefect_port}/api"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CONVOY_HTTP_PORT": str(http_port)}
     env.pop("PREFECT_API_URL", None)
@@ -153,7 +153,7 @@ def run() -> list[Result]:
     log = (var / "serve.out").open("w")
     serve = subprocess.Popen(
         [sys.executable, "-m", "flows.cli.main", "serve", "--port", str(http_port),
-         "--prefect-port", str(prefect_port)],
+         "--prefect-port", str(prefect_port), "--registration-port", str(reg_port)],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     bare: subprocess.Popen[bytes] | None = None

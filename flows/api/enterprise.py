@@ -12,8 +12,6 @@ page's form 415, too many posts on one link 429, a refused request or an unreada
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import tempfile
 import time
@@ -29,7 +27,15 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from config import Settings, get_settings
-from flows.api.hardening import BodyTooLarge, RateLimiter, read_body, redact_access_log
+from flows.api.hardening import (
+    CSRF_SECONDS,
+    BodyTooLarge,
+    RateLimiter,
+    csrf_ok,
+    csrf_token,
+    read_body,
+    redact_access_log,
+)
 from models.access.actors import acting_as, link
 from models.db import session_scope
 from models.desk.tables import RequestKind
@@ -38,7 +44,6 @@ from models.intake.registration import LinkError, enterprise_for, signing_key
 from models.labels import label, local_time
 
 CSRF_COOKIE = "convoy_desk_csrf"
-CSRF_SECONDS = 4 * 3600
 STAFF_LIST_MAX_BYTES = 5 * 1024 * 1024  # a staff list of ~50,000 people as CSV
 SHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm")
 _LOCALE = "zh-CN"
@@ -62,20 +67,6 @@ def _refusal(status: int, reason: str, headers: dict[str, str] | None = None) ->
 def _link_error(exc: LinkError) -> HTMLResponse:
     return _page("链接无效 / Link refused", f"<p>{escape(str(exc))}</p>",
                  410 if exc.expired else 403)  # fmt: skip
-
-
-def _csrf(key: bytes, nonce: str, token: str, issued: int) -> str:
-    body = f"desk-csrf:{nonce}:{token}:{issued}".encode()
-    return f"{issued}.{hmac.new(key, body, hashlib.sha256).hexdigest()}"
-
-
-def _csrf_ok(key: bytes, nonce: str, token: str, value: str, now: float) -> bool:
-    issued, _, _mac = value.partition(".")
-    if not nonce or not (issued.isascii() and issued.isdigit()) or len(value) > 200:
-        return False
-    if not now - CSRF_SECONDS <= int(issued) <= now + 60:
-        return False
-    return hmac.compare_digest(_csrf(key, nonce, token, int(issued)), value)
 
 
 def _officer(view: dict[str, Any] | None) -> str:
@@ -214,7 +205,7 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
             checks = list_checks(session, eid, cfg())
         fresh = nonce is None
         nonce = nonce or secrets.token_urlsafe(16)
-        csrf = _csrf(signing_key(cfg()), nonce, token, int(time.time()))
+        csrf = csrf_token(signing_key(cfg()), "desk-csrf", nonce, token, int(time.time()))
         body = (
             (f"<p class='notice'>{escape(notice)}</p>" if notice else "")
             + "<h2>联络民警 / Liaison officer</h2>"
@@ -252,7 +243,7 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
 
     def csrf_refused(request: Request, token: str, value: str) -> HTMLResponse | None:
         nonce = request.cookies.get(CSRF_COOKIE, "")[:100]
-        if _csrf_ok(signing_key(cfg()), nonce, token, value, time.time()):
+        if csrf_ok(signing_key(cfg()), "desk-csrf", nonce, token, value, time.time()):
             return None
         return _refusal(
             403, "This form has expired or did not come from the enterprise page; open the "

@@ -1,9 +1,11 @@
 """What every public HTTP app of Convoy Ops puts in front of its handlers: security headers on
-every response, a bounded body read, a sliding-window rate limit, and an access log that never
-holds a secret path (signed links, tokens)."""
+every response, a bounded body read, a sliding-window rate limit, signed CSRF tokens for the
+link pages' forms, and an access log that never holds a secret path (signed links, tokens)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import threading
@@ -25,6 +27,27 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+CSRF_SECONDS = 4 * 3600  # a form page stays usable this long
+
+
+def csrf_token(key: bytes, purpose: str, nonce: str, token: str, issued: int) -> str:
+    """A form's CSRF token: bound to the page's cookie ``nonce``, its signed link ``token`` and
+    the time it was issued, signed with ``key`` for one ``purpose`` (a form of one page)."""
+    body = f"{purpose}:{nonce}:{token}:{issued}".encode()
+    return f"{issued}.{hmac.new(key, body, hashlib.sha256).hexdigest()}"
+
+
+def csrf_ok(key: bytes, purpose: str, nonce: str, token: str, value: str, now: float) -> bool:
+    """Whether ``value`` is a token :func:`csrf_token` made for this cookie, link and purpose,
+    issued less than ``CSRF_SECONDS`` ago."""
+    issued, _, _mac = value.partition(".")
+    if not nonce or not (issued.isascii() and issued.isdigit()) or len(value) > 200:
+        return False
+    if not now - CSRF_SECONDS <= int(issued) <= now + 60:
+        return False
+    return hmac.compare_digest(csrf_token(key, purpose, nonce, token, int(issued)), value)
 
 
 def add_security_headers(app: FastAPI, *, https: bool = False) -> None:

@@ -17,8 +17,6 @@ Run it with ``convoy serve-registration`` or ``uvicorn flows.api.registration:cr
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 import time
@@ -33,9 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from config import Settings, get_settings
 from flows.api.enterprise import mount as mount_enterprise_page
 from flows.api.hardening import (
+    CSRF_SECONDS,
     BodyTooLarge,
     RateLimiter,
     add_security_headers,
+    csrf_ok,
+    csrf_token,
     read_body,
     redact_access_log,
 )
@@ -64,7 +65,6 @@ _PLACEHOLDERS = {
 _SECRET_FIELDS = ("id_number", "phone")  # never put back into a form page
 _MASK = {"id_number": mask_id, "phone": mask_phone}
 CSRF_COOKIE = "convoy_csrf"
-CSRF_SECONDS = 4 * 3600  # a form page stays usable this long
 MAX_FIELDS = 30
 # Signed links in paths: the access log keeps '/r/' and '/e/' and drops the rest.
 LINK_PATHS = (r"(/[re]/)[^\s?\"]+",)
@@ -208,20 +208,6 @@ def _link_error(exc: LinkError) -> HTMLResponse:
                  410 if exc.expired else 403)  # fmt: skip
 
 
-def _csrf(key: bytes, nonce: str, token: str, issued: int) -> str:
-    mac = hmac.new(key, f"csrf:{nonce}:{token}:{issued}".encode(), hashlib.sha256).hexdigest()
-    return f"{issued}.{mac}"
-
-
-def _csrf_ok(key: bytes, nonce: str, token: str, value: str, now: float) -> bool:
-    issued, _, _mac = value.partition(".")
-    if not nonce or not (issued.isascii() and issued.isdigit()) or len(value) > 200:
-        return False
-    if not now - CSRF_SECONDS <= int(issued) <= now + 60:
-        return False
-    return hmac.compare_digest(_csrf(key, nonce, token, int(issued)), value)
-
-
 def _origins(request: Request, settings: Settings) -> set[str]:
     """Where a form may be posted from: the public address, and the address asked for."""
     public = urlsplit(settings.registration_base_url)
@@ -256,7 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> HTMLResponse:  # fmt: skip
         fresh = nonce is None
         nonce = nonce or secrets.token_urlsafe(16)
-        csrf = _csrf(signing_key(cfg()), nonce, token, int(time.time()))
+        csrf = csrf_token(signing_key(cfg()), "csrf", nonce, token, int(time.time()))
         title = "返岗人员登记" if not errors else "请更正 / Please correct"
         response = _page(title, _form(ent, values, errors, csrf), status)
         if fresh:
@@ -312,7 +298,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _refusal(400, "The form could not be read (not UTF-8, or too many fields).")
         form = {k: v[0] for k, v in parsed.items()}
         nonce = request.cookies.get(CSRF_COOKIE, "")[:100]
-        if not _csrf_ok(signing_key(s), nonce, token, form.get("csrf", ""), time.time()):
+        if not csrf_ok(signing_key(s), "csrf", nonce, token, form.get("csrf", ""), time.time()):
             return _refusal(
                 403, "This form has expired or did not come from the registration page; "
                 "open the link again and send it from there.",
