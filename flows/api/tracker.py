@@ -66,6 +66,7 @@ from flows.api.schemas import (
     install_openapi,
     query_of,
 )
+from flows.service.live import resume_quietly
 from models.access.actors import acting_as
 from models.access.users import check
 from models.db import init_db, session_scope, utcnow
@@ -132,18 +133,6 @@ async def _params(request: Request) -> tuple[dict[str, Any], bool]:
             "The form body could not be read (not UTF-8, or too many fields)."
         ) from None
     return {**params, **dict(fields)}, False
-
-
-def _resume(code: str) -> None:
-    from flows.service.live import resume_after
-
-    try:
-        line = resume_after("convoy", code)
-    except Exception as exc:  # the check-in is stored; convoy serve resumes the run later
-        log.warning("%s: flow run not resumed after a check-in: %s", code, exc)
-        return
-    if line:
-        log.info("%s: %s", code, line)
 
 
 def _files_csp(settings: Settings) -> str:
@@ -301,7 +290,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raw = await request.body()
         body, created = await run_in_threadpool(_checkin, token, raw, convoy)
         # Once answered: resume the convoy's suspended flow run if it waited for this check-in.
-        resume = BackgroundTask(_resume, body["convoy"]) if created else None
+        resume = BackgroundTask(resume_quietly, "convoy", body["convoy"]) if created else None
         return JSONResponse(body, status_code=201 if created else 200, background=resume)
 
     def _convoy(token: str, convoy: str | None) -> dict[str, Any]:

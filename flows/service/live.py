@@ -350,3 +350,16 @@ INPUTS: dict[str, Callable[[str, str], dict[str, Any] | None]] = {
 def resume_after(kind: str, subject: str) -> str:
     """After a check-in or an officer's step: resume the subject's run if it waited for it."""
     return resume(kind, subject, lambda key: INPUTS[kind](subject, key))
+
+
+def resume_quietly(kind: str, subject: str) -> None:
+    """``resume_after`` for an HTTP handler that has already answered: the check-in or step is
+    stored, so a run that cannot be resumed now is only logged (``convoy serve`` finds it on its
+    next round)."""
+    try:
+        line = resume_after(kind, subject)
+    except Exception as exc:
+        log.warning("%s: flow run not resumed after a check-in or step: %s", subject, exc)
+        return
+    if line:
+        log.info("%s: %s", subject, line)

@@ -16,6 +16,7 @@ from config import Settings
 from flows.api.console.guard import need, who, writer
 from flows.api.console.render import Pages
 from flows.api.files import signed_file_path
+from flows.service.live import resume_quietly
 from models.db import utcnow
 from models.errors import NotFoundError, ValidationError
 
@@ -40,16 +41,6 @@ def _vias(text: str) -> list[Any]:
                 pass
         out.append(Via(name=item[:100]))
     return out[:30]
-
-
-def _resume(number: str) -> None:
-    """After a step: resume the application's suspended flow run, if it waited (best effort)."""
-    from flows.service.live import resume_after
-
-    try:
-        resume_after("permit", number)
-    except Exception:  # the step is stored; convoy serve resumes the run on its next round
-        return
 
 
 def register(app: FastAPI, settings: Settings, pages: Pages) -> None:
@@ -138,7 +129,7 @@ def register(app: FastAPI, settings: Settings, pages: Pages) -> None:
                     lifecycle.deliver_permit(session, found, to=to, actor=w.name)
                 else:
                     lifecycle.reject_application(session, found, note, actor=w.name)
-            _resume(found)
+            resume_quietly("permit", found)
             return found
 
         found = await run_in_threadpool(act)

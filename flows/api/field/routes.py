@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from config import Settings
 from flows.api.hardening import BodyTooLarge, RateLimiter, read_body, redact_access_log
+from flows.service.live import resume_quietly
 from models.access.actors import acting_as
 from models.access.escort_links import escort_actor, escort_for_token
 from models.convoy.lifecycle import Custody
@@ -91,18 +92,6 @@ def status_of(exc: ConvoyOpsError) -> int:
     if isinstance(exc, ValidationError):
         return 422
     return 400
-
-
-def _resume(code: str) -> None:
-    from flows.service.live import resume_after
-
-    try:
-        line = resume_after("convoy", code)
-    except Exception as exc:  # the check-in is stored; convoy serve resumes the run later
-        log.warning("%s: flow run not resumed after a check-in from the page: %s", code, exc)
-        return
-    if line:
-        log.info("%s: %s", code, line)
 
 
 def _own_convoy(session: Any, escort: Escort, code: Any) -> Convoy:
@@ -226,7 +215,9 @@ def add_routes(app: FastAPI, settings: Settings) -> None:
         except ConvoyOpsError as exc:
             return JSONResponse({"error": str(exc)}, status_code=status_of(exc))
         if created:  # in its own thread: the phone's connection is free for its next report
-            threading.Thread(target=_resume, args=(answer["convoy"],), daemon=True).start()
+            threading.Thread(
+                target=resume_quietly, args=("convoy", answer["convoy"]), daemon=True
+            ).start()
         return JSONResponse(answer, status_code=201 if created else 200)
 
     @app.post("/field/{token}/checkins", include_in_schema=False)
