@@ -175,7 +175,8 @@ def run() -> list[Result]:
         script.write_text(BARE, encoding="utf-8")
         bare = subprocess.Popen(
             [sys.executable, str(script), "2.0"], env={**env, "PREFECT_API_URL": api_url},
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=var,  # the runner starts the flow by its entrypoint, relative to here
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         base = [_resume_bare() for _ in range(SAMPLES)]
         latency = ratio(
@@ -257,7 +258,14 @@ def _resume_bare() -> float:
 
     _wait(lambda: _bare_served(), "the bare deployment")
     run = run_deployment("bare/bare", timeout=0, as_subflow=False)
-    _wait(lambda: _state(run.id).is_paused(), "the bare run to suspend")
+
+    def suspended() -> bool:
+        state = _state(run.id)
+        if state.is_final():
+            raise RuntimeError(f"The bare run ended {state.name}: {state.message}")
+        return state.is_paused()
+
+    _wait(suspended, "the bare run to suspend")
     t0 = time.monotonic()
     resume_flow_run(run.id, run_input={"ok": True})
     _wait(lambda: _state(run.id).is_completed(), "the bare run to complete")
