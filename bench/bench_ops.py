@@ -129,8 +129,9 @@ class Go(BaseModel):
 def bare() -> None:
     suspend_flow_run(wait_for_input=Go, timeout=3600, key="go")
 
-every = float(sys.argv[1])
-serve(bare.to_deployment(name="bare"), print_starting_message=False, query_seconds=every)
+if __name__ == "__main__":  # the runner imports this file again to run the flow
+    every = float(sys.argv[1])
+    serve(bare.to_deployment(name="bare"), print_starting_message=False, query_seconds=every)
 """
 
 
