@@ -139,6 +139,8 @@ def run() -> list[Result]:
     var = Path(tempfile.mkdtemp(prefix="convoy-bench-ops-"))
     os.environ["CONVOY_VAR_DIR"] = str(var)
     os.environ["PREFECT_HOME"] = str(var / "prefect")
+    # The embedded SQLite Prefect server answers 503 in stalls under load: the clients retry.
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "12")
     prefect_port, http_port, reg_port = _free_port(), _free_port(), _free_port()
     api_url = f"http://127.0.0.1:{prefect_port}/api"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CONVOY_HTTP_PORT": str(http_port)}
