@@ -44,6 +44,7 @@ DEPLOYMENTS = {
 # not heard of for longer is taken for dead).
 BEAT_SECONDS = 30.0
 STALE_AFTER = timedelta(minutes=10)
+START_GRACE = timedelta(minutes=2)  # a restarted run's new process claims its subject by then
 _LIVE_TYPES = {"SCHEDULED", "PENDING", "PAUSED", "CANCELLING"}
 
 _last_beat: dict[str, float] = {}
@@ -82,9 +83,21 @@ def is_live(holder: RunHolder) -> bool:
         return False
     if state.type.value in _LIVE_TYPES:
         return True
+    if _just_started(state, holder):
+        return True
     if holder.here:
         return holder.process_alive()
     return utcnow() - holder.heartbeat_at < STALE_AFTER
+
+
+def _just_started(state: Any, holder: RunHolder) -> bool:
+    """A run the runner has just started again (after a resume) whose new process has not yet
+    claimed its subject: the holder is still its predecessor's, from before this state. It is
+    given ``START_GRACE`` to claim before it counts as left with nothing behind it."""
+    started = getattr(state, "timestamp", None)
+    if started is None or started.tzinfo is None:
+        return False
+    return started > holder.heartbeat_at and utcnow() - started < START_GRACE
 
 
 def _subject(kind: str, subject: str) -> str:
