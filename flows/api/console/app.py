@@ -27,12 +27,12 @@ from flows.api.console.guard import (
     writer,
 )
 from flows.api.console.render import STATIC, Pages
+from flows.api.guard import status_of
 from models.db import session_scope, utcnow
 from models.errors import (
     AuthenticationError,
     ConvoyOpsError,
     NotFoundError,
-    PermissionDeniedError,
     TransitionError,
     ValidationError,
 )
@@ -41,19 +41,8 @@ SHOW = ("active", "alerts", "late", "closed", "all")
 
 
 def _status(exc: ConvoyOpsError) -> int:
-    if isinstance(exc, Refused):
-        return exc.status
-    if isinstance(exc, PermissionDeniedError):
-        return 403
-    if isinstance(exc, AuthenticationError):
-        return 401
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, TransitionError):
-        return 409
-    if isinstance(exc, ValidationError):
-        return 422
-    return 400
+    """A console refusal's own status, else the API's mapping (``flows.api.guard``)."""
+    return exc.status if isinstance(exc, Refused) else status_of(exc, tracker=False)
 
 
 def _back(path: str, done: str) -> RedirectResponse:
