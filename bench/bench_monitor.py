@@ -9,8 +9,9 @@ not timed) and the clock moves 3 minutes on; the time of the check that follows 
 
 * ``monitor.tick_1k``: the mean time of one such check over 1,000 convoys — ours is
   ``models.tracking.alerts.checks.run_checks`` (fold the new positions into the track states:
-  the latest positions of each convoy, its route and ETA; detect every condition of every
-  active convoy; refresh, open, escalate or resolve alerts; one transaction) — over the
+  read each convoy's latest positions, compute its stop, speed made good, route progress and
+  ETA, write the states with one executemany; detect every condition of every active convoy;
+  refresh, open, escalate or resolve alerts; one transaction) — over the
   baseline doing the same reads with sqlite3 and nothing else: the newest position id per
   convoy since the last check, each convoy's latest ``_STOP_WINDOW_ROWS`` positions, the rows
   of those convoys, every active convoy joined with its track state, and the open alerts.

@@ -27,9 +27,11 @@ __all__ = [
     "along_track_km",
     "distance_km",
     "interpolate_along",
+    "locate_on_route",
     "path_length_km",
     "point_to_polyline_km",
     "prepare_polyline",
+    "sphere_distance_km",
 ]
 
 # Mean Earth radius (IUGG) for the local equirectangular projection.
@@ -47,6 +49,22 @@ _WGS84 = Geodesic.WGS84
 def distance_km(a: LatLon, b: LatLon) -> float:
     """The geodesic (WGS-84 ellipsoid) distance between two points, in kilometres."""
     return float(geodesic(a, b).km)
+
+
+def sphere_distance_km(a: LatLon, b: LatLon) -> float:
+    """The great-circle (haversine) distance on the mean-radius sphere, in kilometres.
+
+    Within 0.6 % of :func:`distance_km` (the ellipsoid's flattening) and a hundred times
+    cheaper: for radius tests run on many fixes (has a convoy moved more than its stop
+    radius?), not for reported distances.
+    """
+    lat1, lon1 = math.radians(a[0]), math.radians(a[1])
+    lat2, lon2 = math.radians(b[0]), math.radians(b[1])
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _check_point(point: LatLon) -> LatLon:
@@ -213,9 +231,14 @@ def along_track_km(point: LatLon, polyline: Sequence[LatLon] | Polyline) -> floa
     The remaining distance is ``path_length_km(route) - along_track_km(point, route)``. Where a
     route passes the same place twice, the earlier pass wins.
     """
+    return locate_on_route(point, polyline)[1]
+
+
+def locate_on_route(point: LatLon, polyline: Sequence[LatLon] | Polyline) -> tuple[float, float]:
+    """``(point_to_polyline_km, along_track_km)`` of the point, from one projection."""
     route = prepare_polyline(polyline)
-    _, i, t = _closest(point, route)
+    off, i, t = _closest(point, route)
     if len(route.vertices) == 1:
-        return 0.0
+        return off, 0.0
     cum = route.cumulative_km
-    return cum[i] + t * (cum[i + 1] - cum[i])
+    return off, cum[i] + t * (cum[i + 1] - cum[i])

@@ -26,9 +26,8 @@ from models.errors import ConfigurationError
 from models.geo.datums import LatLon
 from models.geo.geodesy import (
     Polyline,
-    along_track_km,
+    locate_on_route,
     path_length_km,
-    point_to_polyline_km,
     prepare_polyline,
 )
 
@@ -142,11 +141,12 @@ def progress(
     router: Router | None = None,
     observed_kmh: float | None = None,
     observed_weight: float = 0.5,
+    located: tuple[float, float] | None = None,
 ) -> Progress:
     """Project ``point`` onto the route and estimate the distance and time still ahead
-    (``observed_kmh``: the travelled speed made good lately, blended into the profile's)."""
-    off_km = point_to_polyline_km(point, route)
-    along = along_track_km(point, route)
+    (``observed_kmh``: the travelled speed made good lately, blended into the profile's;
+    ``located``: the point's ``locate_on_route`` when the caller has it already)."""
+    off_km, along = located or locate_on_route(point, route)
     wp_km = _waypoint_km(route.points)
     ahead = sum(1 for km in wp_km if km > along + _PASSED_KM)
     remaining_geo = max(0.0, route.length_km - along)

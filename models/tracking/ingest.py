@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, bindparam, func, select, type_coerce
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -28,7 +28,7 @@ from models.convoy.tables import Convoy, Position
 from models.db import insert_ignore, utcnow
 from models.errors import ValidationError
 from models.geo.datums import Datum, to_wgs84
-from models.geo.geodesy import Polyline, along_track_km, distance_km
+from models.geo.geodesy import Polyline, along_track_km, locate_on_route, sphere_distance_km
 from models.tracking.eta import Router, progress, route_of, speed_profile, thresholds
 from models.tracking.fixes import Fix, check_fix
 from models.tracking.tables import TrackingCursor, TrackState
@@ -165,44 +165,14 @@ def refresh_state(
     router: Router | None = None,
 ) -> TrackState | None:
     """Recompute the convoy's track state from its stored positions (None without any)."""
-    rules = _rules(settings)
-    rows = session.execute(
-        select(_POS.c.id, _POS.c.at, _POS.c.lat, _POS.c.lon, _POS.c.speed_kmh, _POS.c.source)
-        .where(_POS.c.convoy_id == convoy.id)
-        .order_by(_POS.c.at.desc(), _POS.c.id.desc())
-        .limit(_STOP_WINDOW_ROWS)
-    ).all()
+    rows = _recent_positions(session, convoy.id)
     if not rows:
         return None
-    newest = rows[0]
-    radius = rules.tracking.stop_radius_km
-    still_since = newest.at
-    for r in rows[1:]:
-        if distance_km((newest.lat, newest.lon), (r.lat, r.lon)) > radius:
-            break
-        still_since = r.at
-    route = route_of(convoy.route())
-    profile = speed_profile(rules, convoy.mode)
-    observed = _observed_kmh(rows, route, profile.road_factor, rules)
-    weight = rules.tracking.observed_speed_weight
-    prog = progress(route, (newest.lat, newest.lon), profile, router, observed, weight)
     state = session.get(TrackState, convoy.id)
-    values = {
-        "last_fix_at": newest.at,
-        "lat": newest.lat,
-        "lon": newest.lon,
-        "speed_kmh": newest.speed_kmh,
-        "source": newest.source,
-        "along_km": prog.along_km,
-        "off_route_km": prog.off_route_km,
-        "remaining_km": prog.remaining_km,
-        "remaining_min": prog.remaining_min,
-        "eta": newest.at + timedelta(minutes=prog.remaining_min),
-        "still_since": still_since,
-        "observed_kmh": observed,
-        "last_position_id": max(newest.id, state.last_position_id if state else 0),
-        "updated_at": utcnow(),
-    }
+    values = state_values(convoy, rows, _rules(settings), router)
+    values["last_position_id"] = max(
+        values["last_position_id"], state.last_position_id if state else 0
+    )
     if state is None:
         state = TrackState(convoy_id=convoy.id, **values)  # type: ignore[arg-type]
         session.add(state)
@@ -213,11 +183,81 @@ def refresh_state(
     return state
 
 
+# The columns the track state is computed from. Times are read as plain (naive UTC) datetimes and
+# made timezone-aware only where used: a window holds up to _STOP_WINDOW_ROWS rows, of which a
+# moving convoy's state needs a handful.
+_WINDOW = (
+    _POS.c.id,
+    type_coerce(_POS.c.at, DateTime()).label("at"),
+    _POS.c.lat,
+    _POS.c.lon,
+    _POS.c.speed_kmh,
+    _POS.c.source,
+)
+
+
+_RECENT = (
+    select(*_WINDOW)
+    .where(_POS.c.convoy_id == bindparam("convoy_id"))
+    .order_by(_POS.c.at.desc(), _POS.c.id.desc())
+    .limit(_STOP_WINDOW_ROWS)
+)
+
+
+def _recent_positions(session: Session, convoy_id: int | None) -> Sequence[Any]:
+    """The convoy's newest positions, newest first (at most ``_STOP_WINDOW_ROWS``)."""
+    return session.connection().execute(_RECENT, {"convoy_id": convoy_id}).all()
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def state_values(
+    convoy: Convoy, rows: Sequence[Any], rules: Rules, router: Router | None = None
+) -> dict[str, Any]:
+    """The track state's columns computed from a convoy's newest positions (newest first, as
+    ``_recent_positions`` reads them): the newest fix, its progress and ETA along the planned
+    route, since when the convoy has not moved and the speed it made good lately."""
+    newest = rows[0]
+    radius = rules.tracking.stop_radius_km
+    here = (newest.lat, newest.lon)
+    still_since = newest.at
+    for r in rows[1:]:
+        if sphere_distance_km(here, (r.lat, r.lon)) > radius:
+            break
+        still_since = r.at
+    route = route_of(convoy.route())
+    profile = speed_profile(rules, convoy.mode)
+    located = locate_on_route(here, route)
+    observed = _observed_kmh(rows, located[1], route, profile.road_factor, rules)
+    weight = rules.tracking.observed_speed_weight
+    prog = progress(route, here, profile, router, observed, weight, located)
+    last_fix_at = _utc(newest.at)
+    return {
+        "last_fix_at": last_fix_at,
+        "lat": newest.lat,
+        "lon": newest.lon,
+        "speed_kmh": newest.speed_kmh,
+        "source": newest.source,
+        "along_km": prog.along_km,
+        "off_route_km": prog.off_route_km,
+        "remaining_km": prog.remaining_km,
+        "remaining_min": prog.remaining_min,
+        "eta": last_fix_at + timedelta(minutes=prog.remaining_min),
+        "still_since": _utc(still_since),
+        "observed_kmh": observed,
+        "last_position_id": newest.id,
+        "updated_at": utcnow(),
+    }
+
+
 def _observed_kmh(
-    rows: Sequence[Any], route: Polyline, road_factor: float, rules: Rules
+    rows: Sequence[Any], newest_along_km: float, route: Polyline, road_factor: float, rules: Rules
 ) -> float | None:
-    """Travelled km/h made good along the route between the newest fix and one about
-    ``observed_window_min`` earlier (None when the fixes span less than half of that)."""
+    """Travelled km/h made good along the route between the newest fix (``newest_along_km``
+    along it) and one about ``observed_window_min`` earlier (None when the fixes span less than
+    half of that)."""
     window = timedelta(minutes=rules.tracking.observed_window_min)
     newest = rows[0]
     older = None
@@ -228,9 +268,7 @@ def _observed_kmh(
     if older is None or newest.at - older.at < window / 2:
         return None
     hours = (newest.at - older.at).total_seconds() / 3600.0
-    made = along_track_km((newest.lat, newest.lon), route) - along_track_km(
-        (older.lat, older.lon), route
-    )
+    made = newest_along_km - along_track_km((older.lat, older.lon), route)
     return max(0.0, made * road_factor / hours)
 
 
@@ -238,7 +276,10 @@ def catch_up(
     session: Session, *, settings: Settings | None = None, router: Router | None = None
 ) -> int:
     """Fold positions stored by any path (CLI check-ins, the simulator, imports) since the last
-    call into the track states. Returns how many convoys were refreshed."""
+    call into the track states. Returns how many convoys were refreshed.
+
+    Each convoy's state is computed from its newest positions; the states are then written
+    with one executemany for those that changed and one for those that are new."""
     cursor = session.get(TrackingCursor, "positions")
     since = cursor.position_id if cursor else 0
     rows = session.execute(
@@ -249,28 +290,80 @@ def catch_up(
     if not rows:
         return 0
     newest = max(m for _, m in rows)
-    states = track_states(session, (c for c, _ in rows))
+    folded = _folded_ids(session, [c for c, _ in rows])
     # Convoys whose new positions ingest has not already folded in, loaded in one query.
     ids = [
         convoy_id
         for convoy_id, max_id in rows
-        if convoy_id not in states or states[convoy_id].last_position_id < max_id
+        if convoy_id not in folded or folded[convoy_id] < max_id
     ]
     convoys = {
         c.id: c for c in session.execute(select(Convoy).where(col(Convoy.id).in_(ids))).scalars()
     }
-    refreshed = 0
+    rules = _rules(settings)
+    changed: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
     for convoy_id in ids:
         convoy = convoys.get(convoy_id)
-        if convoy is not None:
-            refresh_state(session, convoy, settings=settings, router=router)
-            refreshed += 1
+        if convoy is None:
+            continue
+        recent = _recent_positions(session, convoy_id)
+        if not recent:
+            continue
+        values = state_values(convoy, recent, rules, router)
+        values["convoy_id"] = convoy_id
+        if convoy_id in folded:
+            values["last_position_id"] = max(values["last_position_id"], folded[convoy_id])
+            changed.append(values)
+        else:
+            added.append(values)
+    _write_states(session, changed, added)
     if cursor is None:
         session.add(TrackingCursor(name="positions", position_id=newest))
     else:
         cursor.position_id = newest
     session.flush()
-    return refreshed
+    return len(changed) + len(added)
+
+
+def _folded_ids(session: Session, convoy_ids: list[int]) -> dict[int, int]:
+    """The last position id folded into each of these convoys' track states (those that have
+    one)."""
+    t = TrackState.__table__.c  # type: ignore[attr-defined]
+    out: dict[int, int] = {}
+    for start in range(0, len(convoy_ids), 900):
+        chunk = convoy_ids[start : start + 900]
+        found = session.connection().execute(
+            select(t.convoy_id, t.last_position_id).where(t.convoy_id.in_(chunk))
+        )
+        out.update((int(cid), int(last)) for cid, last in found)
+    return out
+
+
+def _write_states(
+    session: Session, changed: list[dict[str, Any]], added: list[dict[str, Any]]
+) -> None:
+    """Write computed track states: updates and inserts, one executemany each. Track states
+    already loaded in the session are expired so that they are read again."""
+    if not (changed or added):
+        return
+    session.flush()
+    table = TrackState.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    if changed:
+        keys = [k for k in changed[0] if k != "convoy_id"]
+        conn.execute(
+            table.update()
+            .where(table.c.convoy_id == bindparam("_convoy_id"))
+            .values({k: bindparam(k) for k in keys}),
+            [{**{k: v[k] for k in keys}, "_convoy_id": v["convoy_id"]} for v in changed],
+        )
+    if added:
+        conn.execute(table.insert(), added)
+    written = {v["convoy_id"] for v in changed} | {v["convoy_id"] for v in added}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, TrackState) and obj.convoy_id in written:
+            session.expire(obj)
 
 
 def track_states(session: Session, convoy_ids: Iterable[int]) -> dict[int, TrackState]:

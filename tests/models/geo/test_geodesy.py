@@ -5,15 +5,19 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.geo.geodesy import (
     Polyline,
     along_track_km,
     distance_km,
     interpolate_along,
+    locate_on_route,
     path_length_km,
     point_to_polyline_km,
     prepare_polyline,
+    sphere_distance_km,
 )
 
 PUCHENG = (34.9566, 109.5814)
@@ -146,3 +150,20 @@ def test_corridor_check_on_a_dense_route_matches_the_two_point_route() -> None:
         point_to_polyline_km(point, sparse), rel=1e-3
     )
     assert along_track_km(point, dense) == pytest.approx(along_track_km(point, sparse), rel=1e-3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-80, 80), st.floats(-179, 179), st.floats(-0.2, 0.2), st.floats(-0.2, 0.2))
+def test_sphere_distance_is_within_0_6_percent_of_the_geodesic(
+    lat: float, lon: float, dlat: float, dlon: float
+) -> None:
+    a, b = (lat, lon), (lat + dlat, lon + dlon)
+    assert sphere_distance_km(a, b) == pytest.approx(distance_km(a, b), rel=0.006, abs=1e-6)
+
+
+def test_locate_on_route_is_distance_and_along_track_at_once() -> None:
+    route = prepare_polyline([PUCHENG, ZHENGZHOU, XIANGSHAN])
+    for probe in [(34.5, 112.0), (31.0, 118.5), PUCHENG, (29.0, 122.5)]:
+        off, along = locate_on_route(probe, route)
+        assert off == point_to_polyline_km(probe, route)
+        assert along == along_track_km(probe, route)

@@ -15,7 +15,7 @@ from models.convoy.tables import Position
 from models.db import session_scope
 from models.errors import ValidationError
 from models.tracking.fixes import Fix
-from models.tracking.ingest import IngestStatus, catch_up, ingest_fix
+from models.tracking.ingest import IngestStatus, catch_up, ingest_fix, refresh_state
 from models.tracking.tables import TrackState
 from tests.models.tracking.conftest import DEP, point_along
 
@@ -81,3 +81,44 @@ def test_catch_up_folds_in_cli_checkin_positions(
         state = s.get(TrackState, get_convoy(s, code).id)
         assert state is not None and state.along_km > 300
         assert catch_up(s) == 0
+
+
+def test_catch_up_writes_the_state_refresh_state_computes(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    """The monitor's bulk fold (new states inserted, known ones updated in one executemany)
+    gives the same track state as recomputing it for the one convoy, with a stop in it."""
+    moving, stopped = make_convoy("BUS-TR6", n=1), make_convoy("BUS-TR7", n=1)
+    with session_scope() as s:
+        for k in range(12):  # 3-minute fixes: one convoy moves, the other stands still
+            at = DEP + timedelta(hours=4, minutes=3 * k)
+            record_checkin(s, moving, "position", dict(zip(("lat", "lon"),
+                           point_along(moving, 0.2 + 0.002 * k), strict=True)), at=at)  # fmt: skip
+            record_checkin(s, stopped, "position", dict(zip(("lat", "lon"),
+                           point_along(stopped, 0.3), strict=True)), at=at)  # fmt: skip
+    columns = [c for c in TrackState.model_fields if c != "updated_at"]
+
+    def states() -> dict[str, dict[str, object]]:
+        with session_scope() as s:
+            return {
+                code: {k: getattr(s.get(TrackState, get_convoy(s, code).id), k) for k in columns}
+                for code in (moving, stopped)
+            }
+
+    for _ in range(2):  # first the insert path, then (after one more fix each) the update path
+        with session_scope() as s:
+            assert catch_up(s) == 2
+        folded = states()
+        with session_scope() as s:
+            for code in (moving, stopped):
+                refresh_state(s, get_convoy(s, code))
+        assert states() == folded
+        assert folded[stopped]["still_since"] == DEP + timedelta(hours=4)
+        assert folded[moving]["still_since"] == folded[moving]["last_fix_at"]
+        assert folded[moving]["observed_kmh"] is not None
+        with session_scope() as s:
+            at = DEP + timedelta(hours=5)
+            record_checkin(s, moving, "position", dict(zip(("lat", "lon"),
+                           point_along(moving, 0.23), strict=True)), at=at)  # fmt: skip
+            record_checkin(s, stopped, "position", dict(zip(("lat", "lon"),
+                           point_along(stopped, 0.3), strict=True)), at=at)  # fmt: skip
