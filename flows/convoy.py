@@ -25,7 +25,7 @@ from maps.files import save_convoy_map
 from models.convoy.checkins import PAYLOADS, Kind, all_of, record_checkin
 from models.convoy.lifecycle import STAGES, Stage
 from models.convoy.operations import WAITS_FOR, advance
-from models.convoy.store import get_convoy
+from models.convoy.store import activity_mark, get_convoy
 from models.db import session_scope
 from models.errors import RunBusyError
 from models.intake.verification import summary_table as verification_summary
@@ -76,8 +76,18 @@ def _attempt(stage: Stage) -> Any:
     return attempt
 
 
+def _activity(code: str) -> object:
+    with session_scope() as session:
+        return activity_mark(session, code)
+
+
 def _step(stage: Stage, name: str) -> Any:
-    return step_task(name, _attempt(stage), before=lambda code: notify_escorts_before(code, stage))
+    return step_task(
+        name,
+        _attempt(stage),
+        before=lambda code: notify_escorts_before(code, stage),
+        probe=_activity,
+    )
 
 
 muster_at_origin = _step(Stage.MUSTERING, "muster at origin")

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect import Task, get_run_logger, runtime, task
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from pydantic import BaseModel
 
 from config import get_settings
@@ -47,39 +48,71 @@ def pause_key(*parts: object) -> str:
 
 
 def from_deployment() -> bool:
-    """Whether this flow run was started from a deployment (it can be suspended)."""
-    return runtime.deployment.id is not None
+    """Whether this flow run was started from a deployment (it can be suspended).
+
+    Read from the run's context: ``prefect.runtime.deployment.id`` asks the API (a new
+    client, TLS context included) every time for a run that has no deployment."""
+    ctx = FlowRunContext.get()
+    return ctx is not None and ctx.flow_run is not None and ctx.flow_run.deployment_id is not None
+
+
+Probe = Callable[[str], object]  # a cheap read of what a waiting step could see change
+# A waiting step with a probe is tried again when the probe's answer changes, and at least this
+# often all the same (for what no probe sees, e.g. a rule file changed).
+RETRY_ANYWAY_SECONDS = 5.0
 
 
 def poll(
-    attempt: Attempt, subject: str, poll_seconds: float | None, max_wait: float | None
+    attempt: Attempt,
+    subject: str,
+    poll_seconds: float | None,
+    max_wait: float | None,
+    probe: Probe | None = None,
 ) -> dict[str, Any]:
     """Try the step; while it waits, poll until it is done. With a time limit, a step still
-    waiting when it runs out is returned as it is (``status == "waiting"``)."""
+    waiting when it runs out is returned as it is (``status == "waiting"``).
+
+    With a ``probe`` the polling is a read: the step (a write transaction, which on SQLite
+    takes the database's one write lock) is tried again only once the probe's answer differs
+    from the one read before the last try, or ``RETRY_ANYWAY_SECONDS`` after it."""
     every = poll_seconds if poll_seconds is not None else get_settings().checkin_poll_seconds
     started = time.monotonic()
     while True:
+        seen = probe(subject) if probe is not None else None  # read before the try: no gap
         result = attempt(subject)
         if result["status"] != "waiting":
             return result
-        if max_wait is not None and time.monotonic() - started >= max_wait:
-            return result
-        time.sleep(every)
+        tried = time.monotonic()
+        while True:
+            if max_wait is not None and time.monotonic() - started >= max_wait:
+                return result
+            time.sleep(every)
+            if (
+                probe is None
+                or time.monotonic() - tried >= RETRY_ANYWAY_SECONDS
+                or probe(subject) != seen
+            ):
+                break
 
 
 def step_task(
-    name: str, attempt: Attempt, *, before: Callable[[str], None] | None = None
+    name: str,
+    attempt: Attempt,
+    *,
+    before: Callable[[str], None] | None = None,
+    probe: Probe | None = None,
 ) -> Task[..., dict[str, Any]]:
     """The Prefect task of one checklist step: ``before`` (e.g. tell the escorts what comes
-    next), then the attempt (embedded: until done or the time limit; from a deployment: once,
-    the flow suspends if it waits); logs what came of it."""
+    next), then the attempt (embedded: until done or the time limit, tried again when
+    ``probe`` sees a change; from a deployment: once, the flow suspends if it waits); logs what
+    came of it."""
 
     def run(
         subject: str, poll_seconds: float | None = None, max_wait_seconds: float | None = None
     ) -> dict[str, Any]:
         if before is not None:
             before(subject)
-        result = poll(attempt, subject, poll_seconds, max_wait_seconds)
+        result = poll(attempt, subject, poll_seconds, max_wait_seconds, probe)
         get_run_logger().info("%s: %s %s", subject, name, result["status"])
         return result
 

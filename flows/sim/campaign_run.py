@@ -26,11 +26,10 @@ from config import Settings, get_settings
 from flows.sim.campaign import CITY, CampaignPlan, Trip, write_enterprises, write_manifest
 from flows.sim.simulator import ConvoySimulator, Report, _constant
 from models.convoy.checkins import Kind
-from models.convoy.lifecycle import STAGES, Stage
+from models.convoy.lifecycle import Stage
 from models.convoy.store import (
     ConvoySpec,
     assign_escort,
-    get_convoy,
     upsert_campaign,
     upsert_convoy,
     upsert_escort,
@@ -164,18 +163,9 @@ class CampaignEscorts(ConvoySimulator):
     def _wait_for_flow(self, kind: Kind) -> bool:
         """Positions and the arrival are reported once the departure is recorded (the checks
         then see the convoy under way); the rest as the plain simulator does."""
-        if kind in (Kind.POSITION, Kind.ARRIVE) and not self._reached(Stage.DEPARTED):
+        if kind in (Kind.POSITION, Kind.ARRIVE) and not self.reached(Stage.DEPARTED):
             return False
         return super()._wait_for_flow(kind)
-
-    def _reached(self, stage: Stage) -> bool:
-        while not self.stop_event.is_set():
-            with session_scope(self.settings) as session:
-                now = Stage(get_convoy(session, self.code).stage)
-            if STAGES.index(now) >= STAGES.index(stage):
-                return True
-            self.stop_event.wait(0.05)
-        return False
 
     def after_report(self, session: Any, report: Report) -> None:
         if report.kind is Kind.POSITION:

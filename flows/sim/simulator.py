@@ -282,10 +282,15 @@ class ConvoySimulator:
         needed = _NEEDS_STAGE.get(kind)
         if needed is None:
             return True
+        return self.reached(needed)
+
+    def reached(self, stage: Stage) -> bool:
+        """Wait until the convoy has reached ``stage`` (False: told to stop first)."""
+        c = Convoy.__table__.c  # type: ignore[attr-defined]
         while not self.stop_event.is_set():
             with session_scope(self.settings) as session:
-                stage = Stage(get_convoy(session, self.code).stage)
-            if STAGES.index(stage) >= STAGES.index(needed):
+                now = session.execute(select(c.stage).where(c.code == self.code)).scalar_one()
+            if STAGES.index(Stage(now)) >= STAGES.index(stage):
                 return True
             self.stop_event.wait(0.05)
         return False

@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -71,14 +71,20 @@ class Context:
         return self.settings.rule_set.screening
 
 
-def _in_state(ctx: Context, state: Custody) -> list[Passenger]:
-    return list(
-        ctx.session.execute(
-            select(Passenger)
-            .where(col(Passenger.convoy_id) == ctx.convoy.id, col(Passenger.custody) == state.value)
-            .order_by(col(Passenger.seat))
-        ).scalars()
-    )
+# What the steps read of a passenger: plain rows (no ORM objects: a train has 1,400 of them and
+# a waiting step is tried again and again).
+_STEP_COLUMNS = (
+    _P.c.id, _P.c.seat, _P.c.enterprise_id, _P.c.employer, _P.c.temperature, _P.c.nat_result,
+    _P.c.nat_time, _P.c.health_code,
+)  # fmt: skip
+
+
+def _in_state(ctx: Context, state: Custody) -> Sequence[Row[Any]]:
+    return ctx.session.execute(
+        select(*_STEP_COLUMNS)
+        .where(_P.c.convoy_id == ctx.convoy.id, _P.c.custody == state.value)
+        .order_by(_P.c.seat)
+    ).all()
 
 
 def _seat_ids(ctx: Context) -> dict[int, int]:
@@ -224,7 +230,7 @@ def _screen(
     return _Outcome(ci.at, summary)
 
 
-def _reading(p: Passenger, r: Mapping[str, Any] | None) -> Reading:
+def _reading(p: Any, r: Mapping[str, Any] | None) -> Reading:
     """The escort's measurement, falling back to what the manifest says."""
     r = r or {}
     nat_time = r.get("nat_time")
@@ -247,9 +253,7 @@ def _depart(ctx: Context) -> _Outcome:
     changes = _exceptions(ctx, data["absent"], Custody.WITHDRAWN, data["reason"], {Custody.CLEARED})
     gone = {c.passenger_id for c in changes}
     changes += [
-        Change(p.id or 0, Custody.BOARDED)
-        for p in _in_state(ctx, Custody.CLEARED)
-        if p.id not in gone
+        Change(p.id, Custody.BOARDED) for p in _in_state(ctx, Custody.CLEARED) if p.id not in gone
     ]
     _apply(ctx, changes, ci.at, Stage.DEPARTED, ctx.convoy.origin_name)
     ctx.convoy.actual_departure = ci.at
@@ -283,9 +287,7 @@ def _arrive(ctx: Context) -> _Outcome:
     )
     gone = {c.passenger_id for c in changes}
     changes += [
-        Change(p.id or 0, Custody.ARRIVED)
-        for p in _in_state(ctx, Custody.BOARDED)
-        if p.id not in gone
+        Change(p.id, Custody.ARRIVED) for p in _in_state(ctx, Custody.BOARDED) if p.id not in gone
     ]
     _apply(ctx, changes, ci.at, Stage.ARRIVED, location)
     ctx.convoy.actual_arrival = ci.at
@@ -309,6 +311,7 @@ def _handoff(ctx: Context) -> _Outcome:
     reports = checkins.all_of(ctx.session, ctx.convoy, Kind.HANDOFF)
     by_seat = _seat_ids(ctx)
     current = states(ctx.session, ctx.convoy.id)  # type: ignore[arg-type]
+    arrived = _in_state(ctx, Custody.ARRIVED)
     last_at = ctx.previous_at
     for ci in reports:
         data = ci.payload
@@ -316,11 +319,7 @@ def _handoff(ctx: Context) -> _Outcome:
         if data.get("seats"):
             pids = [by_seat[s] for s in data["seats"]]
         else:
-            pids = [
-                p.id or 0
-                for p in _in_state(ctx, Custody.ARRIVED)
-                if ent is not None and p.enterprise_id == ent.id
-            ]
+            pids = [p.id for p in arrived if ent is not None and p.enterprise_id == ent.id]
         todo = [pid for pid in pids if current.get(pid) is Custody.ARRIVED]
         if not todo:
             continue
@@ -336,7 +335,7 @@ def _handoff(ctx: Context) -> _Outcome:
             current=current,
         )
         last_at = max(last_at, ci.at)
-    left = _in_state(ctx, Custody.ARRIVED)
+    left = [p for p in arrived if current.get(p.id) is Custody.ARRIVED]
     c = census(ctx.session, ctx.convoy.id)  # type: ignore[arg-type]
     summary: dict[str, Any] = {"handed_off": c.handed_off, "waiting": len(left)}
     if left:

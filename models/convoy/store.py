@@ -18,6 +18,7 @@ from models.convoy.lifecycle import Custody, Mode, Stage
 from models.convoy.tables import (
     Assignment,
     Campaign,
+    CheckIn,
     Convoy,
     CustodyEvent,
     Enterprise,
@@ -72,6 +73,24 @@ def lock_convoy(session: Session, code: str) -> Convoy:
     convoy = get_convoy(session, code)
     session.refresh(convoy)
     return convoy
+
+
+def activity_mark(session: Session, code: str) -> tuple[Any, ...]:
+    """What a waiting step of the convoy could see change, read cheaply and without a lock:
+    its newest check-in, its newest custody event (a hold, say) and its stage's time. Two
+    equal marks: nothing a step waits for has happened in between."""
+    checkin = CheckIn.__table__  # type: ignore[attr-defined]
+    convoy = Convoy.__table__  # type: ignore[attr-defined]
+    row = session.execute(
+        select(
+            select(func.max(checkin.c.id))
+            .where(checkin.c.convoy_id == convoy.c.id)
+            .scalar_subquery(),
+            select(func.max(_E.c.id)).where(_E.c.convoy_id == convoy.c.id).scalar_subquery(),
+            convoy.c.stage_changed_at,
+        ).where(convoy.c.code == code)
+    ).first()
+    return tuple(row) if row is not None else ()
 
 
 def list_convoys(session: Session, campaign: str | None = None) -> list[Convoy]:

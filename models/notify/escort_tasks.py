@@ -10,7 +10,7 @@ as seat numbers with masked names and phones.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from config import Settings, get_settings
+from models.convoy.custody import census
 from models.convoy.lifecycle import STAGES, Custody, Stage
 from models.convoy.store import convoy_escorts, get_convoy, get_escort
 from models.convoy.tables import Assignment, Convoy, Enterprise, Escort, Passenger
@@ -48,17 +49,21 @@ def _rule(settings: Settings, key: str) -> timedelta:
     return timedelta(minutes=float(getattr(settings.rule_set.tasks, key)))
 
 
-def _people(session: Session, convoy: Convoy, state: Custody) -> list[Passenger]:
-    return list(
-        session.execute(
-            select(Passenger)
-            .where(Passenger.convoy_id == convoy.id, Passenger.custody == state.value)  # type: ignore[arg-type]
-            .order_by(Passenger.seat)  # type: ignore[arg-type]
-        ).scalars()
-    )
+def _people(session: Session, convoy: Convoy, state: Custody) -> Sequence[Any]:
+    """Seat, name, phone and entry flag of the convoy's passengers in ``state`` (plain rows)."""
+    p = Passenger.__table__.c  # type: ignore[attr-defined]
+    return session.execute(
+        select(p.seat, p.name, p.phone, p.entry_applied)
+        .where(p.convoy_id == convoy.id, p.custody == state.value)
+        .order_by(p.seat)
+    ).all()
 
 
-def masked_list(people: list[Passenger]) -> str:
+def _count(session: Session, convoy: Convoy, state: Custody) -> int:
+    return census(session, convoy.id or 0).by_state.get(state, 0)
+
+
+def masked_list(people: Sequence[Any]) -> str:
     """'座 3 张** 138****5678' lines, at most 30, then '… and N more'."""
     lines = [
         f"#{p.seat} {mask_name(p.name)} {mask_phone(p.phone)}".rstrip()
@@ -93,7 +98,7 @@ def stage_messages(
     out: list[tuple[str, Message, str]] = []
     if done is Stage.PLANNED:
         when = dep - _rule(settings, "muster_before_departure_min")
-        count = len(_people(session, convoy, Custody.REGISTERED))
+        count = _count(session, convoy, Custody.REGISTERED)
         out.append(
             ("muster", render("task.muster", loc, code=convoy.code, when=_short(when, settings),
                               where=origin, count=count), "escorts")
@@ -101,15 +106,15 @@ def stage_messages(
     elif done in (Stage.MUSTERING, Stage.VERIFIED):
         when = dep - _rule(settings, "screening_before_departure_min")
         if done is Stage.VERIFIED:
-            count = len(_people(session, convoy, Custody.VERIFIED))
+            count = _count(session, convoy, Custody.VERIFIED)
             out.append(
                 ("screening", render("task.screening", loc, code=convoy.code,
                                      when=_short(when, settings), where=origin, count=count),
                  "escorts")
             )  # fmt: skip
     elif done is Stage.SCREENED:
-        cleared = len(_people(session, convoy, Custody.CLEARED))
-        held = len(_people(session, convoy, Custody.HELD))
+        cleared = _count(session, convoy, Custody.CLEARED)
+        held = _count(session, convoy, Custody.HELD)
         out.append(
             ("depart", render("task.depart", loc, code=convoy.code, when=_short(dep, settings),
                               where=origin, count=cleared, held=held), "escorts")
@@ -124,7 +129,7 @@ def stage_messages(
             )  # fmt: skip
     elif done is Stage.ARRIVED:
         rate = settings.rule_set.screening.arrival_sample_rate
-        arrived = len(_people(session, convoy, Custody.ARRIVED))
+        arrived = _count(session, convoy, Custody.ARRIVED)
         sample = min(arrived, max(1, round(arrived * rate))) if arrived else 0
         when = convoy.actual_arrival or convoy.planned_arrival
         out.append(
