@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,29 @@ Probe = Callable[[str], object]  # a cheap read of what a waiting step could see
 RETRY_ANYWAY_SECONDS = 5.0
 
 
+_abandoned: dict[str, BaseException] = {}  # subject → why nobody will come (see ``abandon``)
+_abandoned_lock = threading.Lock()
+
+
+def abandon(subject: str, why: BaseException) -> None:
+    """Whoever a waiting step of ``subject`` waits for has stopped (simulated escorts that
+    failed, say): the step stops waiting and raises ``why``, in whatever thread it polls."""
+    with _abandoned_lock:
+        _abandoned[subject] = why
+
+
+def forget_abandoned(subject: str) -> None:
+    """Steps of ``subject`` may wait again (the simulated escorts that stopped are gone)."""
+    with _abandoned_lock:
+        _abandoned.pop(subject, None)
+
+
+def _raise_if_abandoned(subject: str) -> None:
+    why = _abandoned.get(subject)
+    if why is not None:
+        raise why
+
+
 def poll(
     attempt: Attempt,
     subject: str,
@@ -74,7 +98,8 @@ def poll(
 
     With a ``probe`` the polling is a read: the step (a write transaction, which on SQLite
     takes the database's one write lock) is tried again only once the probe's answer differs
-    from the one read before the last try, or ``RETRY_ANYWAY_SECONDS`` after it."""
+    from the one read before the last try, or ``RETRY_ANYWAY_SECONDS`` after it. A subject
+    given up on (``abandon``) raises the reason instead of waiting on."""
     every = poll_seconds if poll_seconds is not None else get_settings().checkin_poll_seconds
     started = time.monotonic()
     while True:
@@ -87,6 +112,7 @@ def poll(
             if max_wait is not None and time.monotonic() - started >= max_wait:
                 return result
             time.sleep(every)
+            _raise_if_abandoned(subject)
             if (
                 probe is None
                 or time.monotonic() - tried >= RETRY_ANYWAY_SECONDS

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import _thread
 import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from flows.service.waits import abandon, forget_abandoned
 from flows.sim.simulator import ConvoySimulator
 from models.access.actors import acting_as, service
 
@@ -20,8 +20,9 @@ def simulated_escorts(
 ) -> Iterator[list[ConvoySimulator]]:
     """Start one simulator thread per convoy; stop them (and re-raise their errors) on exit.
 
-    A simulator that fails interrupts the main thread, where the flow it plays beside waits
-    for reports that will not come: the block ends and its error is raised instead."""
+    A simulator that fails gives its convoy up (``flows.service.waits.abandon``): the flow it
+    plays beside, waiting for reports that will not come in whatever thread it runs, stops
+    with the simulator's error; the block raises it."""
     if campaign:  # the escorts of a simulated campaign: its incidents and delay checks
         from flows.sim.campaign_run import CampaignEscorts
 
@@ -38,20 +39,19 @@ def simulated_escorts(
             errors.append(exc)  # it plays beside may be waiting for the report that failed
             log.error("The simulated escorts of %s stopped: %s", sim.code, exc)
             sim.stop_event.set()
-            _thread.interrupt_main()
+            abandon(sim.code, exc)
 
     threads = [threading.Thread(target=play, args=(s,), daemon=True) for s in sims]
     for t in threads:
         t.start()
     try:
         yield sims
-    except KeyboardInterrupt:
-        if not errors:
-            raise
     finally:
         for s in sims:
             s.stop_event.set()
         for t in threads:
             t.join(timeout=30)
+        for s in sims:
+            forget_abandoned(s.code)
     if errors:
         raise errors[0]

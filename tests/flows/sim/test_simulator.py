@@ -124,3 +124,30 @@ def test_a_failing_simulator_ends_the_flow_waiting_beside_it(
         convoy_flow(code, poll_seconds=0.05)  # no time limit: only the error ends it
     with session_scope() as s:
         assert get_convoy(s, code).stage == "verified"
+
+
+def test_a_failing_simulator_in_a_campaign_ends_its_own_convoy_flow(
+    make_convoy: Callable[..., str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a campaign each convoy's flow runs in a worker thread beside its escorts: a failing
+    simulator ends that flow with its error, raised to the caller of the campaign (not as an
+    interrupt of the main thread, wherever it happens to be), and the other convoy closes."""
+    from flows.campaign import campaign_flow
+    from flows.sim import simulator
+    from models.errors import ValidationError
+
+    broken_code, good_code = make_convoy("BUS-SIM5", n=4), make_convoy("BUS-SIM6", n=4, seed=2)
+    screen = simulator.ConvoySimulator._screen
+
+    def broken(self: simulator.ConvoySimulator, session: object) -> dict[str, object]:
+        if self.code == broken_code:
+            raise ValidationError("The screening check-in is broken on purpose.")
+        return screen(self, session)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(simulator.ConvoySimulator, "_screen", broken)
+    with pytest.raises(ValidationError, match="broken on purpose"):
+        campaign_flow("test campaign", [broken_code, good_code], poll_seconds=0.05,
+                      max_wait_seconds=300, concurrency=2, simulate_speed=0)  # fmt: skip
+    with session_scope() as s:
+        assert get_convoy(s, broken_code).stage == "verified"
+        assert get_convoy(s, good_code).stage == "closed"
