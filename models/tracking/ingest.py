@@ -279,9 +279,10 @@ def catch_up(
     call into the track states. Returns how many convoys were refreshed.
 
     Each convoy's state is computed from its newest positions; the states are then written
-    with one executemany for those that changed and one for those that are new."""
-    cursor = session.get(TrackingCursor, "positions")
-    since = cursor.position_id if cursor else 0
+    with one executemany for those that changed and one for those that are new. The cursor
+    stays locked until the transaction ends (see ``_locked_cursor``)."""
+    cursor = _locked_cursor(session)
+    since = cursor.position_id
     rows = session.execute(
         select(_POS.c.convoy_id, func.max(_POS.c.id))
         .where(_POS.c.id > since)
@@ -318,12 +319,27 @@ def catch_up(
         else:
             added.append(values)
     _write_states(session, changed, added)
-    if cursor is None:
-        session.add(TrackingCursor(name="positions", position_id=newest))
-    else:
-        cursor.position_id = newest
+    cursor.position_id = max(cursor.position_id, newest)
     session.flush()
     return len(changed) + len(added)
+
+
+_CURSOR = select(TrackingCursor).where(col(TrackingCursor.name) == "positions").with_for_update()
+
+
+def _locked_cursor(session: Session) -> TrackingCursor:
+    """The positions cursor, locked until this transaction ends: catch-ups running at once (the
+    monitor, a simulated campaign's checks) take turns on PostgreSQL (SQLite has one writer
+    anyway). Made race-free the first time (two first catch-ups would both insert it)."""
+    cursor = session.execute(_CURSOR).scalars().first()
+    if cursor is None:
+        session.connection().execute(
+            insert_ignore(session, TrackingCursor.__table__).values(  # type: ignore[attr-defined]
+                name="positions", position_id=0
+            )
+        )
+        cursor = session.execute(_CURSOR).scalars().one()
+    return cursor
 
 
 def _folded_ids(session: Session, convoy_ids: list[int]) -> dict[int, int]:

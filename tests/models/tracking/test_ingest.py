@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from models.db import session_scope
 from models.errors import ValidationError
 from models.tracking.fixes import Fix
 from models.tracking.ingest import IngestStatus, catch_up, ingest_fix, refresh_state
-from models.tracking.tables import TrackState
+from models.tracking.tables import TrackingCursor, TrackState
 from tests.models.tracking.conftest import DEP, point_along
 
 
@@ -81,6 +82,43 @@ def test_catch_up_folds_in_cli_checkin_positions(
         state = s.get(TrackState, get_convoy(s, code).id)
         assert state is not None and state.along_km > 300
         assert catch_up(s) == 0
+
+
+def test_catch_ups_at_once_take_turns_on_the_cursor(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    """Several catch-ups in concurrent transactions (a simulated campaign checks each convoy
+    from its escorts' thread), the very first ones included: no error (on PostgreSQL two first
+    catch-ups both inserted the cursor: a unique violation), and the cursor ends at the newest
+    position."""
+    codes = [make_convoy(f"BUS-TC{i}", n=1, seed=i) for i in range(4)]
+    errors: list[str] = []
+
+    def fold(start: threading.Barrier) -> None:
+        try:
+            start.wait()
+            with session_scope() as s:
+                catch_up(s)
+        except Exception as exc:  # every thread's error is the finding
+            errors.append(str(exc))
+
+    for round_ in range(3):
+        with session_scope() as s:
+            for code in codes:
+                lat, lon = point_along(code, 0.2 + 0.01 * round_)
+                at = DEP + timedelta(hours=4, minutes=5 * round_)
+                record_checkin(s, code, "position", {"lat": lat, "lon": lon}, at=at)
+        start = threading.Barrier(len(codes))
+        threads = [threading.Thread(target=fold, args=(start,)) for _ in codes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    with session_scope() as s:
+        cursor = s.get(TrackingCursor, "positions")
+        assert cursor is not None
+        assert cursor.position_id == s.execute(select(func.max(Position.id))).scalar_one()
 
 
 def test_catch_up_writes_the_state_refresh_state_computes(
