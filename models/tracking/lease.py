@@ -2,8 +2,10 @@
 
 A lease is one row per role: who holds it and when it last said so. The holder renews it well
 within ``expires_after``; another process takes the role only once the lease has expired, so a
-crashed holder is replaced after one expiry at most. Two processes starting at once queue on the
-row's lock, and the second is told the role is taken (``MonitorBusyError``)::
+crashed holder is replaced after one expiry at most, and at once when the holder was a process
+of this host that is gone (``convoy serve`` restarted after a ``kill -9``). Two processes
+starting at once queue on the row's lock, and the second is told the role is taken
+(``MonitorBusyError``)::
 
     holder = holder_id()
     acquire_lease(session, holder, now, expires_after, name)  # or MonitorBusyError
@@ -43,11 +45,35 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def holder_gone(holder: str) -> bool:
+    """Whether ``holder`` (``host:pid:random``) was a process of this host that no longer runs
+    (or is a zombie nobody reaped). A holder elsewhere, or a process id now in use, counts as
+    live: its lease then expires as usual."""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: alive
+        return False
+    try:  # Linux: a killed process its parent has not reaped yet is a zombie ("Z")
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 def acquire_lease(
     session: Session, holder: str, now: datetime, expires_after: timedelta, name: str = "monitor"
 ) -> Lease:
     """Take the role ``name`` for ``holder``, unless another holds a live lease on it
-    (``MonitorBusyError``). Taking it again as the same holder renews it."""
+    (``MonitorBusyError``); a lease whose holder is gone (``holder_gone``) is not live. Taking
+    it again as the same holder renews it."""
     # The row is created first (expired, a no-op when it exists) so that the lock below always
     # has a row to take: two monitors starting at once on PostgreSQL queue on it and the second
     # is told the database is busy, instead of both inserting and one failing on the key.
@@ -63,6 +89,7 @@ def acquire_lease(
         lease is not None
         and lease.holder not in ("", holder)
         and now - lease.heartbeat_at < expires_after
+        and not holder_gone(lease.holder)
     ):
         raise MonitorBusyError(
             f"Another {_ROLE_LABELS.get(name, name)} ({lease.holder}) runs on this database, "
