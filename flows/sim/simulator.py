@@ -17,7 +17,7 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +67,7 @@ class ConvoySimulator:
         # How far the script runs behind the plan: a convoy that already has reports later
         # than the plan's (a muster taken by hand today) is played on from there.
         self.shift = timedelta(0)
+        self._seen_stage = -1  # the furthest stage seen reached (an index of STAGES)
 
     # -- the script -------------------------------------------------------------------------
     def script(self, convoy: Convoy) -> list[Report]:
@@ -101,19 +102,22 @@ class ConvoySimulator:
         )
         return sorted(reports)
 
-    def _passengers(self, session: Any, state: Custody | None = None) -> list[Passenger]:
+    def _passengers(self, session: Any, state: Custody | None = None) -> Sequence[Any]:
+        """The convoy's passengers (in ``state``) by seat, as plain rows with the passenger's
+        columns by name: a train has over a thousand, read several times, never changed here."""
         convoy = get_convoy(session, self.code)
-        stmt = select(Passenger).where(col(Passenger.convoy_id) == convoy.id)
+        p = Passenger.__table__.c  # type: ignore[attr-defined]
+        stmt = select(Passenger.__table__).where(p.convoy_id == convoy.id)  # type: ignore[attr-defined]
         if state is not None:
-            stmt = stmt.where(col(Passenger.custody) == state.value)
-        return list(session.execute(stmt.order_by(col(Passenger.seat))).scalars())
+            stmt = stmt.where(p.custody == state.value)
+        return session.execute(stmt.order_by(p.seat)).all()
 
     def _muster(self, session: Any) -> dict[str, Any]:
         seats = [p.seat for p in self._passengers(session)]
         absent = [s for s in seats if self.rng.random() < self.no_show_rate]
         return {"absent": absent}
 
-    def _measure(self, p: Passenger, sd: float) -> dict[str, Any]:
+    def _measure(self, p: Any, sd: float) -> dict[str, Any]:
         """A temperature as measured: the manifest's declared one with small noise (a declared
         fever stays a fever, a normal one stays below the threshold), else a random one with
         an occasional fever, sometimes gone after rest."""
@@ -285,15 +289,17 @@ class ConvoySimulator:
         return self.reached(needed)
 
     def reached(self, stage: Stage) -> bool:
-        """Wait until the convoy has reached ``stage`` (False: told to stop first)."""
+        """Wait until the convoy has reached ``stage`` (False: told to stop first). Stages only
+        go forward: one seen reached is not read again."""
         c = Convoy.__table__.c  # type: ignore[attr-defined]
-        while not self.stop_event.is_set():
+        wanted = STAGES.index(stage)
+        while self._seen_stage < wanted and not self.stop_event.is_set():
             with session_scope(self.settings) as session:
                 now = session.execute(select(c.stage).where(c.code == self.code)).scalar_one()
-            if STAGES.index(Stage(now)) >= STAGES.index(stage):
-                return True
-            self.stop_event.wait(0.05)
-        return False
+            self._seen_stage = STAGES.index(Stage(now))
+            if self._seen_stage < wanted:
+                self.stop_event.wait(0.05)
+        return self._seen_stage >= wanted
 
 
 def _constant(payload: dict[str, Any]) -> Callable[[Any], dict[str, Any] | None]:

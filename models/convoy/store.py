@@ -63,16 +63,16 @@ def lock_convoy(session: Session, code: str) -> Convoy:
     serialised by it, so two of them never act on the same stage at once."""
     table = Convoy.__table__  # type: ignore[attr-defined]
     session.flush()
+    stmt = select(Convoy).where(col(Convoy.code) == code)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = select(Convoy).where(col(Convoy.code) == code).with_for_update()
-        found = session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
-        return found if found is not None else get_convoy(session, code)
-    session.connection().execute(
-        update(table).where(table.c.code == code).values(stage=table.c.stage)
-    )
-    convoy = get_convoy(session, code)
-    session.refresh(convoy)
-    return convoy
+        stmt = stmt.with_for_update()
+    else:
+        session.connection().execute(
+            update(table).where(table.c.code == code).values(stage=table.c.stage)
+        )
+    # Read fresh as the lock holder sees it (one query: loaded or refreshed in place).
+    found = session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
+    return found if found is not None else get_convoy(session, code)
 
 
 def activity_mark(session: Session, code: str) -> tuple[Any, ...]:

@@ -11,6 +11,7 @@ import random
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from phonenumbers import PhoneMetadata
@@ -34,24 +35,30 @@ def id_check_char(first17: str) -> str:
 
 
 class _Dates:
-    """Plausible birth dates (1900-01-01 … today) as 'YYYYMMDD' strings, built once a day."""
+    """Calendar dates from 1900-01-01 to the end of the newest year asked for, as 'YYYYMMDD'
+    strings, built once (again only for a later year): checks dated on different days (a
+    campaign's convoys, in threads side by side) share it, and compare with the day apart."""
 
     def __init__(self) -> None:
-        self.day: date | None = None
+        self.year = 0
         self.valid: frozenset[str] = frozenset()
 
-    def get(self, today: date) -> frozenset[str]:
-        if self.day != today:
+    def through(self, year: int) -> frozenset[str]:
+        if year > self.year:
             out = []
-            for y in range(1900, today.year + 1):
+            for y in range(1900, year + 1):
                 leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
                 for m, days in enumerate((31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30,
                                           31, 30, 31), start=1):  # fmt: skip
                     prefix = f"{y}{m:02d}"
                     out += [f"{prefix}{d:02d}" for d in range(1, days + 1)]
-            cut = today.strftime("%Y%m%d")
-            self.valid, self.day = frozenset(d for d in out if d <= cut), today
+            self.valid, self.year = frozenset(out), year
         return self.valid
+
+
+@lru_cache(maxsize=64)
+def _ymd(day: date) -> str:
+    return day.strftime("%Y%m%d")
 
 
 _DATES = _Dates()
@@ -74,7 +81,9 @@ def id_problem(value: str, today: date | None = None) -> str | None:
         return "id_format"
     if value[:2] not in _PROVINCES:
         return "id_province"
-    if value[6:14] not in _DATES.get(today or date.today()):
+    today = today or date.today()
+    born = value[6:14]
+    if born not in _DATES.through(today.year) or born > _ymd(today):
         try:
             date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
         except ValueError:

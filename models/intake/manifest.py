@@ -29,6 +29,7 @@ from models.intake.identity import (
     _DATES,
     _MOBILE_RE,
     _PROVINCES,
+    _ymd,
     echo,
     id_problem,
     normalise_id,
@@ -236,7 +237,8 @@ class RowParser:
         self._pick = itemgetter(*(layout.index.get(k, layout.width) for k in FIELDS))
         self._has_extra = bool(layout.extra)
         self._extra_at = [i for i, _ in layout.extra]
-        self._dates = _DATES.get(self.today)
+        self._dates = _DATES.through(self.today.year)
+        self._cut = _ymd(self.today)  # no one is born after the day of the check
         self._times: dict[str, datetime] = {}
         self._temps: dict[str, float | None] = {}
 
@@ -279,6 +281,7 @@ class RowParser:
             not (idn.isascii() and idn[:17].isdigit() and (last.isdigit() or last == "X"))
             or idn[:2] not in _PROVINCES
             or idn[6:14] not in self._dates
+            or idn[6:14] > self._cut
             or _CHECK[(2 * int(idn[:17], 13)) % 11] != idn[17]
             or idn in self.seen
         ):
