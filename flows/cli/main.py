@@ -153,12 +153,12 @@ def convoys(
     json_out: JsonOpt = False,
 ) -> None:
     """List convoys, or show one."""
-    from models.convoy.store import list_convoys
-    from models.views.reports import convoy_summary
+    from models.convoy.store import get_convoy, list_convoys
+    from models.views.reports import convoy_summaries
 
     with session_scope() as session:
-        codes = [code] if code else [c.code for c in list_convoys(session, campaign)]
-        rows = [convoy_summary(session, c) for c in codes]
+        chosen = [get_convoy(session, code)] if code else list_convoys(session, campaign)
+        rows = convoy_summaries(session, chosen)
     if json_out:
         print_json(rows[0] if code else rows)
     elif code:
