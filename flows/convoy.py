@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from flows.service import live
 from flows.service.waits import Need, pause_key, plain, settle, step_task
 from maps.files import save_convoy_map
-from models.convoy.checkins import PAYLOADS, Kind, all_of, record_checkin
+from models.convoy.checkins import FEEDS, PAYLOADS, Kind, all_of, record_checkin
 from models.convoy.lifecycle import STAGES, Stage
 from models.convoy.operations import WAITS_FOR, advance
 from models.convoy.store import activity_mark, get_convoy
@@ -76,9 +76,12 @@ def _attempt(stage: Stage) -> Any:
     return attempt
 
 
+_STEP_KINDS = tuple(kind.value for kind in FEEDS)  # the check-ins a step reads
+
+
 def _activity(code: str) -> object:
     with session_scope() as session:
-        return activity_mark(session, code)
+        return activity_mark(session, code, _STEP_KINDS)
 
 
 def _step(stage: Stage, name: str) -> Any:

@@ -189,3 +189,33 @@ def test_arrival_sample_is_stable_and_sized(make_convoy: Callable[..., str]) -> 
         assert a == arrival_sample(convoy, list(range(1, 101)), 0.1)
         assert len(a) == 10 and set(a) <= set(range(1, 101))
         assert len(arrival_sample(convoy, [1, 2], 0.1)) == 1
+
+
+def test_the_activity_mark_changes_with_what_a_step_reads_only(
+    make_convoy: Callable[..., str],
+) -> None:
+    """A waiting step is tried again when the mark changes: on a check-in a step reads, a
+    hold, a stage done; not on a position report (a train sends dozens while its arrival step
+    waits)."""
+    from models.convoy.checkins import FEEDS
+    from models.convoy.store import activity_mark
+
+    def _activity(code: str) -> object:
+        with session_scope() as s:
+            return activity_mark(s, code, [kind.value for kind in FEEDS])
+
+    code = make_convoy(n=4)
+    marks = [_activity(code)]
+    report(code, "position", {"lat": 34.9, "lon": 109.6}, T0)
+    marks.append(_activity(code))
+    assert marks[-1] == marks[-2]
+    report(code, "muster", {"absent": []}, T0)
+    marks.append(_activity(code))
+    assert marks[-1] != marks[-2]
+    assert step(code, Stage.MUSTERING) == "done"
+    marks.append(_activity(code))
+    assert marks[-1] != marks[-2]
+    with session_scope() as s:
+        hold_or_withdraw(s, code, 2, Custody.HELD, "fever at the gate", at=T0, actor="NB1")
+    marks.append(_activity(code))
+    assert marks[-1] != marks[-2]
