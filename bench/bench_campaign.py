@@ -5,7 +5,8 @@
   flow with simulated escorts to closed — muster, pre-verification, screening, departure,
   travel with the delay checks, arrival, spot checks, handoffs — the route maps, the overview
   map and the report in four formats) over a bare Prefect run in the same process, against the
-  same temporary Prefect server, right after it: one parent flow starting as many child flows,
+  same temporary Prefect server, the mean of one run right before and one right after ours
+  (neither side alone gets the fresher server): one parent flow starting as many child flows,
   six at a time as ours, each running as many tasks as a convoy flow runs, every task doing
   nothing. Target ≤ 1.5: the engine is the floor. Run three times (each a fresh process and
   server; ``CONVOY_BENCH_CAMPAIGN_RUNS``), the run with the median ratio is reported, with
