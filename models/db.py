@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Table, event
+from sqlalchemy import DateTime, Table, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Insert
@@ -223,6 +223,25 @@ def insert_ignore(
         raise NotImplementedError(f"Convoy Ops supports SQLite and PostgreSQL, not {dialect}.")
     stmt = stmt.on_conflict_do_nothing(index_elements=index_elements)
     return stmt.execution_options(preserve_rowcount=True)
+
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def locked_row(session: Session, model: type[M], key: Mapping[str, Any], **defaults: Any) -> M:
+    """The row of ``model`` whose columns equal ``key``, locked until the transaction ends (a
+    row lock on PostgreSQL; SQLite has one writer anyway), made first from ``key`` and
+    ``defaults`` when there is none. Race-free (``INSERT … ON CONFLICT DO NOTHING``): two
+    transactions asking at once queue on the lock instead of both inserting."""
+    stmt = (
+        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
+    )
+    row = session.execute(stmt).scalars().first()
+    if row is None:
+        table = model.__table__  # type: ignore[attr-defined]
+        session.connection().execute(insert_ignore(session, table).values(**key, **defaults))
+        row = session.execute(stmt).scalars().one()
+    return row
 
 
 @contextmanager

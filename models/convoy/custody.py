@@ -40,11 +40,19 @@ def states(session: Session, convoy_id: int) -> dict[int, Custody]:
 
 def census(session: Session, convoy_id: int) -> Census:
     """Counts per custody state for one convoy."""
-    rows = session.execute(
-        select(_P.c.custody, func.count()).where(_P.c.convoy_id == convoy_id).group_by(_P.c.custody)
-    ).all()
-    by_state = {Custody(state): int(n) for state, n in rows}
-    return Census(total=sum(by_state.values()), by_state=by_state)
+    return censuses(session, [convoy_id])[convoy_id]
+
+
+def censuses(session: Session, convoy_ids: Sequence[int]) -> dict[int, Census]:
+    """``census`` of each of these convoys, in one query."""
+    by_state: dict[int, dict[Custody, int]] = {cid: {} for cid in convoy_ids}
+    for cid, state, n in session.execute(
+        select(_P.c.convoy_id, _P.c.custody, func.count())
+        .where(_P.c.convoy_id.in_(list(convoy_ids)))
+        .group_by(_P.c.convoy_id, _P.c.custody)
+    ):
+        by_state[cid][Custody(state)] = int(n)
+    return {cid: Census(total=sum(s.values()), by_state=s) for cid, s in by_state.items()}
 
 
 def apply_changes(

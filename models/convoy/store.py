@@ -75,20 +75,17 @@ def lock_convoy(session: Session, code: str) -> Convoy:
     return found if found is not None else get_convoy(session, code)
 
 
-def activity_mark(
-    session: Session, code: str, kinds: Collection[str] | None = None
-) -> tuple[Any, ...]:
+def activity_mark(session: Session, code: str, kinds: Collection[str]) -> tuple[Any, ...]:
     """What a waiting step of the convoy could see change, read cheaply and without a lock:
     its newest check-in (of ``kinds``: those a step reads; a position report changes no
     step), its newest custody event (a hold, say) and its stage's time. Two equal marks:
     nothing a step waits for has happened in between."""
     checkin = CheckIn.__table__  # type: ignore[attr-defined]
     convoy = Convoy.__table__  # type: ignore[attr-defined]
-    only = [] if kinds is None else [checkin.c.kind.in_(list(kinds))]
     row = session.execute(
         select(
             select(func.max(checkin.c.id))
-            .where(checkin.c.convoy_id == convoy.c.id, *only)
+            .where(checkin.c.convoy_id == convoy.c.id, checkin.c.kind.in_(list(kinds)))
             .scalar_subquery(),
             select(func.max(_E.c.id)).where(_E.c.convoy_id == convoy.c.id).scalar_subquery(),
             convoy.c.stage_changed_at,

@@ -25,7 +25,7 @@ from config import Settings, get_settings
 from config.rules import Rules
 from models.convoy.store import get_convoy
 from models.convoy.tables import Convoy, Position
-from models.db import insert_ignore, utcnow
+from models.db import insert_ignore, locked_row, utcnow
 from models.errors import ValidationError
 from models.geo.datums import Datum, to_wgs84
 from models.geo.geodesy import Polyline, along_track_km, locate_on_route, sphere_distance_km
@@ -324,22 +324,10 @@ def catch_up(
     return len(changed) + len(added)
 
 
-_CURSOR = select(TrackingCursor).where(col(TrackingCursor.name) == "positions").with_for_update()
-
-
 def _locked_cursor(session: Session) -> TrackingCursor:
     """The positions cursor, locked until this transaction ends: catch-ups running at once (the
-    monitor, a simulated campaign's checks) take turns on PostgreSQL (SQLite has one writer
-    anyway). Made race-free the first time (two first catch-ups would both insert it)."""
-    cursor = session.execute(_CURSOR).scalars().first()
-    if cursor is None:
-        session.connection().execute(
-            insert_ignore(session, TrackingCursor.__table__).values(  # type: ignore[attr-defined]
-                name="positions", position_id=0
-            )
-        )
-        cursor = session.execute(_CURSOR).scalars().one()
-    return cursor
+    monitor, a simulated campaign's checks) take turns (two first ones would both insert it)."""
+    return locked_row(session, TrackingCursor, {"name": "positions"}, position_id=0)
 
 
 def _folded_ids(session: Session, convoy_ids: list[int]) -> dict[int, int]:

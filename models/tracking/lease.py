@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel
 
-from models.db import UTCDateTime, insert_ignore
+from models.db import UTCDateTime, locked_row
 from models.errors import MonitorBusyError
 
 # How a role is named in messages (the role's own name otherwise).
@@ -74,20 +74,14 @@ def acquire_lease(
     """Take the role ``name`` for ``holder``, unless another holds a live lease on it
     (``MonitorBusyError``); a lease whose holder is gone (``holder_gone``) is not live. Taking
     it again as the same holder renews it."""
-    # The row is created first (expired, a no-op when it exists) so that the lock below always
-    # has a row to take: two monitors starting at once on PostgreSQL queue on it and the second
-    # is told the database is busy, instead of both inserting and one failing on the key.
-    table = Lease.__table__  # type: ignore[attr-defined]
-    expired = now - expires_after
-    session.execute(
-        insert_ignore(session, table).values(
-            name=name, holder="", started_at=now, heartbeat_at=expired
-        )
+    # The row is made first (expired: no one's) so that there is always a row to lock: two
+    # monitors starting at once on PostgreSQL queue on it and the second is told the database
+    # is busy, instead of both inserting and one failing on the key.
+    lease = locked_row(
+        session, Lease, {"name": name}, holder="", started_at=now, heartbeat_at=now - expires_after
     )
-    lease = session.get(Lease, name, with_for_update=True)
     if (  # held by another ("" is a released lease) and still live
-        lease is not None
-        and lease.holder not in ("", holder)
+        lease.holder not in ("", holder)
         and now - lease.heartbeat_at < expires_after
         and not holder_gone(lease.holder)
     ):
@@ -96,14 +90,10 @@ def acquire_lease(
             f"last seen {lease.heartbeat_at.isoformat(timespec='seconds')}; only one may run per "
             "database. Stop it first, or wait until its lease expires."
         )
-    if lease is None:
-        lease = Lease(name=name, holder=holder, started_at=now, heartbeat_at=now)
-        session.add(lease)
-    else:
-        if lease.holder != holder:
-            lease.started_at = now
-        lease.holder = holder
-        lease.heartbeat_at = now
+    if lease.holder != holder:
+        lease.started_at = now
+    lease.holder = holder
+    lease.heartbeat_at = now
     session.flush()
     return lease
 

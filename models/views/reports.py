@@ -11,15 +11,13 @@ from sqlmodel import Session, col
 
 from config import get_settings
 from models.convoy.checkins import latest
-from models.convoy.custody import census
-from models.convoy.lifecycle import Census, Custody, Stage, next_stage
+from models.convoy.custody import censuses
+from models.convoy.lifecycle import Stage, next_stage
 from models.convoy.store import convoy_escorts, get_convoy, list_convoys
-from models.convoy.tables import Assignment, Convoy, Passenger, Position, StageRun
+from models.convoy.tables import Assignment, Convoy, Position, StageRun
 from models.desk.figures import desk_figures
 from models.labels import labels as label_table
 from models.labels import local_time
-
-_P = Passenger.__table__  # type: ignore[attr-defined]
 
 
 def track(session: Session, convoy: Convoy) -> list[Position]:
@@ -38,14 +36,8 @@ def convoy_summary(session: Session, code: str) -> dict[str, Any]:
 def convoy_summaries(session: Session, convoys: Sequence[Convoy]) -> list[dict[str, Any]]:
     """``convoy_summary`` of each of ``convoys``, in their order, with one query per figure
     for all of them (a campaign's list is not five queries per convoy)."""
-    ids = [c.id for c in convoys]
-    by_state: dict[int, dict[Custody, int]] = defaultdict(dict)
-    for cid, state, n in session.execute(
-        select(_P.c.convoy_id, _P.c.custody, func.count())
-        .where(_P.c.convoy_id.in_(ids))
-        .group_by(_P.c.convoy_id, _P.c.custody)
-    ):
-        by_state[cid][Custody(state)] = int(n)
+    ids = [c.id or 0 for c in convoys]
+    counts = censuses(session, ids)
     runs: dict[int, list[StageRun]] = defaultdict(list)
     for r in session.execute(
         select(StageRun).where(col(StageRun.convoy_id).in_(ids)).order_by(col(StageRun.id))
@@ -57,7 +49,7 @@ def convoy_summaries(session: Session, convoys: Sequence[Convoy]) -> list[dict[s
     out = []
     for convoy in convoys:
         cid = convoy.id or 0
-        c = Census(total=sum(by_state[cid].values()), by_state=by_state[cid])
+        c = counts[cid]
         stages = [
             {
                 "stage": r.stage,
@@ -97,7 +89,7 @@ def convoy_summaries(session: Session, convoys: Sequence[Convoy]) -> list[dict[s
     return out
 
 
-def _counts(session: Session, column: Any, ids: list[int | None]) -> dict[int, int]:
+def _counts(session: Session, column: Any, ids: list[int]) -> dict[int, int]:
     """Rows per convoy id (``column`` is a table's convoy id column)."""
     rows = session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column))
     return {int(cid): int(n) for cid, n in rows}
@@ -150,6 +142,7 @@ def campaign_figures(session: Session, campaign: str | None = None) -> dict[str,
     places: set[str] = set()
     totals = {"passengers": 0, "handed_off": 0, "held": 0, "withdrawn": 0, "in_custody": 0}
     by_mode: dict[str, int] = {}
+    counts = censuses(session, [cv.id or 0 for cv in convoys])
     for cv in convoys:
         for escort, _role in convoy_escorts(session, cv):
             officers.add(escort.id or 0)
@@ -157,7 +150,7 @@ def campaign_figures(session: Session, campaign: str | None = None) -> dict[str,
             provinces.add(cv.origin_adcode[:2])
         places.add(cv.origin_name)
         by_mode[cv.mode] = by_mode.get(cv.mode, 0) + 1
-        c = census(session, cv.id or 0)
+        c = counts[cv.id or 0]
         totals["passengers"] += c.total
         totals["handed_off"] += c.handed_off
         totals["held"] += c.held
