@@ -19,13 +19,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import DateTime, bindparam, func, select, type_coerce
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
 from config.rules import Rules
 from models.convoy.store import get_convoy
 from models.convoy.tables import Convoy, Position
-from models.db import insert_ignore, locked_row, utcnow
+from models.db import insert_ignore, utcnow
 from models.errors import ValidationError
 from models.geo.datums import Datum, to_wgs84
 from models.geo.geodesy import Polyline, along_track_km, locate_on_route, sphere_distance_km
@@ -280,8 +281,11 @@ def catch_up(
 
     Each convoy's state is computed from its newest positions; the states are then written
     with one executemany for those that changed and one for those that are new. The cursor
-    stays locked until the transaction ends (see ``_locked_cursor``)."""
-    cursor = _locked_cursor(session)
+    stays locked until the transaction ends; while another catch-up holds it, this one folds
+    nothing and returns 0 (see ``_claim_cursor``)."""
+    cursor = _claim_cursor(session)
+    if cursor is None:
+        return 0
     since = cursor.position_id
     rows = session.execute(
         select(_POS.c.convoy_id, func.max(_POS.c.id))
@@ -324,10 +328,35 @@ def catch_up(
     return len(changed) + len(added)
 
 
-def _locked_cursor(session: Session) -> TrackingCursor:
-    """The positions cursor, locked until this transaction ends: catch-ups running at once (the
-    monitor, a simulated campaign's checks) take turns (two first ones would both insert it)."""
-    return locked_row(session, TrackingCursor, {"name": "positions"}, position_id=0)
+_CURSOR = (
+    select(TrackingCursor)
+    .where(col(TrackingCursor.name) == "positions")
+    .with_for_update(skip_locked=True)
+    .execution_options(populate_existing=True)
+)
+
+
+def _claim_cursor(session: Session) -> TrackingCursor | None:
+    """The positions cursor, locked until this transaction ends; None while another catch-up
+    holds it (that one folds what this one would, the next one the rest). It never waits:
+    catch-ups run inside transactions that already lock a convoy (a step, a check-in), and
+    waiting for one that needs that convoy's row would deadlock (PostgreSQL; SQLite has one
+    writer). The first one makes the cursor in a transaction of its own (PostgreSQL), so that
+    no other waits on an insert it has not committed."""
+    cursor = session.execute(_CURSOR).scalars().first()
+    if cursor is not None or session.get(TrackingCursor, "positions") is not None:
+        return cursor
+    table = TrackingCursor.__table__  # type: ignore[attr-defined]
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        with bind.connect() as conn:
+            conn.execute(insert_ignore(conn, table).values(name="positions", position_id=0))
+            conn.commit()
+    else:
+        session.connection().execute(
+            insert_ignore(session, table).values(name="positions", position_id=0)
+        )
+    return session.execute(_CURSOR).scalars().first()
 
 
 def _folded_ids(session: Session, convoy_ids: list[int]) -> dict[int, int]:

@@ -89,8 +89,8 @@ def test_catch_ups_at_once_take_turns_on_the_cursor(
 ) -> None:
     """Several catch-ups in concurrent transactions (a simulated campaign checks each convoy
     from its escorts' thread), the very first ones included: no error (on PostgreSQL two first
-    catch-ups both inserted the cursor: a unique violation), and the cursor ends at the newest
-    position."""
+    catch-ups both inserted the cursor: a unique violation), no waiting on each other (one
+    holds the cursor, the others skip), and the cursor ends at the newest position."""
     codes = [make_convoy(f"BUS-TC{i}", n=1, seed=i) for i in range(4)]
     errors: list[str] = []
 
