@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,10 +89,68 @@ def get_engine(settings: Settings | None = None) -> Engine:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
+            WriterQueue(engine)
         else:
             engine = create_engine(url, pool_pre_ping=True)
         _engines[url] = engine
     return engine
+
+
+_writer_queues: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC", "CREATE", "DROP", "ALTER")
+
+
+class WriterQueue:
+    """The threads of this process that want to write an SQLite database wait their turn on a
+    lock, taken at a transaction's first write and given back when it commits or rolls back.
+
+    SQLite has one writer at a time. Without the queue, a thread finding the database taken
+    sleeps in SQLite's busy handler in growing steps (up to 100 ms) and looks again, however
+    soon the writer finishes; the convoy flows and escorts of a campaign, in threads of one
+    process, lost much of their time so. Waiting on a lock, the next writer starts as soon as
+    the last one is done. After ``busy_timeout`` seconds a writer goes on without its turn and
+    SQLite decides as before (other processes, which this queue does not see, wait as before)."""
+
+    def __init__(self, engine: Engine, busy_timeout: float = 30.0) -> None:
+        self.lock = threading.Lock()
+        self.holder: int | None = None  # id() of the DB-API connection writing now
+        self.busy_timeout = busy_timeout
+        _writer_queues[engine] = self
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        dialect = engine.dialect
+        # The dialect is this engine's own. Its commit, rollback and close give the turn back
+        # (the pool's reset on return rolls back: a connection given back mid-transaction
+        # gives its turn back too, and so does one closed or invalidated).
+        for name in ("do_commit", "do_rollback", "do_close"):
+            setattr(dialect, name, self._giving_back(getattr(dialect, name)))
+
+    def _giving_back(self, end: Callable[[Any], None]) -> Callable[[Any], None]:
+        def wrapped(connection: Any) -> None:
+            try:
+                end(connection)
+            finally:
+                self.release(connection)
+
+        return wrapped
+
+    def _before_execute(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        raw = id(cursor.connection)
+        if self.holder == raw or not statement.lstrip()[:6].upper().startswith(_WRITES):
+            return
+        if self.lock.acquire(timeout=self.busy_timeout):
+            self.holder = raw
+
+    def release(self, connection: Any) -> None:
+        """Give the turn back if ``connection`` (a pool's proxy or the raw one) has it."""
+        raw = getattr(connection, "dbapi_connection", connection)
+        if self.holder is not None and self.holder == id(raw):
+            self.holder = None
+            self.lock.release()
+
+
+def writer_queue(engine: Engine) -> WriterQueue | None:
+    """The engine's ``WriterQueue`` (SQLite files only)."""
+    return _writer_queues.get(engine)
 
 
 def import_table_modules() -> None:
