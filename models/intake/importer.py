@@ -16,8 +16,9 @@ that turns out unreadable half-way leaves nothing behind, and its earlier report
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from models.intake.sheets import open_table
 
 _P = Passenger.__table__  # type: ignore[attr-defined]
 _C = Convoy.__table__  # type: ignore[attr-defined]
+LOOKUP_CHUNK = 2000  # rows whose ID numbers are looked up in one query
 
 
 @dataclass
@@ -101,26 +103,36 @@ class ImportReport:
         }
 
 
-def active_elsewhere(session: Session, convoy: Convoy) -> dict[str, tuple[str, int]]:
-    """ID numbers riding another convoy that is not closed (withdrawn people are free again)."""
-    rows = session.execute(
-        select(_P.c.id_number, _C.c.code, _P.c.seat)
-        .join(_C, _C.c.id == _P.c.convoy_id)
-        .where(
-            _C.c.id != convoy.id,
-            _C.c.stage != Stage.CLOSED.value,
-            _P.c.custody != Custody.WITHDRAWN.value,
+def active_elsewhere(
+    session: Session, convoy: Convoy, id_numbers: Collection[str]
+) -> dict[str, tuple[str, int]]:
+    """Which of ``id_numbers`` ride another convoy that is not closed (withdrawn people are
+    free again), with that convoy's code and the seat. Looked up by ID number, so an import
+    costs the size of its file, not of every manifest already loaded."""
+    wanted = sorted(set(filter(None, id_numbers)))
+    out: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        rows = session.execute(
+            select(_P.c.id_number, _C.c.code, _P.c.seat)
+            .join(_C, _C.c.id == _P.c.convoy_id)
+            .where(
+                _P.c.id_number.in_(wanted[start : start + LOOKUP_CHUNK]),
+                _C.c.id != convoy.id,
+                _C.c.stage != Stage.CLOSED.value,
+                _P.c.custody != Custody.WITHDRAWN.value,
+            )
         )
-    )
-    return {idn: (code, seat) for idn, code, seat in rows}
+        out.update({idn: (code, seat) for idn, code, seat in rows})
+    return out
 
 
 class _Checks:
     """The checks that need the database: employer, other convoys, this manifest, seats."""
 
     def __init__(self, session: Session, convoy: Convoy) -> None:
+        self.session, self.convoy = session, convoy
         self.enterprises = EnterpriseIndex(session)
-        self.elsewhere = active_elsewhere(session, convoy)
+        self.elsewhere: dict[str, tuple[str, int]] = {}  # of the rows being checked
         rows = session.execute(
             select(_P.c.id_number, _P.c.seat, _P.c.name, _P.c.phone).where(
                 _P.c.convoy_id == convoy.id
@@ -129,6 +141,10 @@ class _Checks:
         self.mine = {idn: (seat, name, phone) for idn, seat, name, phone in rows}
         self.seat_owner = {seat: idn for idn, seat, _, _ in rows}
         self.seats_in_file: dict[int, int] = {}
+
+    def look_up(self, id_numbers: Collection[str]) -> None:
+        """Read who of ``id_numbers`` (the next rows to check) rides another convoy."""
+        self.elsewhere = active_elsewhere(self.session, self.convoy, id_numbers)
 
     def problems(
         self, n: int, idn: str, name: str, phone: str, employer: str, seat: int
@@ -219,11 +235,19 @@ def import_manifest(
         )
         counts = Read()
 
+        def checked() -> Iterator[tuple[int, list[str], PassengerRow | Flagged]]:
+            """The rows read, a chunk at a time, each chunk's ID numbers looked up first."""
+            rows = check_rows(table, parser, counts)
+            while chunk := list(islice(rows, LOOKUP_CHUNK)):
+                checks.look_up([out.id_number for _, _, out in chunk])
+                yield from chunk
+
         def good_rows() -> Iterator[PassengerRow]:
             judge = checks.problems
-            known, elsewhere, mine = checks.enterprises.ids, checks.elsewhere, checks.mine
+            known, mine = checks.enterprises.ids, checks.mine
             owner, seats = checks.seat_owner, checks.seats_in_file
-            for n, cells, out in check_rows(table, parser, counts):
+            for n, cells, out in checked():
+                elsewhere = checks.elsewhere
                 if type(out) is PassengerRow:
                     idn, seat_ = out.id_number, out.seat or 0
                     if (  # the common case: nothing to look at closer

@@ -343,7 +343,7 @@ def draw_manifest(
     convoy = get_convoy(session, code)
     ent = _enterprise(session, enterprise)
     people = pool(session, ent.name)
-    elsewhere = active_elsewhere(session, convoy)
+    elsewhere = active_elsewhere(session, convoy, [r.id_number for r in people])
     chosen = [r for r in people if r.id_number not in elsewhere][: limit or None]
     rows = [
         PassengerRow(

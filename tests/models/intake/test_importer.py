@@ -206,6 +206,24 @@ def test_one_person_cannot_ride_two_convoys(
     assert do_import(b, f)["added"] == 4
 
 
+def test_riders_of_other_convoys_are_found_in_every_chunk_of_a_long_manifest(
+    make_convoy: Callable[..., str],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import models.intake.importer as importer
+
+    monkeypatch.setattr(importer, "LOOKUP_CHUNK", 7)  # 40 rows: six chunks, the last short
+    a, b = make_convoy("BUS-A", n=0), make_convoy("BUS-B", n=0)
+    rows = good_rows(40)
+    riders = [rows[i] for i in (0, 6, 7, 20, 39)]  # first and last of chunks, the last row
+    assert do_import(a, write(tmp_path / "a.csv", riders))["added"] == 5
+    r = do_import(b, write(tmp_path / "b.csv", rows))
+    assert (r["added"], r["rejected"], r["reasons"]) == (35, 5, {"duplicate_other_convoy": 5})
+    assert sorted(int(x["row"]) for x in report_rows(r["errors_csv"])) == [2, 8, 9, 22, 41]
+
+
 def test_import_refused_after_planning(
     make_convoy: Callable[..., str], settings: Settings, tmp_path: Path
 ) -> None:
