@@ -9,13 +9,18 @@ passes, which are no convoy work, left out), with the bare Prefect run right bef
 after it: one parent flow starting as many convoy flows, as many at a time, each running as
 many tasks as ours ran, every task doing nothing; the baseline is the mean of the two. With
 ``ours`` only the campaign runs. Prints one JSON line: the times (wall clock, and this
-process's CPU time: the server's is not in it), the run counts and the peak resident memory.
+process's CPU time: the server's is not in it), the run counts, the peak resident memory, and
+how often and how long each side's Prefect client slept before trying a request again (the
+temporary server keeps its state in SQLite and answers 503 when that is busy; the client then
+waits 2, 4, 8 … seconds: much of either side's wall time can be that wait).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import resource
 import sys
 import time
@@ -23,6 +28,30 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 CONCURRENCY = 6
+
+
+class RetrySleeps(logging.Filter):
+    """Counts the Prefect client's waits before trying a request again (read from its debug
+    line "Another attempt will be made in Ns"); lets no debug record through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count, self.seconds = 0, 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            return True
+        found = re.search(r"Another attempt will be made in ([0-9.]+)s", record.getMessage())
+        if found:
+            self.count += 1
+            self.seconds += float(found[1])
+        return False
+
+    def take(self) -> tuple[int, float]:
+        """(waits, seconds) since the last call."""
+        out = (self.count, round(self.seconds, 1))
+        self.count, self.seconds = 0, 0.0
+        return out
 
 
 def main(var: str, scale: float, mode: str) -> dict[str, Any]:
@@ -61,13 +90,18 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
         with get_client(sync_client=True) as client:
             return client.count_flow_runs()
 
-    def bare() -> tuple[float, float, int]:
-        """One bare run: its wall and CPU seconds and the flow runs it made."""
+    def bare() -> tuple[float, float, int, tuple[int, float]]:
+        """One bare run: its wall and CPU seconds, the flow runs it made, its client's waits."""
         before = flow_runs()
+        sleeps.take()
         t0, c0 = time.perf_counter(), _cpu()
         bare_campaign([t.code for t in plan.trips], per_convoy)
-        return time.perf_counter() - t0, _cpu() - c0, flow_runs() - before
+        return time.perf_counter() - t0, _cpu() - c0, flow_runs() - before, sleeps.take()
 
+    sleeps = RetrySleeps()
+    client_log = logging.getLogger("prefect.client")
+    client_log.addFilter(sleeps)
+    client_log.setLevel(logging.DEBUG)
     init_db()
     bare_convoy("warm-up", 1)
     plan = plan_campaign(scale, 2020)
@@ -76,16 +110,20 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     per_convoy = len(CHECKLIST) + 2
     first = bare() if mode == "compare" else None
     before = flow_runs()
+    sleeps.take()
     t0, c0 = time.perf_counter(), _cpu()
     with acting_as(operator("bench"), "cli"):
         done = simulate(plan, concurrency=CONCURRENCY, passes=False)
     ours, ours_cpu = time.perf_counter() - t0, _cpu() - c0
+    ours_waits = sleeps.take()
     ours_flows = flow_runs() - before
     out: dict[str, Any] = {
         "scale": scale, "ours_s": round(ours, 3), "convoys": len(plan.trips),
         "passengers": done.report["figures"]["passengers"], "flow_runs": ours_flows,
         "task_runs": len(plan.trips) * per_convoy + 1, "not_closed": done.not_closed,
         "ours_cpu_s": round(ours_cpu, 3),
+        # Waits of the client before trying again (summed over threads): count, seconds.
+        "ours_client_retry_waits": ours_waits[0], "ours_client_retry_wait_s": ours_waits[1],
     }  # fmt: skip
     if first is not None:
         # The bare run before ours (a fresh server) and after it (a server that has ours in
@@ -96,6 +134,8 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
         out["baseline_cpu_s"] = round((first[1] + second[1]) / 2, 3)
         out["baseline_runs_s"] = [round(first[0], 3), round(second[0], 3)]
         out["baseline_flow_runs"] = second[2]
+        out["baseline_client_retry_waits"] = [first[3][0], second[3][0]]
+        out["baseline_client_retry_wait_s"] = [first[3][1], second[3][1]]
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
 
