@@ -39,6 +39,10 @@ TABLE_MODULES: tuple[str, ...] = (
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"  # the schema of release 0.1, which made its tables with create_all
 
+# How long an SQLite writer waits for the database before it is told it is locked (SQLite's
+# busy timeout, the driver's, and the writer queue's: one figure).
+SQLITE_BUSY_SECONDS = 30
+
 _engines: dict[str, Engine] = {}
 _initialised: set[str] = set()
 
@@ -74,7 +78,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
@@ -87,7 +91,9 @@ def get_engine(settings: Settings | None = None) -> Engine:
     if engine is None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
+            )
             event.listen(engine, "connect", _sqlite_pragmas)
             WriterQueue(engine)
         else:
@@ -111,7 +117,7 @@ class WriterQueue:
     the last one is done. After ``busy_timeout`` seconds a writer goes on without its turn and
     SQLite decides as before (other processes, which this queue does not see, wait as before)."""
 
-    def __init__(self, engine: Engine, busy_timeout: float = 30.0) -> None:
+    def __init__(self, engine: Engine, busy_timeout: float = SQLITE_BUSY_SECONDS) -> None:
         self.lock = threading.Lock()
         self.holder: int | None = None  # id() of the DB-API connection writing now
         self.busy_timeout = busy_timeout
@@ -135,7 +141,8 @@ class WriterQueue:
 
     def _before_execute(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         raw = id(cursor.connection)
-        if self.holder == raw or not statement.lstrip()[:6].upper().startswith(_WRITES):
+        # Called for every statement: only its first word is looked at (not a copy of all).
+        if self.holder == raw or not statement[:16].lstrip()[:6].upper().startswith(_WRITES):
             return
         if self.lock.acquire(timeout=self.busy_timeout):
             self.holder = raw
