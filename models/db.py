@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -95,7 +97,8 @@ def get_engine(settings: Settings | None = None) -> Engine:
                 url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
             )
             event.listen(engine, "connect", _sqlite_pragmas)
-            WriterQueue(engine)
+            database = url.removeprefix("sqlite:///")
+            WriterQueue(engine, path=f"{database}.writers" if database != ":memory:" else "")
         else:
             engine = create_engine(url, pool_pre_ping=True)
         _engines[url] = engine
@@ -107,20 +110,30 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC", "CREATE", "DROP", "ALTER")
 
 
 class WriterQueue:
-    """The threads of this process that want to write an SQLite database wait their turn on a
-    lock, taken at a transaction's first write and given back when it commits or rolls back.
+    """Writers of one SQLite database file wait their turn: the threads of this process on a
+    lock, the processes of this machine on an ``flock`` of a file beside the database
+    (``<database>.writers``). The turn is taken at a transaction's first write and given back
+    when it commits or rolls back.
 
-    SQLite has one writer at a time. Without the queue, a thread finding the database taken
+    SQLite has one writer at a time. Without the queue, a writer finding the database taken
     sleeps in SQLite's busy handler in growing steps (up to 100 ms) and looks again, however
-    soon the writer finishes; the convoy flows and escorts of a campaign, in threads of one
-    process, lost much of their time so. Waiting on a lock, the next writer starts as soon as
-    the last one is done. After ``busy_timeout`` seconds a writer goes on without its turn and
-    SQLite decides as before (other processes, which this queue does not see, wait as before)."""
+    soon the writer finishes, and a busy writer elsewhere may take it again first each time.
+    Waiting on a lock, the next writer starts as soon as the last one is done; between
+    processes the waiting one looks every few milliseconds. After ``busy_timeout`` seconds a
+    writer goes on without its turn and SQLite decides as before."""
 
-    def __init__(self, engine: Engine, busy_timeout: float = SQLITE_BUSY_SECONDS) -> None:
+    # Between processes: how often a writer waiting for another process looks again (seconds).
+    LOOK_AGAIN = (0.0002, 0.002)  # the first wait, and the longest (doubling in between)
+
+    def __init__(
+        self, engine: Engine, busy_timeout: float = SQLITE_BUSY_SECONDS, path: str = ""
+    ) -> None:
         self.lock = threading.Lock()
         self.holder: int | None = None  # id() of the DB-API connection writing now
         self.busy_timeout = busy_timeout
+        self.path = path  # the lock file shared with other processes ("": this process only)
+        self._file: tuple[int, Any] | None = None  # (pid, the open lock file) of this process
+        self._flocked = False
         _writer_queues[engine] = self
         event.listen(engine, "before_cursor_execute", self._before_execute)
         dialect = engine.dialect
@@ -144,14 +157,44 @@ class WriterQueue:
         # Called for every statement: only its first word is looked at (not a copy of all).
         if self.holder == raw or not statement[:16].lstrip()[:6].upper().startswith(_WRITES):
             return
-        if self.lock.acquire(timeout=self.busy_timeout):
-            self.holder = raw
+        deadline = time.monotonic() + self.busy_timeout
+        if not self.lock.acquire(timeout=self.busy_timeout):
+            return
+        if self.path and not self._flock(deadline):
+            self.lock.release()
+            return
+        self.holder = raw
+
+    def _flock(self, deadline: float) -> bool:
+        """Take the other processes' turn (this thread holds this process's lock)."""
+        import fcntl
+
+        if self._file is None or self._file[0] != os.getpid():  # opened again after a fork
+            self._file = (os.getpid(), open(self.path, "a"))  # noqa: SIM115 (kept open)
+        fd = self._file[1].fileno()
+        wait, longest = self.LOOK_AGAIN
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(wait)
+                wait = min(longest, wait * 2)
+                continue
+            self._flocked = True
+            return True
 
     def release(self, connection: Any) -> None:
         """Give the turn back if ``connection`` (a pool's proxy or the raw one) has it."""
         raw = getattr(connection, "dbapi_connection", connection)
         if self.holder is not None and self.holder == id(raw):
             self.holder = None
+            if self._flocked and self._file is not None:
+                import fcntl
+
+                self._flocked = False
+                fcntl.flock(self._file[1].fileno(), fcntl.LOCK_UN)
             self.lock.release()
 
 

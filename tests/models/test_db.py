@@ -1,9 +1,14 @@
-"""The engine's writer queue on SQLite: threads of one process that write wait their turn on a
-lock instead of in SQLite's busy handler, and always get it back."""
+"""The engine's writer queue on SQLite: threads of one process, and processes of one machine,
+that write wait their turn on a lock instead of in SQLite's busy handler, and always get it
+back."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 from sqlalchemy import Engine, text
@@ -127,3 +132,41 @@ def test_many_threads_writing_at_once_lose_nothing(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM tally")).scalar_one() == 200
     assert not _queue(engine).lock.locked()
+
+
+# Another process: its engine (the project's own) writes with SQLite's busy wait off, so SQLite
+# would refuse it at once if it went to the database while this process writes.
+OTHER_PROCESS = """
+import sys, time
+from sqlalchemy import text
+from models.db import get_engine
+engine = get_engine()
+with engine.connect() as conn:
+    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    print("ready", flush=True)
+    t = time.monotonic()
+    conn.execute(text("UPDATE tally SET n = n + 10"))
+    conn.commit()
+    print(f"waited {time.monotonic() - t:.3f}", flush=True)
+"""
+
+
+def test_a_writer_in_another_process_waits_its_turn_too(engine: Engine) -> None:
+    queue = _queue(engine)
+    assert queue.path.endswith(".writers")
+    with engine.connect() as first:
+        first.execute(text("UPDATE tally SET n = n + 1"))  # this process has the turn
+        other = subprocess.Popen(
+            [sys.executable, "-c", OTHER_PROCESS], env=os.environ.copy(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        assert other.poll() is None  # still waiting for its turn, not refused
+        first.commit()
+    out, err = other.communicate(timeout=60)
+    assert other.returncode == 0, err
+    assert float(out.split()[-1]) >= 0.3  # it waited for this process's commit
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM tally")).scalar_one() == 11
