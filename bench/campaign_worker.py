@@ -5,11 +5,13 @@ temporary Prefect server it starts: a warm-up flow (so neither side pays the ser
 then the whole simulated campaign at SCALE (``flows.sim.campaign_run.simulate``: writing and
 importing the manifests, every convoy flow with its simulated escorts to closed — muster,
 verification, screening, travel, arrival, handoffs — the maps and the report files; the vehicle
-passes, which are no convoy work, left out), with the bare Prefect run right before and right
+passes, which are no convoy work, left out; the escorts play in a process of their own, as the
+simulation always runs them), with the bare Prefect run right before and right
 after it: one parent flow starting as many convoy flows, as many at a time, each running as
 many tasks as ours ran, every task doing nothing; the baseline is the mean of the two. With
-``ours`` only the campaign runs. Prints one JSON line: the times (wall clock, and this
-process's CPU time: the server's is not in it), the run counts, the peak resident memory, and
+``ours`` only the campaign runs. Prints one JSON line: the times (wall clock, this
+process's CPU time and the escorts' process's: the server's is in neither), the run counts, the
+peak resident memory (this process's plus the escorts' process's), and
 how often and how long each side's Prefect client slept before trying a request again (the
 temporary server keeps its state in SQLite and answers 503 when that is busy; the client then
 waits 2, 4, 8 … seconds: much of either side's wall time can be that wait).
@@ -111,17 +113,19 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     first = bare() if mode == "compare" else None
     before = flow_runs()
     sleeps.take()
-    t0, c0 = time.perf_counter(), _cpu()
+    t0, c0, e0 = time.perf_counter(), _cpu(), _cpu(resource.RUSAGE_CHILDREN)
     with acting_as(operator("bench"), "cli"):
         done = simulate(plan, concurrency=CONCURRENCY, passes=False)
     ours, ours_cpu = time.perf_counter() - t0, _cpu() - c0
+    # The escorts' process has ended (and been waited for); the Prefect server runs on.
+    escorts_cpu = _cpu(resource.RUSAGE_CHILDREN) - e0
     ours_waits = sleeps.take()
     ours_flows = flow_runs() - before
     out: dict[str, Any] = {
         "scale": scale, "ours_s": round(ours, 3), "convoys": len(plan.trips),
         "passengers": done.report["figures"]["passengers"], "flow_runs": ours_flows,
         "task_runs": len(plan.trips) * per_convoy + 1, "not_closed": done.not_closed,
-        "ours_cpu_s": round(ours_cpu, 3),
+        "ours_cpu_s": round(ours_cpu, 3), "ours_escorts_cpu_s": round(escorts_cpu, 3),
         # Waits of the client before trying again (summed over threads): count, seconds.
         "ours_client_retry_waits": ours_waits[0], "ours_client_retry_wait_s": ours_waits[1],
     }  # fmt: skip
@@ -136,13 +140,20 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
         out["baseline_flow_runs"] = second[2]
         out["baseline_client_retry_waits"] = [first[3][0], second[3][0]]
         out["baseline_client_retry_wait_s"] = [first[3][1], second[3][1]]
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    mb = {
+        w: resource.getrusage(w).ru_maxrss / 1024
+        for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    }
+    # This process's peak plus the escorts' (the largest child ended so far: the Prefect server
+    # is still running): both at once at most.
+    out["peak_rss_mb"] = round(mb[resource.RUSAGE_SELF] + mb[resource.RUSAGE_CHILDREN], 1)
+    out["escorts_peak_rss_mb"] = round(mb[resource.RUSAGE_CHILDREN], 1)
     return out
 
 
-def _cpu() -> float:
-    """CPU seconds this process has used (the Prefect server's are its own process's)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu(who: int = resource.RUSAGE_SELF) -> float:
+    """CPU seconds this process has used (or its children ended so far: ``RUSAGE_CHILDREN``)."""
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 

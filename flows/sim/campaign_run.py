@@ -212,19 +212,23 @@ def simulate(
     (``flows.sim.campaign_passes``). ``on_loaded(loaded)`` is called before the flows run."""
     from flows.campaign import campaign_flow
     from flows.cli.campaign import build_report, write_report_files
+    from flows.sim.escort_process import escorts_in_own_process
     from maps.files import save_campaign_map
 
-    loaded = load_campaign(plan)
-    if passes:
-        from flows.sim.campaign_passes import issue_passes
+    # The escorts play in a process of their own (another core), started first: it gets ready
+    # while the manifests load.
+    with escorts_in_own_process():
+        loaded = load_campaign(plan)
+        if passes:
+            from flows.sim.campaign_passes import issue_passes
 
-        issue_passes(plan)
-    if on_loaded is not None:
-        on_loaded(loaded)
-    results = campaign_flow(
-        plan.name, loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
-        concurrency=concurrency, simulate_speed=speed,
-    )  # fmt: skip
+            issue_passes(plan)
+        if on_loaded is not None:
+            on_loaded(loaded)
+        results = campaign_flow(
+            plan.name, loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
+            concurrency=concurrency, simulate_speed=speed,
+        )  # fmt: skip
     overview = save_campaign_map(plan.name)
     report = build_report(plan.name)
     folder = loaded.folder

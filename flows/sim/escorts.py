@@ -6,10 +6,14 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from flows.service.waits import abandon, forget_abandoned
 from flows.sim.simulator import ConvoySimulator
 from models.access.actors import acting_as, service
+
+if TYPE_CHECKING:
+    from flows.sim.escort_process import EscortProcess
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +26,15 @@ def simulated_escorts(
 
     A simulator that fails gives its convoy up (``flows.service.waits.abandon``): the flow it
     plays beside, waiting for reports that will not come in whatever thread it runs, stops
-    with the simulator's error; the block raises it."""
+    with the simulator's error; the block raises it. A campaign's escorts play in the escorts'
+    process when one runs (``flows.sim.escort_process``; the block then yields no simulator)."""
+    from flows.sim import escort_process
+
+    process = escort_process.current() if campaign else None
+    if process is not None:
+        with _in_process(process, codes, speed):
+            yield []
+        return
     if campaign:  # the escorts of a simulated campaign: its incidents and delay checks
         from flows.sim.campaign_run import CampaignEscorts
 
@@ -53,5 +65,22 @@ def simulated_escorts(
             t.join(timeout=30)
         for s in sims:
             forget_abandoned(s.code)
+    if errors:
+        raise errors[0]
+
+
+@contextmanager
+def _in_process(process: EscortProcess, codes: Sequence[str], speed: float) -> Iterator[None]:
+    from flows.sim.campaign_run import INCIDENTS
+
+    for code in codes:
+        process.start(code, speed, INCIDENTS.get(code, ""))
+    try:
+        yield
+    finally:
+        stopped = [process.finish(code) for code in codes]
+        for code in codes:
+            forget_abandoned(code)
+    errors = [e for e in stopped if e is not None]
     if errors:
         raise errors[0]

@@ -1,0 +1,49 @@
+"""A campaign's simulated escorts in a process of their own: an error there, or the process
+ending, gives the convoy up in the campaign's process (the flow waiting for it stops)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+
+from config import Settings
+from flows.service.waits import forget_abandoned, poll
+from flows.sim.escort_process import EscortProcess, current, escorts_in_own_process
+from models.errors import ConvoyOpsError, NotFoundError
+
+
+def _waiting(_subject: str) -> dict[str, str]:
+    return {"status": "waiting"}
+
+
+def test_an_error_of_the_escorts_reaches_the_flow_waiting_for_them(settings: Settings) -> None:
+    with escorts_in_own_process() as escorts:
+        assert current() is escorts
+        escorts.start("NO-SUCH-CONVOY")
+        # A step of that convoy waiting for its escorts stops with their error.
+        with pytest.raises(NotFoundError, match="no convoy with the code 'NO-SUCH-CONVOY'"):
+            poll(_waiting, "NO-SUCH-CONVOY", 0.01, 60)
+        error = escorts.finish("NO-SUCH-CONVOY")
+        assert isinstance(error, NotFoundError)
+        forget_abandoned("NO-SUCH-CONVOY")
+    assert current() is None
+
+
+def test_the_process_ending_gives_up_every_convoy_it_played(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    code = make_convoy("BUS-GONE", n=5)
+    escorts = EscortProcess()
+    try:
+        escorts.start(code, speed=1.0)  # real time: its next report is hours away
+        os.kill(escorts.pid, signal.SIGKILL)
+        with pytest.raises(ConvoyOpsError, match="process ended"):
+            poll(_waiting, code, 0.01, 60)
+        error = escorts.finish(code)
+        assert isinstance(error, ConvoyOpsError) and "exit status -9" in str(error)
+    finally:
+        forget_abandoned(code)
+        escorts.close()
