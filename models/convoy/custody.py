@@ -110,8 +110,10 @@ def apply_changes(
             }
         )
         current[ch.passenger_id] = ch.to
-    session.execute(insert(CustodyEvent), events)
-    session.connection().execute(
+    session.flush()  # pending ORM changes first (a no-op when there are none)
+    conn = session.connection()
+    conn.execute(insert(_E), events)  # Core executemany: no ORM bookkeeping per row
+    conn.execute(
         update(_P)
         .where(_P.c.id == bindparam("b_id"))
         .values(

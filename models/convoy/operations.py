@@ -312,6 +312,10 @@ def _handoff(ctx: Context) -> _Outcome:
     by_seat = _seat_ids(ctx)
     current = states(ctx.session, ctx.convoy.id)  # type: ignore[arg-type]
     arrived = _in_state(ctx, Custody.ARRIVED)
+    arrived_for: dict[int, list[int]] = {}  # enterprise id → its arrived workers, by seat
+    for p in arrived:
+        if p.enterprise_id is not None:
+            arrived_for.setdefault(p.enterprise_id, []).append(p.id)
     last_at = ctx.previous_at
     for ci in reports:
         data = ci.payload
@@ -319,7 +323,7 @@ def _handoff(ctx: Context) -> _Outcome:
         if data.get("seats"):
             pids = [by_seat[s] for s in data["seats"]]
         else:
-            pids = [p.id for p in arrived if ent is not None and p.enterprise_id == ent.id]
+            pids = arrived_for.get(ent.id, []) if ent is not None and ent.id is not None else []
         todo = [pid for pid in pids if current.get(pid) is Custody.ARRIVED]
         if not todo:
             continue

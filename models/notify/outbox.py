@@ -166,8 +166,9 @@ def enqueue(
                 "sent_at": None,
             }
         )
-    stmt = insert_ignore(session, _T, index_elements=["dedupe_key"]).values(rows)
-    return int(session.connection().execute(stmt).rowcount or 0)
+    # Rows as parameters (executemany), not a VALUES list: one compiled statement, cached.
+    stmt = insert_ignore(session, _T, index_elements=["dedupe_key"])
+    return int(session.connection().execute(stmt, rows).rowcount or 0)
 
 
 @dataclass(frozen=True)
