@@ -46,7 +46,7 @@ FIRST_REVISION = "0001"  # the schema of release 0.1, which made its tables with
 SQLITE_BUSY_SECONDS = 30
 
 _engines: dict[str, Engine] = {}
-_initialised: set[str] = set()
+_initialised: set[int] = set()  # id() of the engines whose database is up to date
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -298,7 +298,7 @@ def _up_to_date(engine: Engine) -> bool:
 def init_db(settings: Settings | None = None) -> Engine:
     """The engine, its database brought to the newest schema first (once per process)."""
     engine = get_engine(settings)
-    key = str(engine.url)
+    key = id(engine)  # engines live until ``dispose_engines``, which forgets them all
     if key not in _initialised:
         if _up_to_date(engine):
             import_table_modules()  # every table known, as after a migration (foreign keys)

@@ -31,7 +31,7 @@ from models.convoy.lifecycle import STAGES, Custody, Stage
 from models.convoy.operations import arrival_sample
 from models.convoy.store import get_convoy
 from models.convoy.tables import CheckIn, Convoy, Enterprise, Passenger
-from models.db import session_scope, utcnow
+from models.db import init_db, session_scope, utcnow
 from models.geo.geodesy import interpolate_along, prepare_polyline
 
 
@@ -293,9 +293,11 @@ class ConvoySimulator:
         go forward: one seen reached is not read again."""
         c = Convoy.__table__.c  # type: ignore[attr-defined]
         wanted = STAGES.index(stage)
+        stage_now = select(c.stage).where(c.code == self.code)
+        engine = init_db(self.settings)  # a plain read, polled: no ORM session each time
         while self._seen_stage < wanted and not self.stop_event.is_set():
-            with session_scope(self.settings) as session:
-                now = session.execute(select(c.stage).where(c.code == self.code)).scalar_one()
+            with engine.connect() as conn:
+                now = conn.execute(stage_now).scalar_one()
             self._seen_stage = STAGES.index(Stage(now))
             if self._seen_stage < wanted:
                 self.stop_event.wait(0.05)
