@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from config import Settings, get_settings, reset_settings
 from flows.cli.main import app
+from flows.sim import escort_process
 from flows.sim.campaign import Dirt, plan_campaign, write_manifest
 from flows.sim.campaign_run import Simulated, simulate
 from models.access.actors import acting_as, operator
@@ -33,11 +34,14 @@ runner = CliRunner()
 def _run(
     scale: float = 0.05, seed: int = 7, concurrency: int = 3, passes: bool = False
 ) -> Simulated:
-    """The simulation, with every database error any thread meets recorded: there must be
-    none (no "database is locked" between the concurrent convoys, their escorts and checks)."""
+    """The simulation, with every database error any thread of this process meets recorded:
+    there must be none (no "database is locked" between the concurrent convoys, their escorts
+    and checks). The escorts play in a process of their own: an error there stops their convoy
+    and the simulation raises it."""
     plan = plan_campaign(scale, seed)
     plan.dirt = DIRTY
     errors: list[str] = []
+    escorts: list[object] = []
 
     def seen(context: Any) -> None:
         errors.append(str(context.original_exception))
@@ -46,10 +50,14 @@ def _run(
     event.listen(engine, "handle_error", seen)
     try:
         with acting_as(operator("test"), "cli"):
-            done = simulate(plan, concurrency=concurrency, max_wait=300, passes=passes)
+            done = simulate(
+                plan, concurrency=concurrency, max_wait=300, passes=passes,
+                on_loaded=lambda _loaded: escorts.append(escort_process.current()),
+            )  # fmt: skip
     finally:
         event.remove(engine, "handle_error", seen)
     assert errors == []
+    assert escorts and escorts[0] is not None  # they played in the escorts' process
     return done
 
 
