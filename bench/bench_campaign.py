@@ -5,21 +5,20 @@
   flow with simulated escorts (in a process of their own, as the simulation runs them) to
   closed — muster, pre-verification, screening, departure, travel with the delay checks,
   arrival, spot checks, handoffs — the route maps, the overview map and the report in four
-  formats) over a bare Prefect run in the same process, against the
-  same temporary Prefect server, the mean of one run right before and one right after ours
-  (neither side alone gets the fresher server): one parent flow starting as many child flows,
-  six at a time as ours, each running as many tasks as a convoy flow runs, every task doing
-  nothing. Target ≤ 1.5: the engine is the floor. Run five times (each a fresh process and
-  server; ``CONVOY_BENCH_CAMPAIGN_RUNS``): on two cores shared with the server one run's two
-  sides can differ by half from the next run's, so the run with the median ratio is reported,
-  with every run's ratio and times in its detail.
+  formats) over a bare Prefect run in the same process, against the same temporary Prefect
+  server, the mean of one run right before and one right after ours (neither side alone gets
+  the fresher server): one parent flow starting as many child flows, six at a time as ours,
+  each running as many tasks as a convoy flow runs, every task doing nothing. Target ≤ 1.5:
+  the engine is the floor. Run five times (each a fresh process and server;
+  ``CONVOY_BENCH_CAMPAIGN_RUNS``): on two cores shared with the server one run's two sides can
+  differ by half from the next run's, so the run with the median ratio is reported, with every
+  run's ratio and times in its detail.
 * ``campaign.scaling_10x_over_1x``: the same campaign at scale 10 (430 trips, about 200,000
   workers) over scale 1 (the median of the 1× runs' times), each in its own fresh process.
   Target ≤ 11 (linear is 10).
 * ``campaign.peak_mem_10x_mb``: the peak resident memory (ru_maxrss) of the process running the
   10× campaign plus that of its simulated escorts' process (the Prefect temporary server is a
-  process of its own, not counted). Target
-  ≤ 1,500 MB.
+  process of its own, not counted). Target ≤ 1,500 MB.
 * ``cli.startup_ratio``: ``convoy convoys --json`` on the database the 1× campaign left (43
   convoys, 20,000 passengers) over ``python -c pass``, best of 5 each. Target ≤ 12. Its detail
   also gives the stack's floor: ``python -c "import typer, pydantic_settings, sqlmodel"`` (the

@@ -5,16 +5,16 @@ temporary Prefect server it starts: a warm-up flow (so neither side pays the ser
 then the whole simulated campaign at SCALE (``flows.sim.campaign_run.simulate``: writing and
 importing the manifests, every convoy flow with its simulated escorts to closed — muster,
 verification, screening, travel, arrival, handoffs — the maps and the report files; the vehicle
-passes, which are no convoy work, left out; the escorts play in a process of their own, as the
-simulation always runs them), with the bare Prefect run right before and right
-after it: one parent flow starting as many convoy flows, as many at a time, each running as
-many tasks as ours ran, every task doing nothing; the baseline is the mean of the two. With
-``ours`` only the campaign runs. Prints one JSON line: the times (wall clock, this
-process's CPU time and the escorts' process's: the server's is in neither), the run counts, the
-peak resident memory (this process's plus the escorts' process's), and
-how often and how long each side's Prefect client slept before trying a request again (the
-temporary server keeps its state in SQLite and answers 503 when that is busy; the client then
-waits 2, 4, 8 … seconds: much of either side's wall time can be that wait).
+passes, which are no convoy work, left out; the escorts play in a process of their own, as
+``simulate`` runs them), with the bare Prefect run right before and right after it: one parent
+flow starting as many convoy flows, as many at a time, each running as many tasks as ours ran,
+every task doing nothing; the baseline is the mean of the two. With ``ours`` only the campaign
+runs. Prints one JSON line: the times (wall clock, this process's CPU time and the escorts'
+process's: the server's is in neither), the run counts, the peak resident memory (this
+process's plus the escorts' process's), and how often and how long each side's Prefect client
+slept before trying a request again (the temporary server keeps its state in SQLite and answers
+503 when that is busy; the client then waits 2, 4, 8 … seconds: much of either side's wall time
+can be that wait).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import threading
@@ -167,8 +168,6 @@ class WriterQueue:
 
     def _flock(self, deadline: float) -> bool:
         """Take the other processes' turn (this thread holds this process's lock)."""
-        import fcntl
-
         if self._file is None or self._file[0] != os.getpid():  # opened again after a fork
             self._file = (os.getpid(), open(self.path, "a"))  # noqa: SIM115 (kept open)
         fd = self._file[1].fileno()
@@ -191,8 +190,6 @@ class WriterQueue:
         if self.holder is not None and self.holder == id(raw):
             self.holder = None
             if self._flocked and self._file is not None:
-                import fcntl
-
                 self._flocked = False
                 fcntl.flock(self._file[1].fileno(), fcntl.LOCK_UN)
             self.lock.release()
@@ -230,8 +227,6 @@ def _schema_lock(connection: Connection) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    import fcntl
-
     with open(f"{database}.migrate-lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

@@ -137,9 +137,17 @@ class CampaignEscorts(ConvoySimulator):
 
     CHECK_EVERY = 4  # position reports between two delay checks
 
-    def __init__(self, code: str, *, speed: float = 0.0, settings: Settings | None = None):
+    def __init__(
+        self,
+        code: str,
+        *,
+        speed: float = 0.0,
+        incident: str | None = None,
+        settings: Settings | None = None,
+    ):
+        """``incident``: the convoy's incident, if not the one ``load_campaign`` noted."""
         super().__init__(code, speed=speed, settings=settings)
-        self.incident = INCIDENTS.get(code, "")
+        self.incident = INCIDENTS.get(code, "") if incident is None else incident
         self.convoy_id = 0
         self.positions = 0
 

@@ -9,7 +9,9 @@ play (``{"play": code, "speed": s, "incident": i}``) and when to stop (``{"stop"
 answers ``{"done": code, "error": …, "kind": …}`` on its standard output once a convoy's
 escorts have stopped, with the error they stopped on, if any. An error gives the convoy up
 (``flows.service.waits.abandon``), as a failed simulator thread does: the flow waiting for its
-reports stops with it. The process ends when its standard input closes (this process ended).
+reports stops with it. The process ends when its standard input closes (this process ended);
+it has a process group of its own, so Ctrl-C on the terminal reaches the campaign's process
+only, which decides.
 
 Nothing in the escorts' process imports Prefect: it starts in about half a second.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -63,6 +66,9 @@ class EscortProcess:
             env=env,
             text=True,
             encoding="utf-8",
+            # Ctrl-C on the terminal is for the campaign's process, which decides (its end
+            # closes our standard input, and every convoy stops): another process group.
+            start_new_session=True,
         )
         self._lock = threading.Lock()
         self._playing: dict[str, threading.Event] = {}
@@ -83,12 +89,9 @@ class EscortProcess:
 
     def start(self, code: str, speed: float = 0.0, incident: str = "") -> None:
         """Play the escorts of ``code`` (the campaign's incident ``incident``, if any)."""
-        from flows.service.waits import forget_abandoned
-
         with self._lock:
             self._playing[code] = threading.Event()
             self._errors.pop(code, None)
-        forget_abandoned(code)
         try:
             self._send({"play": code, "speed": speed, "incident": incident})
         except OSError:
@@ -186,7 +189,7 @@ def escorts_in_own_process(settings: Settings | None = None) -> Iterator[EscortP
 
 def _serve(orders: IO[str], answers: IO[str]) -> None:
     """Play convoys as ordered until the orders end; then stop every one and return."""
-    from flows.sim.campaign_run import INCIDENTS, CampaignEscorts
+    from flows.sim.campaign_run import CampaignEscorts
     from models.access.actors import acting_as, service
 
     sims: dict[str, CampaignEscorts] = {}
@@ -211,8 +214,11 @@ def _serve(orders: IO[str], answers: IO[str]) -> None:
         order = json.loads(line)
         if "play" in order:
             code = str(order["play"])
-            INCIDENTS[code] = str(order.get("incident") or "")
-            sim = CampaignEscorts(code, speed=float(order.get("speed") or 0.0))
+            sim = CampaignEscorts(
+                code,
+                speed=float(order.get("speed") or 0.0),
+                incident=str(order.get("incident") or ""),
+            )
             sims[code] = sim
             thread = threading.Thread(target=play, args=(sim,), name=f"escorts-{code}")
             threads.append(thread)
@@ -226,11 +232,17 @@ def _serve(orders: IO[str], answers: IO[str]) -> None:
 
 
 def main() -> None:
+    # An interrupt sent here all the same: the campaign's process decides, as for Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The answers get standard output to themselves: anything else printed goes to stderr.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    _serve(sys.stdin, answers)
+    try:
+        _serve(sys.stdin, answers)
+    except Exception as exc:  # one line; the campaign's process gives its convoys up
+        print(f"The simulated escorts' process stopped: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 
 import pytest
@@ -46,4 +47,22 @@ def test_the_process_ending_gives_up_every_convoy_it_played(
         assert isinstance(error, ConvoyOpsError) and "exit status -9" in str(error)
     finally:
         forget_abandoned(code)
+        escorts.close()
+
+
+def test_ctrl_c_on_the_terminal_leaves_the_decision_to_the_campaigns_process(
+    settings: Settings,
+) -> None:
+    escorts = EscortProcess()
+    try:
+        # Ctrl-C goes to the terminal's process group: the escorts' process is not in ours.
+        assert os.getpgid(escorts.pid) != os.getpgid(0)
+        escorts.start("NO-SUCH-CONVOY")
+        assert isinstance(escorts.finish("NO-SUCH-CONVOY"), NotFoundError)  # it is serving
+        os.kill(escorts.pid, signal.SIGINT)  # an interrupt sent to it all the same
+        time.sleep(0.3)
+        escorts.start("NO-SUCH-CONVOY")  # still playing what it is told
+        assert isinstance(escorts.finish("NO-SUCH-CONVOY"), NotFoundError)
+    finally:
+        forget_abandoned("NO-SUCH-CONVOY")
         escorts.close()
