@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
 from config import Settings, get_settings
+from models.dbapi import MIGRATIONS_DIR, SQLITE_BUSY_SECONDS, Rows, head_revisions
 
 # Modules that define tables; importing them registers every table on SQLModel.metadata (the
 # target of the migrations and of ``create_all`` for a new database).
@@ -39,12 +40,8 @@ TABLE_MODULES: tuple[str, ...] = (
     "models.desk.tables",
 )
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"  # the schema of release 0.1, which made its tables with create_all
 
-# How long an SQLite writer waits for the database before it is told it is locked (SQLite's
-# busy timeout, the driver's, and the writer queue's: one figure).
-SQLITE_BUSY_SECONDS = 30
 
 _engines: dict[str, Engine] = {}
 _initialised: set[int] = set()  # id() of the engines whose database is up to date
@@ -261,24 +258,6 @@ def migrate(engine: Engine) -> str:
     return done
 
 
-def head_revisions() -> set[str]:
-    """The newest revision ids, read from the revision files' ``revision`` and
-    ``down_revision`` lines (no Alembic import: a command's start stays quick)."""
-    import re
-
-    ids: set[str] = set()
-    downs: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        rev = re.search(r'^revision\s*=\s*["\']([^"\']+)', text, re.M)
-        if rev:
-            ids.add(rev.group(1))
-        down = re.search(r"^down_revision\s*=\s*(.+)$", text, re.M)
-        if down:
-            downs.update(re.findall(r'["\']([^"\']+)["\']', down.group(1)))
-    return ids - downs
-
-
 def _up_to_date(engine: Engine) -> bool:
     """Whether the database is stamped with exactly the newest revisions (then nothing to do)."""
     from sqlalchemy import inspect, text
@@ -359,3 +338,14 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def session_rows(session: Session) -> Rows:
+    """``models.dbapi.Rows`` on this session: plain SQL with ``:name`` parameters, raw values
+    (no column types applied, as the bare drivers give them)."""
+    from sqlalchemy import text
+
+    def rows(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in session.execute(text(sql), dict(params))]
+
+    return rows

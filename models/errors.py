@@ -11,6 +11,10 @@ class NotFoundError(ConvoyOpsError):
     """Something named by the user does not exist."""
 
 
+class DatabaseUnusableError(ConvoyOpsError):
+    """The database refused a query (unreachable, locked, or not the schema expected)."""
+
+
 class ValidationError(ConvoyOpsError):
     """Input data breaks a rule (a manifest row, a plan file, a check-in)."""
 

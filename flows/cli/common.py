@@ -8,20 +8,49 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from sqlalchemy.exc import OperationalError
 
 from config import get_settings
 from models.access.actors import acting_as, operator
 from models.errors import ConvoyOpsError, ValidationError
 
-console = Console()
-if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-    console = Console(width=160)
-err = Console(stderr=True, soft_wrap=True)  # one line, however long
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _OnFirstUse:
+    """A rich ``Console`` made when first printed to: a command that prints JSON (what
+    scripts run, often) never imports rich."""
+
+    def __init__(self, make: Callable[[], Console]) -> None:
+        self._make = make
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = self._make()
+        return getattr(self._console, name)
+
+
+def _stdout_console() -> Console:
+    from rich.console import Console
+
+    made = Console()
+    if not made.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+        made = Console(width=160)
+    return made
+
+
+def _stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)  # one line, however long
+
+
+console: Console = _OnFirstUse(_stdout_console)  # type: ignore[assignment]
+err: Console = _OnFirstUse(_stderr_console)  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -42,15 +71,25 @@ def friendly(fn: F) -> F:
         except OSError as exc:
             err.print(f"[red]Error:[/red] {exc.strerror or exc}: {exc.filename or ''}")
             raise typer.Exit(1) from None
-        except OperationalError as exc:  # the database is unreachable or refuses us
+        except Exception as exc:
+            if not _refused_by_database(exc):
+                raise
             err.print(f"[red]Error:[/red] {database_problem(exc)}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def database_problem(exc: OperationalError) -> str:
-    """One line on a database error, with the URL's password hidden and no SQL."""
+def _refused_by_database(exc: Exception) -> bool:
+    """Whether the database is unreachable or refuses us (SQLAlchemy's ``OperationalError``;
+    looked up only when SQLAlchemy is loaded: commands that read without it start quicker)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.OperationalError)
+
+
+def database_problem(exc: Any) -> str:
+    """One line on a database error (SQLAlchemy's ``OperationalError``), with the URL's
+    password hidden and no SQL."""
     from sqlalchemy.engine import make_url
 
     url = make_url(get_settings().db_url)

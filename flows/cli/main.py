@@ -6,16 +6,17 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 import flows  # noqa: F401  (prepares the Prefect environment before Prefect is imported)
 from config import get_settings
 from flows.cli.common import JsonOpt, console, friendly, parse_time, print_json
-from models.db import init_db, session_scope
 from models.errors import ValidationError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 app = typer.Typer(
     name="convoy",
@@ -55,6 +56,8 @@ def _seats(text: str | None) -> list[int]:
 @friendly
 def init() -> None:
     """Create the database and the output folder (safe to run again)."""
+    from models.db import init_db
+
     s = get_settings()
     init_db(s)
     s.output_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +76,8 @@ def _short(place: str) -> str:
 
 
 def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
+    from rich.table import Table
+
     t = Table(title=title)
     right = ("passengers", "handed off", "held", "withdrawn", "late")
     for col in ("convoy", "mode", "from → to", "stage", *right[:4],
@@ -104,6 +109,7 @@ def demo(
     from flows.campaign import campaign_flow
     from flows.sim.demo import CAMPAIGN, build_demo
     from flows.sim.escorts import simulated_escorts
+    from models.db import session_scope
 
     with session_scope() as session:
         codes = build_demo(session)
@@ -130,6 +136,7 @@ def demo(
 @friendly
 def plan(file: Annotated[Path, typer.Argument(help="A convoy plan in YAML.")]) -> None:
     """Load convoy plans (campaign, enterprises, escorts, convoys, manifests) from YAML."""
+    from models.db import session_scope
     from models.intake.plans import load_plan
 
     with session_scope() as session:
@@ -153,12 +160,11 @@ def convoys(
     json_out: JsonOpt = False,
 ) -> None:
     """List convoys, or show one."""
-    from models.convoy.store import get_convoy, list_convoys
-    from models.views.reports import convoy_summaries
+    from models.dbapi import reading
+    from models.views.summaries import convoy_summaries
 
-    with session_scope() as session:
-        chosen = [get_convoy(session, code)] if code else list_convoys(session, campaign)
-        rows = convoy_summaries(session, chosen)
+    with reading() as read:  # no ORM: listing is the command people run most
+        rows = convoy_summaries(read, code=code, campaign=None if code else campaign)
     if json_out:
         print_json(rows[0] if code else rows)
     elif code:
@@ -175,6 +181,8 @@ def _show(s: dict[str, Any]) -> None:
         f"stage {s['stage']}; planned {s['planned_departure']} → {s['planned_arrival']}"
         f"; actual {s['actual_departure'] or '—'} → {s['actual_arrival'] or '—'}"
     )
+    from rich.table import Table
+
     t = Table("stage", "at", "details")
     for st in s["stages"]:
         details = ", ".join(f"{k} {v}" for k, v in st.items() if k not in ("stage", "label", "at"))
@@ -186,6 +194,7 @@ def _show(s: dict[str, Any]) -> None:
 @friendly
 def status(code: str, json_out: JsonOpt = False) -> None:
     """Stage and custody counts of a convoy, and what it waits for."""
+    from models.db import session_scope
     from models.views.reports import convoy_status
 
     with session_scope() as session:
@@ -199,6 +208,8 @@ def status(code: str, json_out: JsonOpt = False) -> None:
         + (f" (waits for the {s['waiting_for']} check-in)" if s["waiting_for"] else "")
         + (", which has arrived" if s["checkin_received"] else "")
     )
+    from rich.table import Table
+
     t = Table("custody", "passengers")
     for state, n in sorted(s["by_state"].items()):
         t.add_row(state, str(n))
@@ -232,6 +243,7 @@ def run(
 
     from flows.service import live
     from models.convoy.store import get_convoy
+    from models.db import session_scope
     from models.errors import RunBusyError
 
     with session_scope() as session:  # fail fast on an unknown code
@@ -313,6 +325,7 @@ def checkin(
     """Report from the field: what the convoy flow waits for."""
     from models.convoy.checkins import record_checkin
     from models.convoy.store import get_escort
+    from models.db import session_scope
     from models.geo.datums import to_wgs84
 
     kind = kind.replace("-", "_")
@@ -397,7 +410,7 @@ def hold(
     """Take one passenger out of the trip at any point: held (e.g. ill) or --withdraw (left)."""
     from models.convoy.lifecycle import Custody
     from models.convoy.operations import hold_or_withdraw
-    from models.db import utcnow
+    from models.db import session_scope, utcnow
 
     to = Custody.WITHDRAWN if withdraw else Custody.HELD
     with session_scope() as session:

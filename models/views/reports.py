@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
-from config import get_settings
 from models.convoy.checkins import latest
 from models.convoy.custody import censuses
 from models.convoy.lifecycle import Stage, next_stage
 from models.convoy.store import convoy_escorts, get_convoy, list_convoys
-from models.convoy.tables import Assignment, Convoy, Position, StageRun
+from models.convoy.tables import Convoy, Position
+from models.db import session_rows
 from models.desk.figures import desk_figures
-from models.labels import labels as label_table
-from models.labels import local_time
+from models.views.summaries import convoy_summaries
 
 
 def track(session: Session, convoy: Convoy) -> list[Position]:
@@ -29,70 +26,8 @@ def track(session: Session, convoy: Convoy) -> list[Position]:
 
 
 def convoy_summary(session: Session, code: str) -> dict[str, Any]:
-    """Counts and times of one convoy (no personal data)."""
-    return convoy_summaries(session, [get_convoy(session, code)])[0]
-
-
-def convoy_summaries(session: Session, convoys: Sequence[Convoy]) -> list[dict[str, Any]]:
-    """``convoy_summary`` of each of ``convoys``, in their order, with one query per figure
-    for all of them (a campaign's list is not five queries per convoy)."""
-    ids = [c.id or 0 for c in convoys]
-    counts = censuses(session, ids)
-    runs: dict[int, list[StageRun]] = defaultdict(list)
-    for r in session.execute(
-        select(StageRun).where(col(StageRun.convoy_id).in_(ids)).order_by(col(StageRun.id))
-    ).scalars():
-        runs[r.convoy_id].append(r)
-    escorts = _counts(session, col(Assignment.convoy_id), ids)
-    positions = _counts(session, col(Position.convoy_id), ids)
-    labels = label_table("stages", get_settings().locale)
-    out = []
-    for convoy in convoys:
-        cid = convoy.id or 0
-        c = counts[cid]
-        stages = [
-            {
-                "stage": r.stage,
-                "label": labels[Stage(r.stage)],
-                "at": local_time(r.at),
-                **{k: v for k, v in (r.summary or {}).items() if isinstance(v, int | float | str)},
-            }
-            for r in runs[cid]
-        ]
-        late = None
-        if convoy.actual_arrival is not None:
-            late = round((convoy.actual_arrival - convoy.planned_arrival).total_seconds() / 60)
-        out.append(
-            {
-                "code": convoy.code,
-                "mode": convoy.mode,
-                "vehicle": convoy.vehicle,
-                "origin": convoy.origin_name,
-                "destination": convoy.destination_name,
-                "stage": convoy.stage,
-                "passengers": c.total,
-                "in_custody": c.in_custody,
-                "handed_off": c.handed_off,
-                "held": c.held,
-                "withdrawn": c.withdrawn,
-                "by_state": {s.value: n for s, n in c.by_state.items()},
-                "planned_departure": local_time(convoy.planned_departure),
-                "actual_departure": local_time(convoy.actual_departure),
-                "planned_arrival": local_time(convoy.planned_arrival),
-                "actual_arrival": local_time(convoy.actual_arrival),
-                "late_minutes": late,
-                "escorts": escorts.get(cid, 0),
-                "positions": positions.get(cid, 0),
-                "stages": stages,
-            }
-        )
-    return out
-
-
-def _counts(session: Session, column: Any, ids: list[int]) -> dict[int, int]:
-    """Rows per convoy id (``column`` is a table's convoy id column)."""
-    rows = session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column))
-    return {int(cid): int(n) for cid, n in rows}
+    """Counts and times of one convoy (no personal data; ``models.views.summaries``)."""
+    return convoy_summaries(session_rows(session), code=code)[0]
 
 
 def convoy_status(session: Session, code: str) -> dict[str, Any]:

@@ -4,10 +4,17 @@ module adds which command must match what the modules add."""
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
+from config import Settings
 from flows.cli.main import COMMANDS_OF, OWN_COMMANDS, app, modules_for
+from tests.conftest import child_env
 
 
 def test_every_module_adds_exactly_the_commands_the_table_says() -> None:
@@ -34,3 +41,26 @@ def test_modules_for_a_command_line() -> None:
     assert modules_for(["/x/.venv/bin/convoy", "--help"]) == everything
     assert modules_for(["/x/.venv/bin/convoy", "nonsense"]) == everything
     assert modules_for(["pytest", "convoys"]) == everything
+
+
+def test_listing_convoys_loads_neither_the_orm_nor_rich(
+    settings: Settings, make_convoy: Callable[..., str]
+) -> None:
+    """`convoy convoys --json` (what scripts run) reads through the database driver: no
+    SQLAlchemy, SQLModel, rich or Prefect is imported (``-X importtime`` lists what is)."""
+    code = make_convoy("BUS-L1")
+    convoy = Path(sys.executable).parent / "convoy"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(convoy), "convoys", "--json"],
+        capture_output=True, text=True, timeout=120, env=child_env(settings),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [s["code"] for s in json.loads(done.stdout)] == [code]
+    loaded = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "models.views.summaries" in loaded
+    heavy = {m for m in loaded if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "rich", "prefect")}
+    assert not heavy

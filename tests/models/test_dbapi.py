@@ -1,0 +1,55 @@
+"""Reading through the bare driver: only a database at the newest schema is read that way; a
+missing or older one goes through ``models.db``, which brings it there first."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+from models.db import dispose_engines
+from models.dbapi import head_revisions, reading
+from models.errors import DatabaseUnusableError
+
+
+def _stamped(rows: object) -> set[str]:
+    return {r[0] for r in rows("SELECT version_num FROM alembic_version", {})}  # type: ignore[operator]
+
+
+def test_a_database_at_the_newest_schema_is_read_by_the_driver(settings: Settings) -> None:
+    with reading(settings) as first:  # a new database: made through models.db
+        assert "_runner" not in first.__qualname__
+        assert _stamped(first) == head_revisions()
+    with reading(settings) as rows:
+        assert "_runner" in rows.__qualname__
+        assert rows("SELECT COUNT(*) FROM convoy WHERE code = :code", {"code": "X"}) == [(0,)]
+
+
+def test_a_refused_query_is_one_sentence(settings: Settings) -> None:
+    with reading(settings):
+        pass
+    with reading(settings) as rows, pytest.raises(DatabaseUnusableError) as caught:
+        rows("SELECT no_such_column FROM convoy", {})
+    message = str(caught.value)
+    assert message.startswith("The database cannot be read: ") and "\n" not in message
+
+
+def test_an_older_database_is_brought_to_the_newest_schema_first(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not settings.db_url.startswith("sqlite:///"):
+        pytest.skip("an empty database file is an SQLite case")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # a file without tables or alembic_version
+    monkeypatch.setenv("CONVOY_DATABASE_URL", f"sqlite:///{empty}")
+    from config import reset_settings
+
+    dispose_engines()
+    mine = reset_settings()
+    with reading(mine) as rows:
+        assert "_runner" not in rows.__qualname__
+        assert rows("SELECT COUNT(*) FROM passenger", {}) == [(0,)]
+    with reading(mine) as rows:
+        assert "_runner" in rows.__qualname__
