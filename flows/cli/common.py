@@ -81,15 +81,18 @@ def friendly(fn: F) -> F:
 
 
 def _refused_by_database(exc: Exception) -> bool:
-    """Whether the database is unreachable or refuses us (SQLAlchemy's ``OperationalError``;
-    looked up only when SQLAlchemy is loaded: commands that read without it start quicker)."""
+    """Whether the database is unreachable, refuses us or is no database at all (SQLAlchemy's
+    ``OperationalError`` or a bare ``DatabaseError``; looked up only when SQLAlchemy is loaded:
+    commands that read without it start quicker)."""
     sa_exc = sys.modules.get("sqlalchemy.exc")
-    return sa_exc is not None and isinstance(exc, sa_exc.OperationalError)
+    if sa_exc is None:
+        return False
+    return isinstance(exc, sa_exc.OperationalError) or type(exc) is sa_exc.DatabaseError
 
 
 def database_problem(exc: Any) -> str:
-    """One line on a database error (SQLAlchemy's ``OperationalError``), with the URL's
-    password hidden and no SQL."""
+    """One line on a database error (SQLAlchemy's), with the URL's password hidden and no
+    SQL."""
     from sqlalchemy.engine import make_url
 
     url = make_url(get_settings().db_url)

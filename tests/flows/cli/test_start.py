@@ -43,3 +43,14 @@ def test_a_wrong_setting_names_its_variable(settings: Settings) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("Error: The setting http_port (CONVOY_HTTP_PORT) is wrong")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_that_is_no_database_is_one_line(settings: Settings, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database, " * 400)
+    for command in (["convoys", "--json"], ["status", "BUS-1"]):
+        done = _convoy(settings, *command, CONVOY_DATABASE_URL=f"sqlite:///{junk}")
+        assert done.returncode == 1
+        assert done.stderr.strip() == (
+            f"Error: The database sqlite:///{junk} cannot be used: file is not a database"
+        )
