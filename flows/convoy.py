@@ -159,10 +159,16 @@ def publish_verification(code: str) -> None:
     )
 
 
-@task(name="publish map and summary", retries=2, retry_delay_seconds=[1, 5])
+@task(
+    name="publish map and summary",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def publish(code: str) -> dict[str, Any]:
-    """Write the route map and attach the summary (masked: counts only) to the flow run; served,
-    the map's link is the HTTP API's address of it."""
+    """Write the route map and attach its link and the summary (masked: counts only, with the
+    stage table) to the flow run; served, the map's link is the HTTP API's address of it."""
     with session_scope() as session:
         summary = convoy_summary(session, code)
     map_path = save_convoy_map(code)
@@ -171,7 +177,6 @@ def publish(code: str) -> dict[str, Any]:
         key=f"{key}-map", link=live.file_link(Path(map_path)), link_text=f"Route map {code}"
     )
     create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary))
-    create_table_artifact(key=f"{key}-stages", table=summary["stages"])
     return {**summary, "map": str(map_path)}
 
 

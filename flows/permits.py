@@ -172,7 +172,13 @@ def save_permit_map(
     )
 
 
-@task(name="publish the permit map", retries=2, retry_delay_seconds=[1, 5])
+@task(
+    name="publish the permit map",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def publish_map(number: str) -> str:
     """Write the pass's route map and attach a link to it to the flow run."""
     path = save_permit_map(number)

@@ -63,8 +63,20 @@ def summary_markdown(s: dict[str, Any]) -> str:
             f"| {s['in_custody']} |",
             "",
             f"Planned arrival {s['planned_arrival']}, actual {s['actual_arrival'] or '—'}{late}.",
+            *_stage_table(s["stages"]),
         ]
     )
+
+
+def _stage_table(stages: list[dict[str, Any]]) -> list[str]:
+    """The completed stages as a markdown table: when, and what each counted."""
+    if not stages:
+        return []
+    lines = ["", "| stage | at | details |", "|---|---|---|"]
+    for st in stages:
+        details = ", ".join(f"{k} {v}" for k, v in st.items() if k not in ("stage", "label", "at"))
+        lines.append(f"| {st['label']} | {st['at']} | {details} |")
+    return lines
 
 
 def campaign_figures(session: Session, campaign: str | None = None) -> dict[str, Any]:

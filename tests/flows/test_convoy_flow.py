@@ -72,8 +72,12 @@ def test_flow_attaches_map_link_and_summary(
         return {a.key: str(a.data) for a in arts if a.key and a.key.startswith("convoy-bus-f3")}
 
     found = asyncio.run(artifacts())
-    assert set(found) == {"convoy-bus-f3-map", "convoy-bus-f3-summary", "convoy-bus-f3-stages"}
+    assert set(found) == {"convoy-bus-f3-map", "convoy-bus-f3-summary"}
     assert "BUS-F3.html" in found["convoy-bus-f3-map"]
+    # The summary carries the stage table: one row per completed stage, closed last.
+    summary = found["convoy-bus-f3-summary"].splitlines()
+    table = summary[summary.index("| stage | at | details |") + 2 :]
+    assert len(table) == 9 and table[0].count("|") == 4
     # Artifacts carry counts, never ID numbers or phones.
     with session_scope() as s:
         people = s.execute(select(Passenger.id_number, Passenger.phone)).all()
