@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 from config.errors import ConfigurationError, ConvoyOpsError
 
 __all__ = ["ConfigurationError", "ConvoyOpsError"]  # the root lives in the bottom layer
@@ -9,6 +12,18 @@ __all__ = ["ConfigurationError", "ConvoyOpsError"]  # the root lives in the bott
 
 class NotFoundError(ConvoyOpsError):
     """Something named by the user does not exist."""
+
+
+def did_you_mean(given: str, known: Iterable[str], cutoff: float = 0.5) -> str:
+    """`` Did you mean A, B?`` naming up to three of ``known`` close to ``given`` ('' if none)."""
+    near = difflib.get_close_matches(given, list(known), n=3, cutoff=cutoff)
+    return f" Did you mean {', '.join(near)}?" if near else ""
+
+
+def unknown_convoy(code: str, codes: Iterable[str]) -> NotFoundError:
+    """The one wording of a convoy code that is not in the database (``codes`` are those that
+    are), whichever way it was looked up."""
+    return NotFoundError(f"There is no convoy with the code {code!r}.{did_you_mean(code, codes)}")
 
 
 class DatabaseUnusableError(ConvoyOpsError):

@@ -183,10 +183,11 @@ def _show(s: dict[str, Any]) -> None:
     )
     from rich.table import Table
 
+    from models.views.summaries import stage_details
+
     t = Table("stage", "at", "details")
     for st in s["stages"]:
-        details = ", ".join(f"{k} {v}" for k, v in st.items() if k not in ("stage", "label", "at"))
-        t.add_row(st["label"], st["at"], details)
+        t.add_row(st["label"], st["at"], stage_details(st))
     console.print(t)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
@@ -26,7 +25,7 @@ from models.convoy.tables import (
     Passenger,
 )
 from models.db import UTCDateTime, utcnow
-from models.errors import NotFoundError, ValidationError
+from models.errors import NotFoundError, ValidationError, unknown_convoy
 
 _Row = TypeVar("_Row", bound=SQLModel)
 _P = Passenger.__table__  # type: ignore[attr-defined]
@@ -50,10 +49,7 @@ def normalise_enterprise_name(name: str) -> str:
 def get_convoy(session: Session, code: str) -> Convoy:
     convoy = session.execute(select(Convoy).where(col(Convoy.code) == code)).scalars().first()
     if convoy is None:
-        codes = list(session.execute(select(col(Convoy.code))).scalars())
-        near = difflib.get_close_matches(code, codes, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise NotFoundError(f"There is no convoy with the code {code!r}.{hint}")
+        raise unknown_convoy(code, session.execute(select(col(Convoy.code))).scalars())
     return convoy
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
-
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from models.convoy.tables import Campaign
-from models.errors import NotFoundError
+from models.errors import NotFoundError, did_you_mean
 from models.permits.tables import Permit, PermitApplication, PermitEvent, PermitVehicle
 
 
@@ -32,9 +30,8 @@ def get_application(session: Session, key: str | int) -> PermitApplication:
             .first()
         )
     if found is None:
-        numbers = list(session.execute(select(col(PermitApplication.number))).scalars())
-        near = difflib.get_close_matches(text.upper(), numbers, n=3, cutoff=0.6)
-        hint = f" Did you mean {', '.join(near)}?" if near else ""
+        numbers = session.execute(select(col(PermitApplication.number))).scalars()
+        hint = did_you_mean(text.upper(), numbers, cutoff=0.6)
         raise NotFoundError(f"There is no vehicle-pass application {text!r}.{hint}")
     return found
 

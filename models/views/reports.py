@@ -14,7 +14,7 @@ from models.convoy.store import convoy_escorts, get_convoy, list_convoys
 from models.convoy.tables import Convoy, Position
 from models.db import session_rows
 from models.desk.figures import desk_figures
-from models.views.summaries import convoy_summaries
+from models.views.summaries import convoy_summaries, stage_details
 
 
 def track(session: Session, convoy: Convoy) -> list[Position]:
@@ -74,8 +74,7 @@ def _stage_table(stages: list[dict[str, Any]]) -> list[str]:
         return []
     lines = ["", "| stage | at | details |", "|---|---|---|"]
     for st in stages:
-        details = ", ".join(f"{k} {v}" for k, v in st.items() if k not in ("stage", "label", "at"))
-        lines.append(f"| {st['label']} | {st['at']} | {details} |")
+        lines.append(f"| {st['label']} | {st['at']} | {stage_details(st)} |")
     return lines
 
 

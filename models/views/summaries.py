@@ -7,7 +7,6 @@ SQLAlchemy). One query per figure for all the convoys asked for, never per convo
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from typing import Any
 from config import Settings, get_settings
 from models.convoy.lifecycle import Census, Custody, Stage
 from models.dbapi import Rows
-from models.errors import NotFoundError
+from models.errors import unknown_convoy
 from models.labels import labels as label_table
 from models.labels import local_time
 
@@ -56,6 +55,11 @@ def _counts(rows: Rows, table: str, chosen: str, params: dict[str, Any]) -> dict
     return {int(cid): int(n) for cid, n in found}
 
 
+def stage_details(stage: dict[str, Any]) -> str:
+    """What a completed stage of a summary counted, as text: ``present 988, absent 28``."""
+    return ", ".join(f"{k} {v}" for k, v in stage.items() if k not in ("stage", "label", "at"))
+
+
 def convoy_summaries(
     rows: Rows,
     *,
@@ -74,10 +78,7 @@ def convoy_summaries(
         params,
     )
     if code is not None and not convoys:
-        codes = [r[0] for r in rows("SELECT code FROM convoy", {})]
-        near = difflib.get_close_matches(code, codes, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise NotFoundError(f"There is no convoy with the code {code!r}.{hint}")
+        raise unknown_convoy(code, (r[0] for r in rows("SELECT code FROM convoy", {})))
     by_state: dict[int, dict[Custody, int]] = defaultdict(dict)
     for cid, state, n in rows(
         "SELECT p.convoy_id, p.custody, COUNT(*) FROM passenger p "
