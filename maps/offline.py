@@ -29,7 +29,7 @@ import json
 import mimetypes
 import os
 import re
-import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -407,10 +407,23 @@ def save_offline(
     html = render_offline(m, mode=mode, tile_url=tile_url, tile_attribution=tile_attribution)
     if mode == "folder":
         _copy_assets(html, out.parent / "assets")
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    _write_atomically(out, html.encode("utf-8"))
     return out
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write ``target`` whole or not at all: into a temporary file of this writer's own in the
+    same folder, then renamed over it. Maps published at the same time (one per convoy flow)
+    share the folder's assets: a reader never sees half a file, and two writers of the same
+    file never rename each other's temporary file away."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _read_asset(path: str) -> str:
@@ -591,7 +604,7 @@ def _copy_assets(html: str, dest: Path) -> None:
             if target.is_file() and _same_file(file, target):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file, target)
+            _write_atomically(target, file.read_bytes())
     # The basemap layer scripts: written once per folder, shared by its maps.
     for name in sorted(set(re.findall(r'src="assets/basemap/([^/"]+\.js)"', html))):
         text = boundaries.asset_text(boundaries.ASSET_PREFIX + name).encode("utf-8")
@@ -599,9 +612,7 @@ def _copy_assets(html: str, dest: Path) -> None:
         if target.is_file() and target.read_bytes() == text:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{name}.tmp")
-        tmp.write_bytes(text)
-        tmp.replace(target)
+        _write_atomically(target, text)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import folium
@@ -86,6 +88,34 @@ def test_folder_mode_copies_licences_and_shares_the_assets_folder(
         "map.html",
         "other.html",
     ]
+
+
+def test_maps_saved_at_once_into_one_folder_share_whole_assets(tmp_path: Path) -> None:
+    """Convoy flows publish their maps at the same time into one folder: every save succeeds,
+    no temporary file is left, and each shared asset is whole (as one save alone writes it)."""
+    maps = [build_convoy_map() for _ in range(8)]
+    start = threading.Barrier(len(maps))
+
+    def save(i: int) -> Path:
+        start.wait()
+        return save_offline(maps[i], tmp_path / "many" / f"map-{i}.html", mode="folder")
+
+    with ThreadPoolExecutor(max_workers=len(maps)) as pool:
+        saved = list(pool.map(save, range(len(maps))))
+    assert all(p.is_file() for p in saved)
+    assert not [p for p in (tmp_path / "many").rglob("*") if p.name.endswith(".tmp")]
+    alone = save_offline(build_convoy_map(), tmp_path / "alone" / "map.html", mode="folder")
+    expected = {
+        p.relative_to(alone.parent): p.read_bytes()
+        for p in (alone.parent / "assets").rglob("*")
+        if p.is_file()
+    }
+    got = {
+        p.relative_to(tmp_path / "many"): p.read_bytes()
+        for p in (tmp_path / "many" / "assets").rglob("*")
+        if p.is_file()
+    }
+    assert got == expected
 
 
 def test_rendering_does_not_change_the_map() -> None:
