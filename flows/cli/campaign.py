@@ -150,7 +150,9 @@ def simulate(
             f"Campaign [bold]{plan.name}[/bold]: {len(plan.trips)} trips from "
             f"{len({t.origin.place for t in plan.trips})} places in {len(plan.provinces)} "
             f"provinces, about {people:,} workers, {len(plan.escorts)} officers, "
-            f"{len(plan.enterprises)} enterprises. Importing the manifests…",
+            f"{len(plan.enterprises)} enterprises. Importing the manifests and running the "
+            f"{len(plan.trips)} convoy flows, {concurrency} at a time, each once its manifest "
+            "is in…",
             highlight=False,
         )
 
@@ -160,8 +162,8 @@ def simulate(
         totals = loaded.totals()
         console.print(
             f"  imported {totals['imported']:,} of {totals['read']:,} rows "
-            f"({totals['rejected']:,} rejected, {totals['warnings']:,} with warnings); "
-            f"running {len(loaded.codes)} convoy flows, {concurrency} at a time…",
+            f"({totals['rejected']:,} rejected, {totals['warnings']:,} with warnings) "
+            f"for {len(loaded.codes)} convoys",
             highlight=False,
         )
 

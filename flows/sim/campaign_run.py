@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ from sqlmodel import col
 from config import Settings, get_settings
 from flows.sim.campaign import CITY, CampaignPlan, Trip, write_enterprises, write_manifest
 from flows.sim.simulator import ConvoySimulator, Report, _constant
+from models.access.actors import acting_as
+from models.access.actors import current as current_actor
 from models.convoy.checkins import Kind
 from models.convoy.lifecycle import Stage
 from models.convoy.store import (
@@ -93,6 +96,14 @@ def load_campaign(plan: CampaignPlan, settings: Settings | None = None) -> Loade
     """Write the plan's files and load them into the database through the real imports.
     Loading the same plan again adds nothing (convoys under way keep their manifests)."""
     settings = settings or get_settings()
+    loaded = _load_people(plan, settings)
+    for trip in plan.trips:
+        _load_trip(plan, trip, loaded, settings)
+    return loaded
+
+
+def _load_people(plan: CampaignPlan, settings: Settings) -> Loaded:
+    """The campaign, its enterprise list and its escorts (the manifests come trip by trip)."""
     folder = campaign_folder(plan.name, settings)
     manifests = folder / "manifests"
     if manifests.exists():
@@ -116,20 +127,87 @@ def load_campaign(plan: CampaignPlan, settings: Settings | None = None) -> Loade
         ent = import_enterprises(session, write_enterprises(plan, folder), within=CITY)
         for e in plan.escorts:
             upsert_escort(session, e.badge, name=e.name, unit=e.unit, phone=e.phone)
-    loaded = Loaded(plan.name, folder, [t.code for t in plan.trips], ent.as_dict())
     for trip in plan.trips:
         INCIDENTS[trip.code] = trip.incident
-        path = write_manifest(plan, trip, manifests)
-        with session_scope(settings) as session:
-            convoy = upsert_convoy(session, _spec(plan, trip))
-            for i, badge in enumerate(trip.escorts):
-                assign_escort(
-                    session, convoy, upsert_escort(session, badge), "lead" if i == 0 else "escort"
-                )
-            if convoy.stage == Stage.PLANNED.value:
-                report = import_manifest(session, trip.code, path, settings=settings)
-                loaded.imports[trip.code] = report.as_dict()
-    return loaded
+    return Loaded(plan.name, folder, [t.code for t in plan.trips], ent.as_dict())
+
+
+def _load_trip(plan: CampaignPlan, trip: Trip, loaded: Loaded, settings: Settings) -> None:
+    """One trip: its manifest written as the field writes it, its convoy and escorts, and the
+    manifest imported (one transaction)."""
+    path = write_manifest(plan, trip, loaded.folder / "manifests")
+    with session_scope(settings) as session:
+        convoy = upsert_convoy(session, _spec(plan, trip))
+        for i, badge in enumerate(trip.escorts):
+            assign_escort(
+                session, convoy, upsert_escort(session, badge), "lead" if i == 0 else "escort"
+            )
+        if convoy.stage == Stage.PLANNED.value:
+            report = import_manifest(session, trip.code, path, settings=settings)
+            loaded.imports[trip.code] = report.as_dict()
+
+
+class Loading:
+    """Loading a campaign while its convoys already run: the enterprises and escorts first
+    (``start`` returns once they are in), then the trips' manifests one by one in a thread of
+    their own, in the plan's order, which is the order the campaign flow starts the convoys.
+    A convoy's flow starts once its own manifest is in (``wait``), not once every manifest is:
+    a 10x operation's first trains leave while its last buses still load."""
+
+    def __init__(self, plan: CampaignPlan, settings: Settings, loaded: Loaded) -> None:
+        self.plan, self.settings, self.loaded = plan, settings, loaded
+        self._done: dict[str, threading.Event] = {t.code: threading.Event() for t in plan.trips}
+        self._error: BaseException | None = None
+        # The imports are audited as the caller's, not as a thread's default actor.
+        self._actor = current_actor()
+        self._thread = threading.Thread(target=self._run, name="campaign-loading", daemon=True)
+
+    @classmethod
+    def start(cls, plan: CampaignPlan, settings: Settings | None = None) -> Loading:
+        settings = settings or get_settings()
+        loading = cls(plan, settings, _load_people(plan, settings))
+        loading._thread.start()
+        return loading
+
+    def _run(self) -> None:
+        try:
+            with acting_as(*self._actor):
+                for trip in self.plan.trips:
+                    _load_trip(self.plan, trip, self.loaded, self.settings)
+                    self._done[trip.code].set()
+        except BaseException as exc:  # given to every convoy still waiting, and by ``join``
+            self._error = exc
+        finally:
+            for done in self._done.values():
+                done.set()
+
+    def wait(self, code: str) -> None:
+        """Until ``code``'s manifest is in; raises the loading's error if it stopped first."""
+        done = self._done.get(code)
+        if done is None:
+            return
+        done.wait()
+        if self._error is not None and code not in self.loaded.imports:
+            raise self._error
+
+    def join(self) -> Loaded:
+        """Every manifest in: the load (raises the loading's error, if any)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.loaded
+
+
+# The loading under way in this process, if any (``simulate`` sets it; the convoys' simulated
+# escorts wait for their convoy's manifest through ``wait_loaded`` before the flow starts).
+_loading: Loading | None = None
+
+
+def wait_loaded(code: str) -> None:
+    """Return once convoy ``code``'s manifest is loaded (at once when no loading runs)."""
+    loading = _loading
+    if loading is not None:
+        loading.wait(code)
 
 
 class CampaignEscorts(ConvoySimulator):
@@ -213,30 +291,37 @@ def simulate(
     passes: bool = True,
     on_loaded: Any = None,
 ) -> Simulated:
-    """The whole operation: load it (``load_campaign``), run every convoy flow with its
+    """The whole operation: load it (as ``load_campaign`` does), run every convoy flow with its
     simulated escorts through the campaign flow (``concurrency`` at a time), draw the overview
     map and write the report (HTML, XLSX, CSV, JSON) and the import totals into the campaign's
     folder. With ``passes`` the campaign's vehicle passes go through the permit workflow too
-    (``flows.sim.campaign_passes``). ``on_loaded(loaded)`` is called before the flows run."""
+    (``flows.sim.campaign_passes``). Each convoy's flow starts once its own manifest is in
+    (``Loading``). ``on_loaded(loaded)`` is called once every manifest is in and every flow
+    has run (its totals are then final)."""
     from flows.campaign import campaign_flow
     from flows.cli.campaign import build_report, write_report_files
     from flows.sim.escort_process import escorts_in_own_process
     from maps.files import save_campaign_map
 
     # The escorts play in a process of their own (another core), started first: it gets ready
-    # while the manifests load.
+    # while the enterprises load. The manifests load trip by trip beside the flows (``Loading``).
+    global _loading
     with escorts_in_own_process():
-        loaded = load_campaign(plan)
-        if passes:
-            from flows.sim.campaign_passes import issue_passes
+        loading = _loading = Loading.start(plan)
+        try:
+            if passes:
+                from flows.sim.campaign_passes import issue_passes
 
-            issue_passes(plan)
+                issue_passes(plan)
+            results = campaign_flow(
+                plan.name, loading.loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
+                concurrency=concurrency, simulate_speed=speed,
+            )  # fmt: skip
+        finally:
+            _loading = None
+            loaded = loading.join()  # a loading error is the one to report
         if on_loaded is not None:
             on_loaded(loaded)
-        results = campaign_flow(
-            plan.name, loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
-            concurrency=concurrency, simulate_speed=speed,
-        )  # fmt: skip
     overview = save_campaign_map(plan.name)
     report = build_report(plan.name)
     folder = loaded.folder

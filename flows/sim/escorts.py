@@ -30,6 +30,11 @@ def simulated_escorts(
     process when one runs (``flows.sim.escort_process``; the block then yields no simulator)."""
     from flows.sim import escort_process
 
+    if campaign:  # a simulated campaign loads its manifests beside its flows: this one's first
+        from flows.sim.campaign_run import wait_loaded
+
+        for code in codes:
+            wait_loaded(code)
     process = escort_process.current() if campaign else None
     if process is not None:
         with _in_process(process, codes, speed):

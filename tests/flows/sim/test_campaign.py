@@ -21,7 +21,7 @@ from config import Settings, get_settings, reset_settings
 from flows.cli.main import app
 from flows.sim import escort_process
 from flows.sim.campaign import Dirt, plan_campaign, write_manifest
-from flows.sim.campaign_run import Simulated, simulate
+from flows.sim.campaign_run import Loading, Simulated, simulate
 from models.access.actors import acting_as, operator
 from models.db import dispose_engines, get_engine
 from models.views.report_sections import reason_kind
@@ -312,3 +312,49 @@ def test_scale_is_checked(settings: Settings) -> None:
     one = plan_campaign(1, 1)
     assert len(one.trips) == 43 and len({t.origin.place for t in one.trips}) == 13
     assert len(one.provinces) == 8 and 18_000 <= sum(t.size for t in one.trips) <= 22_000
+
+
+def test_each_convoy_waits_only_for_its_own_manifest(settings: Settings) -> None:
+    """The manifests load beside the flows: ``wait(code)`` returns once that convoy's manifest
+    is in (the ones after it may still be loading), and the imports are audited as the caller's,
+    not as the loading thread's."""
+    plan = plan_campaign(0.05, 5)
+    with acting_as(operator("loader-test"), "cli"):
+        loading = Loading.start(plan)
+    first = plan.trips[0].code
+    loading.wait(first)
+    assert first in loading.loaded.imports
+    for code in reversed(loading.loaded.codes):
+        loading.wait(code)
+        assert code in loading.loaded.imports
+    loaded = loading.join()
+    assert set(loaded.imports) == {t.code for t in plan.trips}
+    actors = _q("SELECT DISTINCT actor FROM audit_event WHERE action = 'passengers.add'")
+    assert [a for (a,) in actors] == ["loader-test"]
+
+
+def test_a_manifest_that_cannot_load_stops_the_convoys_after_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loading that fails on one trip: the trips before it are in, every convoy from it on
+    is given the error instead of waiting for ever, and ``join`` raises it."""
+    from flows.sim import campaign_run
+
+    plan = plan_campaign(0.05, 5)
+    broken = plan.trips[1].code
+    real = campaign_run.write_manifest
+
+    def write(plan_: Any, trip: Any, folder: Path) -> Path:
+        if trip.code == broken:
+            raise OSError(f"The disk is full; the manifest of {trip.code} was not written.")
+        return real(plan_, trip, folder)
+
+    monkeypatch.setattr(campaign_run, "write_manifest", write)
+    loading = Loading.start(plan)
+    loading.wait(plan.trips[0].code)
+    for code in (broken, plan.trips[-1].code):
+        with pytest.raises(OSError, match="disk is full"):
+            loading.wait(code)
+    with pytest.raises(OSError, match="disk is full"):
+        loading.join()
+    assert set(loading.loaded.imports) == {plan.trips[0].code}
