@@ -23,7 +23,8 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,54 @@ def abandon(subject: str, why: BaseException) -> None:
     failed, say): the step stops waiting and raises ``why``, in whatever thread it polls."""
     with _abandoned_lock:
         _abandoned[subject] = why
+    wake(subject)
+
+
+# A waiting step polls at its interval, and looks at once when told something may have
+# changed (``wake``): the simulated escorts of a campaign say so after each report they
+# record, so the flow goes on without waiting out its interval. Polling stays the rule (a
+# check-in recorded by another process or a rule file changed wakes nobody).
+_wakers: dict[str, threading.Event] = {}
+_wakers_lock = threading.Lock()
+
+
+def _waker(subject: str) -> threading.Event:
+    with _wakers_lock:
+        return _wakers.setdefault(subject, threading.Event())
+
+
+def wake(subject: str) -> None:
+    """Something a waiting step of ``subject`` may read has changed: it looks now."""
+    _waker(subject).set()
+
+
+def _pause(subject: str, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``subject`` is woken meanwhile (a wake that came while
+    the step was busy is not lost: it ends the next pause at once)."""
+    waker = _waker(subject)
+    if waker.wait(seconds):
+        waker.clear()
+
+
+StepObserver = Callable[[str, str, dict[str, Any]], None]  # (subject, step name, result)
+_step_observers: list[StepObserver] = []
+
+
+@contextmanager
+def observing_steps(observer: StepObserver) -> Iterator[None]:
+    """Within the block, ``observer(subject, step, result)`` is called in the flow's thread
+    each time a checklist step ends done (its transaction committed): simulated escorts
+    waiting for a convoy's stage look again at once instead of at their next poll."""
+    _step_observers.append(observer)
+    try:
+        yield
+    finally:
+        _step_observers.remove(observer)
+
+
+def _step_done(subject: str, name: str, result: dict[str, Any]) -> None:
+    for observer in list(_step_observers):
+        observer(subject, name, result)
 
 
 def forget_abandoned(subject: str) -> None:
@@ -111,7 +160,7 @@ def poll(
         while True:
             if max_wait is not None and time.monotonic() - started >= max_wait:
                 return result
-            time.sleep(every)
+            _pause(subject, every)
             _raise_if_abandoned(subject)
             if (
                 probe is None
@@ -139,6 +188,8 @@ def step_task(
         if before is not None:
             before(subject)
         result = poll(attempt, subject, poll_seconds, max_wait_seconds, probe)
+        if result["status"] != "waiting":
+            _step_done(subject, name, result)
         get_run_logger().info("%s: %s %s", subject, name, result["status"])
         return result
 

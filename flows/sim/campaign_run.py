@@ -313,8 +313,10 @@ def simulate(
                 from flows.sim.campaign_passes import issue_passes
 
                 issue_passes(plan)
+            # A waiting step looks when the escorts say they reported (``waits.wake``); its
+            # poll is only the fallback.
             results = campaign_flow(
-                plan.name, loading.loaded.codes, poll_seconds=0.1, max_wait_seconds=max_wait,
+                plan.name, loading.loaded.codes, poll_seconds=1.0, max_wait_seconds=max_wait,
                 concurrency=concurrency, simulate_speed=speed,
             )  # fmt: skip
         finally:

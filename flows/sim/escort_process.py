@@ -1,17 +1,20 @@
 """The simulated escorts of a campaign, played in a process of their own.
 
 Real escorts report from their own phones; a simulated campaign's escorts (tens of convoys,
-thousands of reports) would otherwise share one Python process, and so one core, with the
-convoy flows they play beside. ``EscortProcess`` starts ``python -m flows.sim.escort_process``
-once (on the database and var folder of this process; the rest of the settings from the
-environment, as here) and tells it, one JSON line each on its standard input, which convoy to
-play (``{"play": code, "speed": s, "incident": i}``) and when to stop (``{"stop": code}``); it
-answers ``{"done": code, "error": …, "kind": …}`` on its standard output once a convoy's
-escorts have stopped, with the error they stopped on, if any. An error gives the convoy up
+thousands of reports) would otherwise share one Python process, and so one core, with the convoy
+flows they play beside. ``EscortProcess`` starts ``python -m flows.sim.escort_process`` once (on
+the database and var folder of this process; the rest of the settings from the environment, as
+here) and tells it, one JSON line each on its standard input, which convoy to play (``{"play":
+code, "speed": s, "incident": i}``), when the convoy's flow has done a step (``{"nudge":
+code}``: escorts waiting for a stage look at once) and when to stop (``{"stop": code}``); it
+answers on its standard output ``{"reported": code}`` after each report recorded that a step
+reads (the flow's waiting step looks at once: ``flows.service.waits.wake``) and ``{"done": code,
+"error": …, "kind": …}`` once a convoy's escorts have stopped, with the error they stopped on,
+if any. Both sides still poll, less often, for what nobody tells. An error gives the convoy up
 (``flows.service.waits.abandon``), as a failed simulator thread does: the flow waiting for its
-reports stops with it. The process ends when its standard input closes (this process ended);
-it has a process group of its own, so Ctrl-C on the terminal reaches the campaign's process
-only, which decides.
+reports stops with it. The process ends when its standard input closes (this process ended); it
+has a process group of its own, so Ctrl-C on the terminal reaches the campaign's process only,
+which decides.
 
 Nothing in the escorts' process imports Prefect: it starts in about half a second.
 """
@@ -27,6 +30,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from typing import IO, Any
 
 from config import Settings, get_settings
@@ -97,6 +101,12 @@ class EscortProcess:
         except OSError:
             self._gone()
 
+    def nudge(self, code: str) -> None:
+        """The flow of ``code`` has done a step: its escorts waiting for a stage look now."""
+        if code in self._playing:
+            with suppress(OSError):  # a process gone is found by its listener
+                self._send({"nudge": code})
+
     def finish(self, code: str) -> BaseException | None:
         """Stop the escorts of ``code``; the error they stopped on, if any."""
         done = self._playing.get(code)
@@ -127,13 +137,17 @@ class EscortProcess:
         self._listener.join(STOP_SECONDS)
 
     def _listen(self) -> None:
+        from flows.service.waits import wake
+
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             try:
                 answer = json.loads(line)
             except ValueError:
                 continue
-            if "done" in answer:
+            if "reported" in answer:
+                wake(str(answer["reported"]))
+            elif "done" in answer:
                 self._done(str(answer["done"]), answer.get("kind"), answer.get("error"))
         self._gone()
 
@@ -190,7 +204,9 @@ def escorts_in_own_process(settings: Settings | None = None) -> Iterator[EscortP
 def _serve(orders: IO[str], answers: IO[str]) -> None:
     """Play convoys as ordered until the orders end; then stop every one and return."""
     from flows.sim.campaign_run import CampaignEscorts
+    from flows.sim.simulator import Report
     from models.access.actors import acting_as, service
+    from models.convoy.checkins import Kind
 
     sims: dict[str, CampaignEscorts] = {}
     threads: list[threading.Thread] = []
@@ -200,6 +216,10 @@ def _serve(orders: IO[str], answers: IO[str]) -> None:
         with lock:
             answers.write(json.dumps(message, ensure_ascii=False) + "\n")
             answers.flush()
+
+    def reported(code: str, report: Report) -> None:
+        if report.kind is not Kind.POSITION:  # a position is read by no step
+            answer({"reported": code})
 
     def play(sim: CampaignEscorts) -> None:
         try:
@@ -219,14 +239,18 @@ def _serve(orders: IO[str], answers: IO[str]) -> None:
                 speed=float(order.get("speed") or 0.0),
                 incident=str(order.get("incident") or ""),
             )
+            sim.on_reported = partial(reported, code)
+            sim.nudged = True
             sims[code] = sim
             thread = threading.Thread(target=play, args=(sim,), name=f"escorts-{code}")
             threads.append(thread)
             thread.start()
+        elif "nudge" in order and str(order["nudge"]) in sims:
+            sims[str(order["nudge"])].nudge()
         elif "stop" in order and str(order["stop"]) in sims:
-            sims[str(order["stop"])].stop_event.set()
+            sims[str(order["stop"])].stop()
     for sim in sims.values():
-        sim.stop_event.set()
+        sim.stop()
     for thread in threads:
         thread.join(STOP_SECONDS)
 

@@ -6,11 +6,13 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-from flows.service.waits import abandon, forget_abandoned
-from flows.sim.simulator import ConvoySimulator
+from flows.service.waits import abandon, forget_abandoned, observing_steps, wake
+from flows.sim.simulator import ConvoySimulator, Report
 from models.access.actors import acting_as, service
+from models.convoy.checkins import Kind
 
 if TYPE_CHECKING:
     from flows.sim.escort_process import EscortProcess
@@ -46,6 +48,10 @@ def simulated_escorts(
         sims: list[ConvoySimulator] = [CampaignEscorts(code, speed=speed) for code in codes]
     else:
         sims = [ConvoySimulator(code, speed=speed) for code in codes]
+    by_code = {sim.code: sim for sim in sims}
+    for sim in sims:  # the flow and its escorts tell each other at once when something moved
+        sim.on_reported = partial(_reported, sim.code)
+        sim.nudged = True
     errors: list[BaseException] = []
 
     def play(sim: ConvoySimulator) -> None:
@@ -55,17 +61,22 @@ def simulated_escorts(
         except BaseException as exc:  # reported to the caller below, and logged now: the flow
             errors.append(exc)  # it plays beside may be waiting for the report that failed
             log.error("The simulated escorts of %s stopped: %s", sim.code, exc)
-            sim.stop_event.set()
+            sim.stop()
             abandon(sim.code, exc)
+
+    def step_done(subject: str, step: str, result: dict[str, Any]) -> None:
+        if subject in by_code:
+            by_code[subject].nudge()
 
     threads = [threading.Thread(target=play, args=(s,), daemon=True) for s in sims]
     for t in threads:
         t.start()
     try:
-        yield sims
+        with observing_steps(step_done):
+            yield sims
     finally:
         for s in sims:
-            s.stop_event.set()
+            s.stop()
         for t in threads:
             t.join(timeout=30)
         for s in sims:
@@ -74,14 +85,28 @@ def simulated_escorts(
         raise errors[0]
 
 
+def _reported(code: str, report: Report) -> None:
+    """A report of ``code``'s escorts is recorded: the flow's waiting step looks now (a
+    position is read by no step)."""
+    if report.kind is not Kind.POSITION:
+        wake(code)
+
+
 @contextmanager
 def _in_process(process: EscortProcess, codes: Sequence[str], speed: float) -> Iterator[None]:
     from flows.sim.campaign_run import INCIDENTS
 
+    wanted = set(codes)
+
+    def step_done(subject: str, step: str, result: dict[str, Any]) -> None:
+        if subject in wanted:
+            process.nudge(subject)
+
     for code in codes:
         process.start(code, speed, INCIDENTS.get(code, ""))
     try:
-        yield
+        with observing_steps(step_done):
+            yield
     finally:
         stopped = [process.finish(code) for code in codes]
         for code in codes:

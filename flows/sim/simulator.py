@@ -64,6 +64,13 @@ class ConvoySimulator:
         self.settings = settings or get_settings()
         self.rng = random.Random(zlib.crc32(code.encode()))
         self.stop_event = threading.Event()
+        # Set when the convoy's flow may have moved it on (or the escorts are told to stop):
+        # a wait for a stage looks again at once (``nudge``) instead of at its next poll.
+        self.stage_event = threading.Event()
+        # Called after each report's transaction has committed (the escorts' process tells the
+        # campaign's flows: their waiting step looks at once).
+        self.on_reported: Callable[[Report], None] | None = None
+        self.nudged = False  # whether the flow's steps nudge these escorts (``nudge``)
         # How far the script runs behind the plan: a convoy that already has reports later
         # than the plan's (a muster taken by hand today) is played on from there.
         self.shift = timedelta(0)
@@ -256,9 +263,11 @@ class ConvoySimulator:
                 break
             if not self._wait_for_flow(report.kind):
                 break
+            recorded = False
             with session_scope(self.settings) as session:
                 payload = report.build(session)
                 if payload is not None:
+                    recorded = True
                     record_checkin(
                         session,
                         self.code,
@@ -274,6 +283,8 @@ class ConvoySimulator:
                 if report.kind is Kind.ARRIVAL_SCREENING:
                     handoffs = self._handoffs(session, report.at - timedelta(minutes=20))
                     queue = sorted(queue + [h for h in handoffs if (h.kind, h.key) not in reported])
+            if recorded and self.on_reported is not None:  # committed: the flow may read it
+                self.on_reported(report)
         return written
 
     def after_report(self, session: Any, report: Report) -> None:
@@ -288,6 +299,21 @@ class ConvoySimulator:
             return True
         return self.reached(needed)
 
+    def stop(self) -> None:
+        """Stop playing (a report being written is finished first)."""
+        self.stop_event.set()
+        self.stage_event.set()
+
+    def nudge(self) -> None:
+        """The convoy's flow may have moved it on: a wait for a stage looks again now."""
+        self.stage_event.set()
+
+    # How often a wait for a stage reads the convoy's stage: told by ``nudge`` (the flow's
+    # steps, in this process or through the escorts' process), or, when nobody tells, by
+    # polling (a step run elsewhere, e.g. from the CLI).
+    POLL_SECONDS = 0.05
+    POLL_NUDGED_SECONDS = 1.0
+
     def reached(self, stage: Stage) -> bool:
         """Wait until the convoy has reached ``stage`` (False: told to stop first). Stages only
         go forward: one seen reached is not read again."""
@@ -295,12 +321,13 @@ class ConvoySimulator:
         wanted = STAGES.index(stage)
         stage_now = select(c.stage).where(c.code == self.code)
         engine = init_db(self.settings)  # a plain read, polled: no ORM session each time
+        every = self.POLL_NUDGED_SECONDS if self.nudged else self.POLL_SECONDS
         while self._seen_stage < wanted and not self.stop_event.is_set():
             with engine.connect() as conn:
                 now = conn.execute(stage_now).scalar_one()
             self._seen_stage = STAGES.index(Stage(now))
-            if self._seen_stage < wanted:
-                self.stop_event.wait(0.05)
+            if self._seen_stage < wanted and self.stage_event.wait(every):
+                self.stage_event.clear()
         return self._seen_stage >= wanted
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -66,3 +67,40 @@ def test_ctrl_c_on_the_terminal_leaves_the_decision_to_the_campaigns_process(
     finally:
         forget_abandoned("NO-SUCH-CONVOY")
         escorts.close()
+
+
+def _musters(code: str) -> int:
+    from sqlalchemy import text
+
+    from models.db import get_engine
+
+    with get_engine().connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM checkin JOIN convoy ON convoy.id = checkin.convoy_id "
+                    "WHERE convoy.code = :code AND checkin.kind = 'muster'"
+                ),
+                {"code": code},
+            ).scalar_one()
+        )
+
+
+def test_a_report_of_the_escorts_wakes_the_step_waiting_for_it(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    """The step polls once a minute here; the escorts' muster roll, recorded in their process,
+    wakes it (``{"reported": code}`` → ``flows.service.waits.wake``) within seconds."""
+    code = make_convoy("BUS-WAKE", n=5)
+
+    def muster_taken(subject: str) -> dict[str, str]:
+        return {"status": "done" if _musters(subject) else "waiting"}
+
+    with escorts_in_own_process() as escorts, ThreadPoolExecutor(1) as pool:
+        t0 = time.monotonic()
+        waiting = pool.submit(poll, muster_taken, code, 60.0, 120.0)
+        time.sleep(0.3)  # the step is waiting before the escorts start
+        escorts.start(code)
+        assert waiting.result(timeout=90)["status"] == "done"
+        assert time.monotonic() - t0 < 30
+        assert escorts.finish(code) is None
