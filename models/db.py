@@ -298,6 +298,12 @@ def insert_ignore(
     actually inserted on both backends (PostgreSQL drivers report it for an INSERT only when
     SQLAlchemy is asked to keep it: ``preserve_rowcount``)."""
     dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    key = (dialect, table, tuple(index_elements) if index_elements is not None else None)
+    # Built once per table (statements are immutable): executed with its values as parameters
+    # (``execute(stmt, row)``), a row's insert skips building and keying a statement.
+    found = _insert_ignore.get(key)
+    if found is not None:
+        return found
     stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         stmt = postgresql.insert(table)
@@ -306,7 +312,12 @@ def insert_ignore(
     else:
         raise NotImplementedError(f"Convoy Ops supports SQLite and PostgreSQL, not {dialect}.")
     stmt = stmt.on_conflict_do_nothing(index_elements=index_elements)
-    return stmt.execution_options(preserve_rowcount=True)
+    built: Insert = stmt.execution_options(preserve_rowcount=True)
+    _insert_ignore[key] = built
+    return built
+
+
+_insert_ignore: dict[tuple[str, Table, tuple[str, ...] | None], Insert] = {}
 
 
 M = TypeVar("M", bound=SQLModel)

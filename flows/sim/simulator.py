@@ -317,8 +317,10 @@ class ConvoySimulator:
     def reached(self, stage: Stage) -> bool:
         """Wait until the convoy has reached ``stage`` (False: told to stop first). Stages only
         go forward: one seen reached is not read again."""
-        c = Convoy.__table__.c  # type: ignore[attr-defined]
         wanted = STAGES.index(stage)
+        if self._seen_stage >= wanted:  # asked before every position report: no query
+            return True
+        c = Convoy.__table__.c  # type: ignore[attr-defined]
         stage_now = select(c.stage).where(c.code == self.code)
         engine = init_db(self.settings)  # a plain read, polled: no ORM session each time
         every = self.POLL_NUDGED_SECONDS if self.nudged else self.POLL_SECONDS

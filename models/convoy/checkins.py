@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic import ValidationError as PydanticError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -334,18 +334,21 @@ def check_fits(
             )
 
 
+_SEQUENCE_TIMES = (  # built once: read for every check-in of a step
+    select(col(CheckIn.kind), col(CheckIn.at))
+    .where(
+        col(CheckIn.convoy_id) == bindparam("convoy_id"),
+        col(CheckIn.kind).in_([k.value for k in SEQUENCE]),
+    )
+    .order_by(col(CheckIn.id))
+)
+
+
 def _latest_times(session: Session, convoy: Convoy) -> dict[Kind, datetime]:
     """The time of the newest check-in of each kind of the trip's sequence (the one its step
     reads; for handoffs, the earliest, as every handoff is applied)."""
     out: dict[Kind, datetime] = {}
-    rows = session.execute(
-        select(col(CheckIn.kind), col(CheckIn.at))
-        .where(
-            col(CheckIn.convoy_id) == convoy.id,
-            col(CheckIn.kind).in_([k.value for k in SEQUENCE]),
-        )
-        .order_by(col(CheckIn.id))
-    ).all()
+    rows = session.execute(_SEQUENCE_TIMES, {"convoy_id": convoy.id}).all()
     for kind, at in rows:
         k = Kind(kind)
         if k is Kind.HANDOFF and k in out:
@@ -374,7 +377,7 @@ def record_position(
         "recorded_at": utcnow(),
     }
     table = Position.__table__  # type: ignore[attr-defined]
-    session.connection().execute(insert_ignore(session, table).values(row))
+    session.connection().execute(insert_ignore(session, table), row)
 
 
 def latest(session: Session, convoy: Convoy, kind: Kind) -> CheckIn | None:

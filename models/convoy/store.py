@@ -46,28 +46,44 @@ def normalise_enterprise_name(name: str) -> str:
     return text
 
 
+_BY_CODE = select(Convoy).where(col(Convoy.code) == bindparam("code"))  # built once: hot
+
+
 def get_convoy(session: Session, code: str) -> Convoy:
-    convoy = session.execute(select(Convoy).where(col(Convoy.code) == code)).scalars().first()
+    convoy = session.execute(_BY_CODE, {"code": code}).scalars().first()
     if convoy is None:
         raise unknown_convoy(code, session.execute(select(col(Convoy.code))).scalars())
     return convoy
+
+
+# ``lock_convoy`` runs for every check-in and every step: its statements are built once (a
+# statement built anew costs more to build and to key for the compiled cache than to run).
+_CONVOY = Convoy.__table__  # type: ignore[attr-defined]
+# SQLite: the database's one write lock, taken by a no-op write of the convoy's row.
+_TAKE_WRITE_LOCK = (
+    update(_CONVOY).where(_CONVOY.c.code == bindparam("lock_code")).values(stage=_CONVOY.c.stage)
+)
+# Read fresh as the lock holder sees it (one query: loaded or refreshed in place).
+_READ_LOCKED = (
+    select(Convoy)
+    .where(col(Convoy.code) == bindparam("lock_code"))
+    .execution_options(populate_existing=True)
+)
+_READ_AND_LOCK_ROW = _READ_LOCKED.with_for_update()  # PostgreSQL: the convoy's row lock
 
 
 def lock_convoy(session: Session, code: str) -> Convoy:
     """The convoy, locked for the rest of the caller's transaction: a row lock on PostgreSQL,
     SQLite's one write lock (taken by a no-op write). Steps and check-ins of one convoy are
     serialised by it, so two of them never act on the same stage at once."""
-    table = Convoy.__table__  # type: ignore[attr-defined]
     session.flush()
-    stmt = select(Convoy).where(col(Convoy.code) == code)
+    params = {"lock_code": code}
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = _READ_AND_LOCK_ROW
     else:
-        session.connection().execute(
-            update(table).where(table.c.code == code).values(stage=table.c.stage)
-        )
-    # Read fresh as the lock holder sees it (one query: loaded or refreshed in place).
-    found = session.execute(stmt.execution_options(populate_existing=True)).scalars().first()
+        session.connection().execute(_TAKE_WRITE_LOCK, params)
+        stmt = _READ_LOCKED
+    found = session.execute(stmt, params).scalars().first()
     return found if found is not None else get_convoy(session, code)
 
 
@@ -76,18 +92,21 @@ def activity_mark(session: Session, code: str, kinds: Collection[str]) -> tuple[
     its newest check-in (of ``kinds``: those a step reads; a position report changes no
     step), its newest custody event (a hold, say) and its stage's time. Two equal marks:
     nothing a step waits for has happened in between."""
-    checkin = CheckIn.__table__  # type: ignore[attr-defined]
-    convoy = Convoy.__table__  # type: ignore[attr-defined]
-    row = session.execute(
-        select(
-            select(func.max(checkin.c.id))
-            .where(checkin.c.convoy_id == convoy.c.id, checkin.c.kind.in_(list(kinds)))
-            .scalar_subquery(),
-            select(func.max(_E.c.id)).where(_E.c.convoy_id == convoy.c.id).scalar_subquery(),
-            convoy.c.stage_changed_at,
-        ).where(convoy.c.code == code)
-    ).first()
+    row = session.execute(_ACTIVITY, {"code": code, "kinds": list(kinds)}).first()
     return tuple(row) if row is not None else ()
+
+
+_CHECKIN = CheckIn.__table__  # type: ignore[attr-defined]
+_ACTIVITY = select(  # built once: a waiting step reads it at every poll
+    select(func.max(_CHECKIN.c.id))
+    .where(
+        _CHECKIN.c.convoy_id == _CONVOY.c.id,
+        _CHECKIN.c.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .scalar_subquery(),
+    select(func.max(_E.c.id)).where(_E.c.convoy_id == _CONVOY.c.id).scalar_subquery(),
+    _CONVOY.c.stage_changed_at,
+).where(_CONVOY.c.code == bindparam("code"))
 
 
 def list_convoys(session: Session, campaign: str | None = None) -> list[Convoy]:

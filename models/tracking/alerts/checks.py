@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -99,40 +100,17 @@ def run_checks(
     rules = settings.rule_set
     report = TickReport()
     report.refreshed = catch_up(session, settings=settings, router=router)
-    c = Convoy.__table__.c  # type: ignore[attr-defined]
-    t = TrackState.__table__.c  # type: ignore[attr-defined]
-    # One plain query (no ORM objects): every active convoy with its track state, if any.
-    convoys = session.execute(
-        select(
-            c.id, c.code, c.mode, c.stage, c.planned_departure, c.planned_arrival,
-            c.actual_departure, t.last_fix_at, t.lat, t.lon, t.off_route_km, t.remaining_km,
-            t.remaining_min, t.eta, t.still_since,
-        )
-        .select_from(Convoy.__table__.outerjoin(TrackState.__table__, t.convoy_id == c.id))  # type: ignore[attr-defined]
-        .where(c.stage.in_(_ACTIVE), *_only(c.id, convoy_ids))
-        .order_by(c.id)  # the same order of changes and notifications on every database
-    ).all()  # fmt: skip
+    q = _queries(convoy_ids is not None)
+    only = {"only_ids": list(convoy_ids)} if convoy_ids is not None else {}
+    convoys = session.execute(q.convoys, only).all()
     open_alerts: dict[int, list[Alert]] = defaultdict(list)
-    for a in session.execute(
-        select(Alert)
-        .where(Alert.state != AlertState.RESOLVED.value, *_only(col(Alert.convoy_id), convoy_ids))  # type: ignore[arg-type]
-        .order_by(Alert.id)  # type: ignore[arg-type]
-    ).scalars():
+    for a in session.execute(q.open_alerts, only).scalars():
         open_alerts[a.convoy_id].append(a)
     th_cache: dict[str, Thresholds] = {}
     prof_cache: dict[str, SpeedProfile] = {}
     trules = rules.tracking
     # Convoys without a track need their planned route: load them in one query, not one each.
-    untracked = (
-        select(Convoy)
-        .outerjoin(TrackState, col(TrackState.convoy_id) == col(Convoy.id))
-        .where(
-            col(Convoy.stage).in_(_ACTIVE),
-            col(TrackState.convoy_id).is_(None),
-            *_only(col(Convoy.id), convoy_ids),
-        )
-    )
-    orm: dict[int, Convoy] = {cv.id: cv for cv in session.execute(untracked).scalars()}  # type: ignore[misc]
+    orm: dict[int, Convoy] = {cv.id: cv for cv in session.execute(q.untracked, only).scalars()}  # type: ignore[misc]
 
     def convoy_obj(cid: int) -> Convoy:
         if cid not in orm:
@@ -195,31 +173,73 @@ def run_checks(
                 session, alert, convoy, now, "monitor", f"convoy {convoy.stage}", settings
             )
             report.changes.append(Change("resolved", convoy.code, alert.kind, alert.id, now))
-    _announce_arrivals(session, now, report, convoy_ids)
+    _announce_arrivals(session, now, report, q, only)
     session.flush()
     return report
 
 
-def _only(column: Any, ids: Collection[int] | None) -> list[Any]:
-    """The condition limiting a query to ``ids`` (none when every convoy is checked)."""
-    return [] if ids is None else [column.in_(list(ids))]
+@dataclass(frozen=True)
+class _Queries:
+    convoys: Any
+    open_alerts: Any
+    untracked: Any
+    arrivals: Any
 
 
-def _announce_arrivals(
-    session: Session, now: datetime, report: TickReport, convoy_ids: Collection[int] | None = None
-) -> None:
+@lru_cache(maxsize=2)
+def _queries(limited: bool) -> _Queries:
+    """The check's queries, built once (a simulated campaign checks one convoy after each few
+    position reports: building and keying the statements each time cost more than running
+    them). ``limited``: to the convoys of the ``only_ids`` parameter."""
     c = Convoy.__table__.c  # type: ignore[attr-defined]
+    t = TrackState.__table__.c  # type: ignore[attr-defined]
+
+    def only(column: Any) -> list[Any]:
+        return [column.in_(bindparam("only_ids", expanding=True))] if limited else []
+
+    # One plain query (no ORM objects): every active convoy with its track state, if any.
+    convoys = (
+        select(
+            c.id, c.code, c.mode, c.stage, c.planned_departure, c.planned_arrival,
+            c.actual_departure, t.last_fix_at, t.lat, t.lon, t.off_route_km, t.remaining_km,
+            t.remaining_min, t.eta, t.still_since,
+        )
+        .select_from(Convoy.__table__.outerjoin(TrackState.__table__, t.convoy_id == c.id))  # type: ignore[attr-defined]
+        .where(c.stage.in_(_ACTIVE), *only(c.id))
+        .order_by(c.id)  # the same order of changes and notifications on every database
+    )  # fmt: skip
+    open_alerts = (
+        select(Alert)
+        .where(Alert.state != AlertState.RESOLVED.value, *only(col(Alert.convoy_id)))  # type: ignore[arg-type]
+        .order_by(Alert.id)  # type: ignore[arg-type]
+    )
+    untracked = (
+        select(Convoy)
+        .outerjoin(TrackState, col(TrackState.convoy_id) == col(Convoy.id))
+        .where(
+            col(Convoy.stage).in_(_ACTIVE),
+            col(TrackState.convoy_id).is_(None),
+            *only(col(Convoy.id)),
+        )
+    )
     done = select(Announcement.convoy_id).where(Announcement.name == "arrived")  # type: ignore[call-overload]
-    rows = session.execute(
+    arrivals = (
         select(c.id, c.code, c.actual_arrival, c.planned_arrival)
         .where(
             c.stage.in_(_DONE),
             c.actual_arrival.is_not(None),
             c.id.not_in(done),
-            *_only(c.id, convoy_ids),
+            *only(c.id),
         )
         .order_by(c.id)
-    ).all()
+    )
+    return _Queries(convoys, open_alerts, untracked, arrivals)
+
+
+def _announce_arrivals(
+    session: Session, now: datetime, report: TickReport, q: _Queries, only: dict[str, Any]
+) -> None:
+    rows = session.execute(q.arrivals, only).all()
     for cid, code, actual, planned in rows:
         session.add(Announcement(convoy_id=cid, name="arrived", at=now))
         late = round((actual - planned).total_seconds() / 60)
