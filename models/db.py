@@ -320,6 +320,39 @@ def insert_ignore(
 _insert_ignore: dict[tuple[str, Table, tuple[str, ...] | None], Insert] = {}
 
 
+def driver_value(conn: Connection, column: Any, value: Any) -> Any:
+    """``value`` as the driver stores it in ``column`` (the column type's processing applied,
+    as SQLAlchemy does for each row): for values given to ``execute_at_driver``."""
+    # The dialect's own form of the type (SQLite's DATETIME writes a fixed text format).
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process(value) if process is not None else value
+
+
+def execute_at_driver(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``conn.execute(stmt, rows)`` for many rows without SQLAlchemy's work for each: the
+    statement is compiled once per dialect and the rows go to the driver's ``executemany`` as
+    they are. No column type processes them: a value needing it (a time, say) must be given as
+    the driver stores it (``driver_value``). The writer queue and the transaction are the
+    connection's, as for any statement."""
+    if not rows:
+        return
+    key = (id(stmt), conn.dialect.name)
+    found = _compiled_for_driver.get(key)
+    if found is None or found[0] is not stmt:
+        compiled = stmt.compile(dialect=conn.dialect)
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        found = (stmt, str(compiled), order)
+        _compiled_for_driver[key] = found
+    _, sql, order = found
+    if order is not None:
+        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+    else:
+        conn.exec_driver_sql(sql, [dict(row) for row in rows])
+
+
+_compiled_for_driver: dict[tuple[int, str], tuple[Any, str, tuple[str, ...] | None]] = {}
+
+
 M = TypeVar("M", bound=SQLModel)
 
 

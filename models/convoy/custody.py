@@ -16,6 +16,7 @@ from sqlmodel import Session
 from models.access.audit import guard, record
 from models.convoy.lifecycle import Census, Custody, check_custody_transition
 from models.convoy.tables import Convoy, CustodyEvent, Passenger
+from models.db import driver_value, execute_at_driver
 from models.errors import NotFoundError
 
 _P = Passenger.__table__  # type: ignore[attr-defined]
@@ -55,6 +56,21 @@ def censuses(session: Session, convoy_ids: Sequence[int]) -> dict[int, Census]:
     return {cid: Census(total=sum(s.values()), by_state=s) for cid, s in by_state.items()}
 
 
+_EVENT_COLUMNS = ("convoy_id", "passenger_id", "at", "actor", "location", "stage",
+                  "from_state", "to_state", "reason")  # fmt: skip
+_INSERT_EVENT = insert(_E).values({name: bindparam(name) for name in _EVENT_COLUMNS})
+_UPDATE_CUSTODY = (
+    update(_P)
+    .where(_P.c.id == bindparam("b_id"))
+    .values(
+        custody=bindparam("b_custody"),
+        custody_reason=bindparam("b_reason"),
+        custody_location=bindparam("b_location"),
+        custody_at=bindparam("b_at"),
+    )
+)
+
+
 def apply_changes(
     session: Session,
     convoy: Convoy,
@@ -78,6 +94,9 @@ def apply_changes(
     current = current if current is not None else states(session, convoy.id)
     events: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
+    conn = session.connection()
+    # Every row of the move has the same time: processed for the driver once, not per row.
+    at_db = driver_value(conn, _E.c.at, at)
     for ch in changes:
         try:
             was = current[ch.passenger_id]
@@ -91,7 +110,7 @@ def apply_changes(
             {
                 "convoy_id": convoy.id,
                 "passenger_id": ch.passenger_id,
-                "at": at,
+                "at": at_db,
                 "actor": actor,
                 "location": where,
                 "stage": stage,
@@ -106,24 +125,14 @@ def apply_changes(
                 "b_custody": ch.to.value,
                 "b_reason": ch.reason,
                 "b_location": where,
-                "b_at": at,
+                "b_at": at_db,
             }
         )
         current[ch.passenger_id] = ch.to
     session.flush()  # pending ORM changes first (a no-op when there are none)
-    conn = session.connection()
-    conn.execute(insert(_E), events)  # Core executemany: no ORM bookkeeping per row
-    conn.execute(
-        update(_P)
-        .where(_P.c.id == bindparam("b_id"))
-        .values(
-            custody=bindparam("b_custody"),
-            custody_reason=bindparam("b_reason"),
-            custody_location=bindparam("b_location"),
-            custody_at=bindparam("b_at"),
-        ),
-        updates,
-    )
+    # The driver's executemany: a step moves hundreds of passengers (no SQLAlchemy work each).
+    execute_at_driver(conn, _INSERT_EVENT, events)
+    execute_at_driver(conn, _UPDATE_CUSTODY, updates)
     _audit(session, convoy, events, actor)
     return len(changes)
 
