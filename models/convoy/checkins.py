@@ -380,23 +380,19 @@ def record_position(
     session.connection().execute(insert_ignore(session, table), row)
 
 
+_OF_KIND = select(CheckIn).where(  # built once: every step reads its check-ins
+    col(CheckIn.convoy_id) == bindparam("convoy_id"), col(CheckIn.kind) == bindparam("kind")
+)
+_NEWEST_OF_KIND = _OF_KIND.order_by(col(CheckIn.id).desc()).limit(1)
+_ALL_OF_KIND = _OF_KIND.order_by(col(CheckIn.id))
+
+
 def latest(session: Session, convoy: Convoy, kind: Kind) -> CheckIn | None:
-    return (
-        session.execute(
-            select(CheckIn)
-            .where(col(CheckIn.convoy_id) == convoy.id, col(CheckIn.kind) == kind.value)
-            .order_by(col(CheckIn.id).desc())
-        )
-        .scalars()
-        .first()
-    )
+    params = {"convoy_id": convoy.id, "kind": kind.value}
+    return session.execute(_NEWEST_OF_KIND, params).scalars().first()
 
 
 def all_of(session: Session, convoy: Convoy, kind: Kind) -> list[CheckIn]:
     return list(
-        session.execute(
-            select(CheckIn)
-            .where(col(CheckIn.convoy_id) == convoy.id, col(CheckIn.kind) == kind.value)
-            .order_by(col(CheckIn.id))
-        ).scalars()
+        session.execute(_ALL_OF_KIND, {"convoy_id": convoy.id, "kind": kind.value}).scalars()
     )
