@@ -45,6 +45,11 @@ class Report:
     key: str = field(compare=False, default="")
 
 
+# The passenger columns the simulated escorts read (``ConvoySimulator._passengers``).
+_ESCORTS_SEE = ("seat", "custody", "temperature", "nat_result", "nat_time", "health_code",
+                "entry_applied", "enterprise_id")  # fmt: skip
+
+
 class ConvoySimulator:
     """The escorts of one convoy. ``speed`` is field seconds per real second (0 = no waiting)."""
 
@@ -114,7 +119,9 @@ class ConvoySimulator:
         columns by name: a train has over a thousand, read several times, never changed here."""
         convoy = get_convoy(session, self.code)
         p = Passenger.__table__.c  # type: ignore[attr-defined]
-        stmt = select(Passenger.__table__).where(p.convoy_id == convoy.id)  # type: ignore[attr-defined]
+        # Only what the escorts look at (not every column decoded for a thousand rows).
+        wanted = [getattr(p, name) for name in _ESCORTS_SEE]
+        stmt = select(*wanted).where(p.convoy_id == convoy.id)
         if state is not None:
             stmt = stmt.where(p.custody == state.value)
         return session.execute(stmt.order_by(p.seat)).all()
