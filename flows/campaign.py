@@ -7,7 +7,8 @@ already has a live run is attached to, not doubled. The campaign run ends once a
 each convoy run suspends and resumes on its own. Embedded (the demo, tests) the convoys' flows
 run side by side in this process (at most ``concurrency`` at a time; with ``simulate_speed``
 each beside its simulated escorts) and the campaign run returns their summaries, after
-attaching the campaign report as a markdown artifact.
+attaching the campaign report as a markdown artifact. Their flow runs are all created at the
+start, tagged with the campaign, and each convoy runs its own (``flows.service.runs_ahead``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.convoy import artifact_key, convoy_flow
 from flows.service import live
+from flows.service.runs_ahead import RunsAhead
 from flows.service.waits import from_deployment, pause_key, run_here
 
 
@@ -62,16 +64,34 @@ def campaign_flow(
     if not codes:
         return []
 
+    # Every convoy's flow run is made first, in order, while the server is quiet (making one is
+    # the request a busy Prefect server on SQLite refuses, and its client then sleeps).
+    ahead = RunsAhead.create(
+        convoy_flow, codes,
+        lambda code: {"code": code, "poll_seconds": poll_seconds,
+                      "max_wait_seconds": max_wait_seconds},
+        name=lambda code: f"convoy-{code}", tags=[f"campaign:{pause_key(name)}"],
+    )  # fmt: skip
+
     def one(code: str) -> dict[str, Any]:
         if simulate_speed is None:
-            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds)[0]
+            run = ahead.take(code)
+            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds, flow_run=run)[0]
         from flows.sim.escorts import simulated_escorts
 
         with simulated_escorts([code], speed=simulate_speed, campaign=True):
-            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds)[0]
+            run = ahead.take(code)  # taken once its escorts are ready (else cancelled at close)
+            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds, flow_run=run)[0]
 
     workers = min(len(codes), concurrency or len(codes))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convoy") as pool:
-        results = list(pool.map(one, codes))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convoy") as pool:
+            results = list(pool.map(one, codes))
+    finally:
+        if left := ahead.close():
+            get_run_logger().warning(
+                "%d convoy flow run(s) never started were set Cancelled: %s.",
+                len(left), ", ".join(left),
+            )  # fmt: skip
     publish_report(name)
     return results

@@ -264,11 +264,21 @@ def plain(given: BaseModel, model: type[BaseModel]) -> dict[str, Any]:
     )
 
 
-def run_here(flow_fn: Any, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+def run_here(
+    flow_fn: Any, *args: Any, flow_run: Any = None, **kwargs: Any
+) -> tuple[dict[str, Any], Any]:
     """Run a checklist flow in this process; returns its result and its final state (*Completed*,
     or *Cancelled* "Waiting" with the result so far). A run refused because another live run
-    has the subject raises ``RunBusyError``; a failed run raises its error."""
-    state = flow_fn(*args, return_state=True, **kwargs)
+    has the subject raises ``RunBusyError``; a failed run raises its error. ``flow_run``: a flow
+    run created for it beforehand (``flows.service.runs_ahead``), else Prefect creates one."""
+    if flow_run is None:
+        state = flow_fn(*args, return_state=True, **kwargs)
+    else:
+        from prefect.flow_engine import run_flow
+        from prefect.utilities.callables import get_call_parameters
+
+        parameters = get_call_parameters(flow_fn.fn, args, kwargs)
+        state = run_flow(flow_fn, flow_run=flow_run, parameters=parameters, return_type="state")
     data = state.result(raise_on_failure=False)
     if state.name == "Refused":
         raise RunBusyError(state.message or "Another flow run is active; this one stopped.")

@@ -1,0 +1,87 @@
+"""Flow runs created ahead of the convoys that run them (an embedded campaign).
+
+Creating a flow run is the request the Prefect server refuses when its SQLite database is busy:
+the server reads, then inserts, in one transaction, and a write committed in between (another
+run's task states, logs, events) makes it answer 503; the client then sleeps 2, 4, 8 … seconds
+before trying again. Once convoys are running the server writes all the time, and half the
+convoys that started then lost seconds that way before their first step. ``RunsAhead.create``
+makes every convoy's flow run at the start of the campaign, one after another, while nothing
+else writes to the server (about 20 ms a run); each convoy then runs the flow run made for it
+(``run_here(..., flow_run=…)``). A run that could not be made is made by its convoy, as Prefect
+does. Runs made but never run (the campaign stopped before their convoy started) are set
+*Cancelled* when the campaign ends (``close``), so none stays *Pending*.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class RunsAhead:
+    """The flow runs made for a campaign's convoys (``take`` one per convoy, ``close`` last)."""
+
+    def __init__(self, made: dict[str, Any]):
+        self._made = made  # code -> its flow run (None: not made)
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(
+        cls,
+        flow_fn: Any,
+        codes: Sequence[str],
+        parameters: Callable[[str], dict[str, Any]],
+        *,
+        name: Callable[[str], str],
+        tags: Sequence[str] = (),
+    ) -> RunsAhead:
+        """A *Pending* flow run of ``flow_fn`` for each code, named ``name(code)``, with the
+        flow's ``parameters(code)`` and ``tags``, made in order (one that fails is left out)."""
+        from prefect.client.orchestration import get_client
+        from prefect.states import Pending
+
+        made: dict[str, Any] = {}
+        with get_client(sync_client=True) as client:
+            for code in codes:
+                try:
+                    made[code] = client.create_flow_run(
+                        flow_fn,
+                        name=name(code),
+                        parameters=flow_fn.serialize_parameters(parameters(code)),
+                        state=Pending(),
+                        tags=list(tags),
+                    )
+                except Exception as exc:  # the convoy then makes its own run
+                    log.warning("The flow run of %s was not made ahead: %s", code, exc)
+        return cls(made)
+
+    def take(self, code: str) -> Any:
+        """The flow run made for ``code`` (None: the convoy makes its own)."""
+        with self._lock:
+            self._taken.add(code)
+            return self._made.get(code)
+
+    def close(self) -> list[str]:
+        """Set every run made but not taken *Cancelled*; returns their codes."""
+        with self._lock:
+            left = [code for code in self._made if code not in self._taken]
+        if not left:
+            return []
+        from prefect.client.orchestration import get_client
+        from prefect.states import Cancelled
+
+        message = "The campaign stopped before this convoy started."
+        with get_client(sync_client=True) as client:
+            for code in left:
+                try:
+                    client.set_flow_run_state(
+                        self._made[code].id, Cancelled(message=message), force=True
+                    )
+                except Exception as exc:  # reported; the others are still cancelled
+                    log.warning("The flow run of %s stays pending: %s", code, exc)
+        return left

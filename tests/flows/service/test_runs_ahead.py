@@ -1,0 +1,66 @@
+"""A campaign makes its convoys' flow runs first and each convoy runs its own (real flows, real
+Prefect server)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+from config import Settings
+from models.convoy.store import get_convoy
+from models.db import session_scope
+
+
+def _runs_tagged(tag: str) -> list:  # type: ignore[type-arg]
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag]))
+        )
+
+
+def test_each_convoy_of_a_campaign_runs_the_flow_run_made_for_it(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    from flows.campaign import campaign_flow
+
+    codes = [make_convoy("BUS-AHEAD1", n=4), make_convoy("BUS-AHEAD2", n=4, seed=2)]
+    results = campaign_flow("test campaign", codes, poll_seconds=0.05, max_wait_seconds=300,
+                            concurrency=2, simulate_speed=0)  # fmt: skip
+    assert [r["code"] for r in results] == codes
+    runs = [r for r in _runs_tagged("campaign:test-campaign") if r.name.endswith(tuple(codes))]
+    # One run per convoy (none made twice), named for it, with its parameters, run to the end.
+    assert sorted(r.name for r in runs) == sorted(f"convoy-{c}" for c in codes)
+    for run in runs:
+        code = run.name.removeprefix("convoy-")
+        assert run.parameters["code"] == code
+        assert run.state is not None and run.state.is_completed(), run.state
+        assert run.start_time is not None and run.end_time is not None
+    with session_scope() as s:
+        assert {get_convoy(s, c).stage for c in codes} == {"closed"}
+
+
+def test_runs_made_but_never_started_are_cancelled_at_the_end(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    from flows.convoy import convoy_flow
+    from flows.service.runs_ahead import RunsAhead
+
+    codes = [make_convoy("BUS-AHEAD3", n=2), make_convoy("BUS-AHEAD4", n=2, seed=3)]
+    tag = f"ahead-{uuid.uuid4().hex[:8]}"
+    ahead = RunsAhead.create(
+        convoy_flow, codes, lambda code: {"code": code}, name=lambda c: f"convoy-{c}", tags=[tag]
+    )
+    first = ahead.take(codes[0])
+    assert first is not None and first.name == f"convoy-{codes[0]}"
+    assert first.state is not None and first.state.is_pending()
+    assert ahead.close() == [codes[1]]
+    states = {r.name: r.state for r in _runs_tagged(tag)}
+    assert states[f"convoy-{codes[0]}"].is_pending()  # taken: its convoy runs it
+    never = states[f"convoy-{codes[1]}"]
+    assert never.is_cancelled() and never.message == (
+        "The campaign stopped before this convoy started."
+    )
+    assert ahead.take("NO-SUCH-CONVOY") is None  # not made: the convoy makes its own
