@@ -8,11 +8,13 @@
   formats) over a bare Prefect run in the same process, against the same temporary Prefect
   server, the mean of one run right before and one right after ours (neither side alone gets
   the fresher server): one parent flow starting as many child flows, six at a time as ours,
-  each running as many tasks as a convoy flow runs, every task doing nothing. Target ≤ 1.5:
-  the engine is the floor. Run five times (each a fresh process and server;
-  ``CONVOY_BENCH_CAMPAIGN_RUNS``): on two cores shared with the server one run's two sides can
-  differ by half from the next run's, so the run with the median ratio is reported, with every
-  run's ratio and times in its detail.
+  each running as many tasks as a convoy flow runs, every task doing nothing. Both sides make
+  their flow runs first, one after another (``flows.service.runs_ahead``: the Prefect server
+  on SQLite refuses to create a run while it writes, and its client then sleeps seconds), so
+  neither waits for that. Target ≤ 1.5: the engine is the floor. Run five times (each a fresh
+  process and server; ``CONVOY_BENCH_CAMPAIGN_RUNS``): on two cores shared with the server one
+  run's two sides can differ from the next run's, so the run with the median ratio is
+  reported, with every run's ratio and times in its detail.
 * ``campaign.scaling_10x_over_1x``: the same campaign at scale 10 (430 trips, about 200,000
   workers) over scale 1 (the median of the 1× runs' times), each in its own fresh process.
   Target ≤ 11 (linear is 10).

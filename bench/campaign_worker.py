@@ -8,13 +8,13 @@ verification, screening, travel, arrival, handoffs — the maps and the report f
 passes, which are no convoy work, left out; the escorts play in a process of their own, as
 ``simulate`` runs them), with the bare Prefect run right before and right after it: one parent
 flow starting as many convoy flows, as many at a time, each running as many tasks as ours ran,
-every task doing nothing; the baseline is the mean of the two. With ``ours`` only the campaign
-runs. Prints one JSON line: the times (wall clock, this process's CPU time and the escorts'
-process's: the server's is in neither), the run counts, the peak resident memory (this
-process's plus the escorts' process's), and how often and how long each side's Prefect client
-slept before trying a request again (the temporary server keeps its state in SQLite and answers
-503 when that is busy; the client then waits 2, 4, 8 … seconds: much of either side's wall time
-can be that wait).
+every task doing nothing, its flow runs made first, one after another, as the campaign makes
+its own (``flows.service.runs_ahead``); the baseline is the mean of the two. With ``ours``
+only the campaign runs. Prints one JSON line: the times (wall clock, this process's CPU time
+and the escorts' process's: the server's is in neither), the run counts, the peak resident
+memory (this process's plus the escorts' process's), and how often and how long each side's
+Prefect client slept before trying a request again (the temporary server keeps its state in
+SQLite and answers 503 when that is busy; the client then waits 2, 4, 8 … seconds).
 """
 
 from __future__ import annotations
@@ -65,9 +65,11 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
     from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
 
     import flows  # noqa: F401  (Prefect's home under VAR, before Prefect is imported)
     from flows.convoy import CHECKLIST
+    from flows.service.runs_ahead import RunsAhead
     from flows.sim.campaign import plan_campaign
     from flows.sim.campaign_run import simulate
     from models.access.actors import acting_as, operator
@@ -84,8 +86,17 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
 
     @flow(name="bare-campaign")
     def bare_campaign(codes: list[str], tasks: int) -> None:
+        # Its flow runs made first, in order, as ours are (``flows.service.runs_ahead``).
+        ahead = RunsAhead.create(
+            bare_convoy, codes, lambda c: {"code": c, "tasks": tasks}, name=lambda c: f"bare-{c}"
+        )
+
+        def one(code: str) -> None:
+            parameters = {"code": code, "tasks": tasks}
+            run_flow(bare_convoy, flow_run=ahead.take(code), parameters=parameters)
+
         with ThreadPoolExecutor(max_workers=min(len(codes), CONCURRENCY)) as pool:
-            list(pool.map(lambda c: bare_convoy(c, tasks), codes))
+            list(pool.map(one, codes))
         nothing(0)
 
     def flow_runs() -> int:
