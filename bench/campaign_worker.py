@@ -2,7 +2,8 @@
 
 ``python -m bench.campaign_worker VAR SCALE compare`` runs, in this process and against the one
 temporary Prefect server it starts: a warm-up flow (so neither side pays the server's start),
-then the whole simulated campaign at SCALE (``flows.sim.campaign_run.simulate``: writing and
+then, each after a pause of ``SETTLE_SECONDS`` (the server done with the last side's events),
+the whole simulated campaign at SCALE (``flows.sim.campaign_run.simulate``: writing and
 importing the manifests, every convoy flow with its simulated escorts to closed — muster,
 verification, screening, travel, arrival, handoffs — the maps and the report files; the vehicle
 passes, which are no convoy work, left out; the escorts play in a process of their own, as
@@ -30,6 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 CONCURRENCY = 6
+# The server writes a run's last events for a few seconds after it ends (its event persister
+# flushes every 5 s): each side starts after this pause, on a quiet server, untimed.
+SETTLE_SECONDS = 6.0
 
 
 class RetrySleeps(logging.Filter):
@@ -105,6 +109,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
 
     def bare() -> tuple[float, float, int, tuple[int, float]]:
         """One bare run: its wall and CPU seconds, the flow runs it made, its client's waits."""
+        time.sleep(SETTLE_SECONDS)
         before = flow_runs()
         sleeps.take()
         t0, c0 = time.perf_counter(), _cpu()
@@ -122,6 +127,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     # summary; plus the campaign's report task.
     per_convoy = len(CHECKLIST) + 2
     first = bare() if mode == "compare" else None
+    time.sleep(SETTLE_SECONDS)
     before = flow_runs()
     sleeps.take()
     t0, c0, e0 = time.perf_counter(), _cpu(), _cpu(resource.RUSAGE_CHILDREN)
