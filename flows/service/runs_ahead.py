@@ -26,8 +26,7 @@ class RunsAhead:
     """The flow runs made for a campaign's convoys (``take`` one per convoy, ``close`` last)."""
 
     def __init__(self, made: dict[str, Any]):
-        self._made = made  # code -> its flow run (None: not made)
-        self._taken: set[str] = set()
+        self._made = made  # code -> its flow run, until taken
         self._lock = threading.Lock()
 
     @classmethod
@@ -40,14 +39,15 @@ class RunsAhead:
         name: Callable[[str], str],
         tags: Sequence[str] = (),
     ) -> RunsAhead:
-        """A *Pending* flow run of ``flow_fn`` for each code, named ``name(code)``, with the
-        flow's ``parameters(code)`` and ``tags``, made in order (one that fails is left out)."""
+        """A *Pending* flow run of ``flow_fn`` for each code (once, however often it is given),
+        named ``name(code)``, with the flow's ``parameters(code)`` and ``tags``, made in order
+        (one that fails is left out)."""
         from prefect.client.orchestration import get_client
         from prefect.states import Pending
 
         made: dict[str, Any] = {}
         with get_client(sync_client=True) as client:
-            for code in codes:
+            for code in dict.fromkeys(codes):
                 try:
                     made[code] = client.create_flow_run(
                         flow_fn,
@@ -61,15 +61,14 @@ class RunsAhead:
         return cls(made)
 
     def take(self, code: str) -> Any:
-        """The flow run made for ``code`` (None: the convoy makes its own)."""
+        """The flow run made for ``code``, given once (None: the convoy makes its own)."""
         with self._lock:
-            self._taken.add(code)
-            return self._made.get(code)
+            return self._made.pop(code, None)
 
     def close(self) -> list[str]:
         """Set every run made but not taken *Cancelled*; returns their codes."""
         with self._lock:
-            left = [code for code in self._made if code not in self._taken]
+            left, self._made = self._made, {}
         if not left:
             return []
         from prefect.client.orchestration import get_client
@@ -77,11 +76,9 @@ class RunsAhead:
 
         message = "The campaign stopped before this convoy started."
         with get_client(sync_client=True) as client:
-            for code in left:
+            for code, run in left.items():
                 try:
-                    client.set_flow_run_state(
-                        self._made[code].id, Cancelled(message=message), force=True
-                    )
+                    client.set_flow_run_state(run.id, Cancelled(message=message), force=True)
                 except Exception as exc:  # reported; the others are still cancelled
                     log.warning("The flow run of %s stays pending: %s", code, exc)
-        return left
+        return list(left)

@@ -50,14 +50,18 @@ def test_runs_made_but_never_started_are_cancelled_at_the_end(
 
     codes = [make_convoy("BUS-AHEAD3", n=2), make_convoy("BUS-AHEAD4", n=2, seed=3)]
     tag = f"ahead-{uuid.uuid4().hex[:8]}"
-    ahead = RunsAhead.create(
-        convoy_flow, codes, lambda code: {"code": code}, name=lambda c: f"convoy-{c}", tags=[tag]
-    )
+    ahead = RunsAhead.create(  # a code given twice gets one run
+        convoy_flow, [*codes, codes[0]], lambda code: {"code": code},
+        name=lambda c: f"convoy-{c}", tags=[tag],
+    )  # fmt: skip
     first = ahead.take(codes[0])
     assert first is not None and first.name == f"convoy-{codes[0]}"
     assert first.state is not None and first.state.is_pending()
+    assert ahead.take(codes[0]) is None  # given once: a second taker makes its own
     assert ahead.close() == [codes[1]]
-    states = {r.name: r.state for r in _runs_tagged(tag)}
+    runs = _runs_tagged(tag)
+    assert len(runs) == 2
+    states = {r.name: r.state for r in runs}
     assert states[f"convoy-{codes[0]}"].is_pending()  # taken: its convoy runs it
     never = states[f"convoy-{codes[1]}"]
     assert never.is_cancelled() and never.message == (
