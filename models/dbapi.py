@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from config import Settings, get_settings
 from models.errors import DatabaseUnusableError
@@ -71,7 +72,19 @@ def _connect(url: str) -> tuple[Any, type[Exception], str] | None:
     return None
 
 
-def _runner(conn: Any, error: type[Exception], style: str) -> Rows:
+def shown_url(url: str) -> str:
+    """``url`` as the messages show it: its password, if any, as ``***`` (as SQLAlchemy's
+    ``render_as_string(hide_password=True)`` does)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _runner(conn: Any, error: type[Exception], style: str, url: str) -> Rows:
+    shown = f"The database {shown_url(url)}"
+
     def rows(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         if style == "pyformat":
             sql = _NAMED.sub(r"%(\1)s", sql)
@@ -80,7 +93,7 @@ def _runner(conn: Any, error: type[Exception], style: str) -> Rows:
             return [tuple(r) for r in cur.fetchall()]
         except error as exc:
             first = (str(exc).strip().splitlines() or ["no reason given"])[0]
-            raise DatabaseUnusableError(f"The database cannot be read: {first}") from None
+            raise DatabaseUnusableError(f"{shown} cannot be read: {first}") from None
 
     return rows
 
@@ -102,7 +115,7 @@ def reading(settings: Settings | None = None) -> Iterator[Rows]:
     if found is not None:
         conn, error, style = found
         try:
-            rows = _runner(conn, error, style)
+            rows = _runner(conn, error, style, settings.db_url)
             if _at_head(rows):
                 yield rows
                 return

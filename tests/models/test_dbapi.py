@@ -10,7 +10,7 @@ import pytest
 
 from config import Settings
 from models.db import dispose_engines
-from models.dbapi import head_revisions, reading
+from models.dbapi import head_revisions, reading, shown_url
 from models.errors import DatabaseUnusableError
 
 
@@ -33,7 +33,23 @@ def test_a_refused_query_is_one_sentence(settings: Settings) -> None:
     with reading(settings) as rows, pytest.raises(DatabaseUnusableError) as caught:
         rows("SELECT no_such_column FROM convoy", {})
     message = str(caught.value)
-    assert message.startswith("The database cannot be read: ") and "\n" not in message
+    assert message.startswith(f"The database {shown_url(settings.db_url)} cannot be read: ")
+    assert "no_such_column" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://convoy:s3cret@127.0.0.1:5432/convoy",
+        "postgresql+psycopg://convoy:p%40ss@db.example:5432/convoy?sslmode=require",
+        "sqlite:////var/lib/convoy/convoy.db",
+        "postgresql+psycopg://convoy@127.0.0.1/convoy",
+    ],
+)
+def test_a_database_is_named_with_its_password_hidden_as_sqlalchemy_does(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert shown_url(url) == make_url(url).render_as_string(hide_password=True)
 
 
 def test_an_older_database_is_brought_to_the_newest_schema_first(
