@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from config import Settings, get_settings
 from models.errors import DatabaseUnusableError
@@ -73,8 +73,8 @@ def _connect(url: str) -> tuple[Any, type[Exception], str] | None:
 
 
 def shown_url(url: str) -> str:
-    """``url`` as the messages show it: its password, if any, as ``***`` (as SQLAlchemy's
-    ``render_as_string(hide_password=True)`` does)."""
+    """A database URL as every message shows it: its password, if any, as ``***`` (as
+    SQLAlchemy's ``render_as_string(hide_password=True)`` does, without importing it)."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -82,9 +82,17 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
-def _runner(conn: Any, error: type[Exception], style: str, url: str) -> Rows:
-    shown = f"The database {shown_url(url)}"
+def error_line(url: str, exc: object) -> str:
+    """The first line of a database error (no SQL after it), the URL's password as ``***``."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else "no reason given"
+    password = urlsplit(url).password
+    for secret in {password, unquote(password)} if password else ():
+        first = first.replace(secret, "***")
+    return first
 
+
+def _runner(conn: Any, error: type[Exception], style: str, url: str) -> Rows:
     def rows(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         if style == "pyformat":
             sql = _NAMED.sub(r"%(\1)s", sql)
@@ -92,8 +100,8 @@ def _runner(conn: Any, error: type[Exception], style: str, url: str) -> Rows:
             cur = conn.execute(sql, dict(params))
             return [tuple(r) for r in cur.fetchall()]
         except error as exc:
-            first = (str(exc).strip().splitlines() or ["no reason given"])[0]
-            raise DatabaseUnusableError(f"{shown} cannot be read: {first}") from None
+            message = f"The database {shown_url(url)} cannot be read: {error_line(url, exc)}"
+            raise DatabaseUnusableError(message) from None
 
     return rows
 

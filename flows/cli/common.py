@@ -93,14 +93,11 @@ def _refused_by_database(exc: Exception) -> bool:
 def database_problem(exc: Any) -> str:
     """One line on a database error (SQLAlchemy's), with the URL's password hidden and no
     SQL."""
-    from sqlalchemy.engine import make_url
+    from models.dbapi import error_line, shown_url
 
-    url = make_url(get_settings().db_url)
-    text = str(exc.orig if exc.orig is not None else exc).strip()
-    first = text.splitlines()[0] if text else "no reason given"
-    if url.password:
-        first = first.replace(str(url.password), "***")
-    return f"The database {url.render_as_string(hide_password=True)} cannot be used: {first}"
+    url = get_settings().db_url
+    first = error_line(url, exc.orig if exc.orig is not None else exc)
+    return f"The database {shown_url(url)} cannot be used: {first}"
 
 
 def print_json(data: Any) -> None:

@@ -61,10 +61,9 @@ def init() -> None:
     s = get_settings()
     init_db(s)
     s.output_dir.mkdir(parents=True, exist_ok=True)
-    from sqlalchemy.engine import make_url
+    from models.dbapi import shown_url
 
-    url = make_url(s.db_url).render_as_string(hide_password=True)
-    console.print(f"Database ready: {url}\nOutputs go to: {s.output_dir}")
+    console.print(f"Database ready: {shown_url(s.db_url)}\nOutputs go to: {s.output_dir}")
 
 
 def _short(place: str) -> str:

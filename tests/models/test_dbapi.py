@@ -10,7 +10,7 @@ import pytest
 
 from config import Settings
 from models.db import dispose_engines
-from models.dbapi import head_revisions, reading, shown_url
+from models.dbapi import error_line, head_revisions, reading, shown_url
 from models.errors import DatabaseUnusableError
 
 
@@ -50,6 +50,13 @@ def test_a_database_is_named_with_its_password_hidden_as_sqlalchemy_does(url: st
     from sqlalchemy.engine import make_url
 
     assert shown_url(url) == make_url(url).render_as_string(hide_password=True)
+
+
+def test_an_error_line_is_its_first_line_with_the_password_hidden() -> None:
+    url = "postgresql+psycopg://convoy:p%40ss@db.example/convoy"
+    error = 'connection failed: password "p@ss" refused for convoy:p%40ss\n[SQL: SELECT 1]'
+    assert error_line(url, error) == 'connection failed: password "***" refused for convoy:***'
+    assert error_line(url, "") == "no reason given"
 
 
 def test_an_older_database_is_brought_to_the_newest_schema_first(
