@@ -91,9 +91,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     @flow(name="bare-campaign")
     def bare_campaign(codes: list[str], tasks: int) -> None:
         # Its flow runs made first, in order, as ours are (``flows.service.runs_ahead``).
-        ahead = RunsAhead.create(
-            bare_convoy, codes, lambda c: {"code": c, "tasks": tasks}, name=lambda c: f"bare-{c}"
-        )
+        ahead = RunsAhead.create(bare_convoy, codes, lambda c: {"code": c, "tasks": tasks})
 
         def one(code: str) -> None:
             parameters = {"code": code, "tasks": tasks}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -70,17 +71,17 @@ def campaign_flow(
         convoy_flow, codes,
         lambda code: {"code": code, "poll_seconds": poll_seconds,
                       "max_wait_seconds": max_wait_seconds},
-        name=lambda code: f"convoy-{code}", tags=[f"campaign:{pause_key(name)}"],
+        tags=[f"campaign:{pause_key(name)}"],
     )  # fmt: skip
 
     def one(code: str) -> dict[str, Any]:
-        if simulate_speed is None:
-            run = ahead.take(code)
-            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds, flow_run=run)[0]
-        from flows.sim.escorts import simulated_escorts
+        beside: Any = nullcontext()
+        if simulate_speed is not None:
+            from flows.sim.escorts import simulated_escorts
 
-        with simulated_escorts([code], speed=simulate_speed, campaign=True):
-            run = ahead.take(code)  # taken once its escorts are ready (else cancelled at close)
+            beside = simulated_escorts([code], speed=simulate_speed, campaign=True)
+        with beside:  # its run taken once its escorts are ready (else cancelled at close)
+            run = ahead.take(code)
             return run_here(convoy_flow, code, poll_seconds, max_wait_seconds, flow_run=run)[0]
 
     workers = min(len(codes), concurrency or len(codes))

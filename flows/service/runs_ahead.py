@@ -7,9 +7,11 @@ before trying again. Once convoys are running the server writes all the time, an
 convoys that started then lost seconds that way before their first step. ``RunsAhead.create``
 makes every convoy's flow run at the start of the campaign, one after another, while nothing
 else writes to the server (about 20 ms a run); each convoy then runs the flow run made for it
-(``run_here(..., flow_run=…)``). A run that could not be made is made by its convoy, as Prefect
-does. Runs made but never run (the campaign stopped before their convoy started) are set
-*Cancelled* when the campaign ends (``close``), so none stays *Pending*.
+(``run_here(..., flow_run=…)``). Once one run cannot be made (the server is down, say), no
+more are tried: that convoy and the ones after it make their own, as Prefect does (rather than
+each paying the client's retries here first). Runs made but never run (the campaign stopped
+before their convoy started) are set *Cancelled* when the campaign ends (``close``), so none
+stays *Pending*.
 """
 
 from __future__ import annotations
@@ -36,28 +38,30 @@ class RunsAhead:
         codes: Sequence[str],
         parameters: Callable[[str], dict[str, Any]],
         *,
-        name: Callable[[str], str],
         tags: Sequence[str] = (),
     ) -> RunsAhead:
         """A *Pending* flow run of ``flow_fn`` for each code (once, however often it is given),
-        named ``name(code)``, with the flow's ``parameters(code)`` and ``tags``, made in order
-        (one that fails is left out)."""
+        with the flow's ``parameters(code)``, named by the flow's own ``flow_run_name``
+        template, and ``tags``; made in order until one fails."""
         from prefect.client.orchestration import get_client
         from prefect.states import Pending
 
+        template = flow_fn.flow_run_name
         made: dict[str, Any] = {}
         with get_client(sync_client=True) as client:
             for code in dict.fromkeys(codes):
+                values = parameters(code)
                 try:
                     made[code] = client.create_flow_run(
                         flow_fn,
-                        name=name(code),
-                        parameters=flow_fn.serialize_parameters(parameters(code)),
+                        name=template.format(**values) if isinstance(template, str) else None,
+                        parameters=flow_fn.serialize_parameters(values),
                         state=Pending(),
                         tags=list(tags),
                     )
-                except Exception as exc:  # the convoy then makes its own run
-                    log.warning("The flow run of %s was not made ahead: %s", code, exc)
+                except Exception as exc:  # this convoy and the rest make their own runs
+                    log.warning("No more flow runs are made ahead (from %s on): %s", code, exc)
+                    break
         return cls(made)
 
     def take(self, code: str) -> Any:

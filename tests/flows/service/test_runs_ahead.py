@@ -51,9 +51,8 @@ def test_runs_made_but_never_started_are_cancelled_at_the_end(
     codes = [make_convoy("BUS-AHEAD3", n=2), make_convoy("BUS-AHEAD4", n=2, seed=3)]
     tag = f"ahead-{uuid.uuid4().hex[:8]}"
     ahead = RunsAhead.create(  # a code given twice gets one run
-        convoy_flow, [*codes, codes[0]], lambda code: {"code": code},
-        name=lambda c: f"convoy-{c}", tags=[tag],
-    )  # fmt: skip
+        convoy_flow, [*codes, codes[0]], lambda code: {"code": code}, tags=[tag]
+    )
     first = ahead.take(codes[0])
     assert first is not None and first.name == f"convoy-{codes[0]}"
     assert first.state is not None and first.state.is_pending()
@@ -68,3 +67,22 @@ def test_runs_made_but_never_started_are_cancelled_at_the_end(
         "The campaign stopped before this convoy started."
     )
     assert ahead.take("NO-SUCH-CONVOY") is None  # not made: the convoy makes its own
+
+
+def test_once_a_run_cannot_be_made_the_rest_make_their_own(settings: Settings) -> None:
+    """The second run cannot be made (its parameters lack the code its name needs): no run is
+    tried after it, so the convoys from there on make their own as Prefect does."""
+    from flows.convoy import convoy_flow
+    from flows.service.runs_ahead import RunsAhead
+
+    tag = f"ahead-{uuid.uuid4().hex[:8]}"
+    codes = ["AHEAD-A", "AHEAD-B", "AHEAD-C"]
+    ahead = RunsAhead.create(
+        convoy_flow, codes, lambda code: {} if code == "AHEAD-B" else {"code": code}, tags=[tag]
+    )
+    made = ahead.take("AHEAD-A")
+    assert made is not None and made.name == "convoy-AHEAD-A"
+    assert ahead.take("AHEAD-B") is None and ahead.take("AHEAD-C") is None
+    assert [r.name for r in _runs_tagged(tag)] == ["convoy-AHEAD-A"]
+    with get_client(sync_client=True) as client:
+        client.delete_flow_run(made.id)
