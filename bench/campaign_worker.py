@@ -9,8 +9,9 @@ verification, screening, travel, arrival, handoffs — the maps and the report f
 passes, which are no convoy work, left out; the escorts play in a process of their own, as
 ``simulate`` runs them), with the bare Prefect run right before and right after it: one parent
 flow starting as many convoy flows, as many at a time, each running as many tasks as ours ran,
-every task doing nothing, its flow runs made first, one after another, as the campaign makes
-its own (``flows.service.runs_ahead``); the baseline is the mean of the two. With ``ours``
+every task doing nothing, its flow runs made first, one after another, and run a few at a time
+by worker threads that keep one Prefect client each, as the campaign does
+(``flows.service.runs_ahead``); the baseline is the mean of the two. With ``ours``
 only the campaign runs. Prints one JSON line: the times (wall clock, this process's CPU time
 and the escorts' process's: the server's is in neither), the run counts, the peak resident
 memory (this process's plus the escorts' process's), and how often and how long each side's
@@ -27,7 +28,6 @@ import re
 import resource
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 CONCURRENCY = 6
@@ -73,7 +73,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
 
     import flows  # noqa: F401  (Prefect's home under VAR, before Prefect is imported)
     from flows.convoy import CHECKLIST
-    from flows.service.runs_ahead import RunsAhead
+    from flows.service.runs_ahead import RunsAhead, run_each
     from flows.sim.campaign import plan_campaign
     from flows.sim.campaign_run import simulate
     from models.access.actors import acting_as, operator
@@ -97,8 +97,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
             parameters = {"code": code, "tasks": tasks}
             run_flow(bare_convoy, flow_run=ahead.take(code), parameters=parameters)
 
-        with ThreadPoolExecutor(max_workers=min(len(codes), CONCURRENCY)) as pool:
-            list(pool.map(one, codes))
+        run_each(one, codes, CONCURRENCY)
         nothing(0)
 
     def flow_runs() -> int:

@@ -14,7 +14,6 @@ start, tagged with the campaign, and each convoy runs its own (``flows.service.r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Any
 
@@ -24,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.convoy import artifact_key, convoy_flow
 from flows.service import live
-from flows.service.runs_ahead import RunsAhead
+from flows.service.runs_ahead import RunsAhead, run_each
 from flows.service.waits import from_deployment, pause_key, run_here
 
 
@@ -84,10 +83,8 @@ def campaign_flow(
             run = ahead.take(code)
             return run_here(convoy_flow, code, poll_seconds, max_wait_seconds, flow_run=run)[0]
 
-    workers = min(len(codes), concurrency or len(codes))
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convoy") as pool:
-            results = list(pool.map(one, codes))
+        results = run_each(one, codes, concurrency or len(codes), name="convoy")
     finally:
         if left := ahead.close():
             get_run_logger().warning(

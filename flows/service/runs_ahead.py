@@ -11,14 +11,23 @@ server (30 to 40 ms a run here: 15 s for 430); each convoy then runs the flow ru
 tried: that convoy and the ones after it make their own, as Prefect does (rather than each paying
 the client's retries here first). Runs made but never run (the campaign stopped before their convoy
 started) are set *Cancelled* when the campaign ends (``close``), so none stays *Pending*.
+
+``run_each`` runs the convoys a few at a time, each worker thread with one Prefect client for
+all the runs it runs: a flow run started in a thread that has none builds its own client, and
+with it a TLS context, even for a server on this machine (about 45 ms of CPU: 2 s of a 1x
+campaign's 43 convoys).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +94,44 @@ class RunsAhead:
                 except Exception as exc:  # reported; the others are still cancelled
                     log.warning("The flow run of %s stays pending: %s", code, exc)
         return list(left)
+
+
+def run_each(
+    fn: Callable[[T], R], items: Iterable[T], workers: int, *, name: str = "worker"
+) -> list[R]:
+    """``fn(item)`` for every item, ``workers`` at a time in threads named ``name-N``, each
+    thread with one Prefect client for everything it runs; the results in the items' order.
+    An item that fails does not stop the others; once all have ended, the first failure in
+    the items' order is raised (as ``ThreadPoolExecutor.map`` would)."""
+    from prefect.context import SyncClientContext
+
+    todo = list(items)
+    results: dict[int, R] = {}
+    failed: dict[int, BaseException] = {}
+    order: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(todo)):
+        order.put(i)
+
+    def work() -> None:
+        with SyncClientContext.get_or_create():
+            while True:
+                try:
+                    i = order.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results[i] = fn(todo[i])
+                except BaseException as exc:  # raised by the caller once every item has ended
+                    failed[i] = exc
+
+    threads = [
+        threading.Thread(target=work, name=f"{name}-{n}", daemon=True)
+        for n in range(max(1, min(workers, len(todo))))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[min(failed)]
+    return [results[i] for i in range(len(todo))]

@@ -298,6 +298,20 @@ def simulate(
     (``flows.sim.campaign_passes``). Each convoy's flow starts once its own manifest is in
     (``Loading``). ``on_loaded(loaded)`` is called once every manifest is in and every flow
     has run (its totals are then final)."""
+    from flows.service.runtime import batch_collection
+
+    with batch_collection():
+        return _simulate(plan, concurrency, speed, max_wait, passes, on_loaded)
+
+
+def _simulate(
+    plan: CampaignPlan,
+    concurrency: int,
+    speed: float,
+    max_wait: float,
+    passes: bool,
+    on_loaded: Any,
+) -> Simulated:
     from flows.campaign import campaign_flow
     from flows.cli.campaign import build_report, write_report_files
     from flows.sim.escort_process import escorts_in_own_process

@@ -262,8 +262,11 @@ def main() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    from flows.service.runtime import batch_collection
+
     try:
-        _serve(sys.stdin, answers)
+        with batch_collection():
+            _serve(sys.stdin, answers)
     except Exception as exc:  # one line; the campaign's process gives its convoys up
         print(f"The simulated escorts' process stopped: {exc}", file=sys.stderr)
         sys.exit(1)

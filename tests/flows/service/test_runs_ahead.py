@@ -86,3 +86,47 @@ def test_once_a_run_cannot_be_made_the_rest_make_their_own(settings: Settings) -
     assert [r.name for r in _runs_tagged(tag)] == ["convoy-AHEAD-A"]
     with get_client(sync_client=True) as client:
         client.delete_flow_run(made.id)
+
+
+def test_run_each_keeps_one_prefect_client_per_worker_thread(settings: Settings) -> None:
+    import threading
+
+    from prefect.context import SyncClientContext
+
+    from flows.service.runs_ahead import run_each
+
+    seen: list[tuple[str, int]] = []
+
+    def one(n: int) -> int:
+        ctx = SyncClientContext.get()
+        assert ctx is not None  # a flow run started here reuses it instead of making its own
+        seen.append((threading.current_thread().name, id(ctx.client)))
+        return n * n
+
+    assert run_each(one, range(9), 3, name="w") == [n * n for n in range(9)]
+    threads = {name for name, _ in seen}
+    assert len(seen) == 9 and len(threads) <= 3 and all(t.startswith("w-") for t in threads)
+    # Every item a thread ran used that thread's one client.
+    for name in threads:
+        assert len({client for t, client in seen if t == name}) == 1
+
+
+def test_run_each_runs_every_item_and_raises_the_first_failure_in_order(
+    settings: Settings,
+) -> None:
+    from flows.service.runs_ahead import run_each
+
+    ran: list[int] = []
+
+    def one(n: int) -> int:
+        ran.append(n)
+        if n in (2, 5):
+            raise ValueError(f"item {n} failed")
+        return n
+
+    import pytest
+
+    with pytest.raises(ValueError, match="item 2 failed"):
+        run_each(one, range(7), 2)
+    assert sorted(ran) == list(range(7))  # a failure stops no other item
+    assert run_each(one, [], 4) == []
