@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,8 +23,14 @@ from config import Settings, get_settings
 from config.rules import ScreeningRules
 from models.convoy import checkins
 from models.convoy.checkins import Kind
-from models.convoy.custody import Change, apply_changes, census, states
-from models.convoy.lifecycle import Custody, Stage, check_conservation, check_stage_transition
+from models.convoy.custody import Change, apply_changes, census
+from models.convoy.lifecycle import (
+    Census,
+    Custody,
+    Stage,
+    check_conservation,
+    check_stage_transition,
+)
 from models.convoy.screening import Reading, checks_for, entry_followup, evaluate
 from models.convoy.store import get_convoy, lock_convoy, match_enterprise
 from models.convoy.tables import Convoy, Enterprise, Passenger, ScreeningResult, StageRun
@@ -72,27 +78,53 @@ class Context:
 
 
 # What the steps read of a passenger: plain rows (no ORM objects: a train has 1,400 of them and
-# a waiting step is tried again and again).
-_STEP_COLUMNS = (
-    _P.c.id, _P.c.seat, _P.c.enterprise_id, _P.c.employer, _P.c.temperature, _P.c.nat_result,
-    _P.c.nat_time, _P.c.health_code,
-)  # fmt: skip
+# a waiting step is tried again and again), and only the columns a step looks at (a date read
+# is converted row by row).
+_ROLL = (_P.c.id, _P.c.seat, _P.c.custody, _P.c.enterprise_id, _P.c.employer)
+_HEALTH = (_P.c.id, _P.c.seat, _P.c.temperature, _P.c.nat_result, _P.c.nat_time, _P.c.health_code)
+_CUSTODY = {c.value: c for c in Custody}  # a state by its stored value, without Custody(…)
 
 
-def _in_state(ctx: Context, state: Custody) -> Sequence[Row[Any]]:
-    return ctx.session.execute(
-        select(*_STEP_COLUMNS)
-        .where(_P.c.convoy_id == ctx.convoy.id, _P.c.custody == state.value)
-        .order_by(_P.c.seat)
-    ).all()
+class _Roll:
+    """Every passenger of the convoy as the step found them, by seat, read once: the seats,
+    the custody states (``current``, which ``apply_changes`` keeps up to date as it moves
+    people) and who is in a state."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.rows = ctx.session.execute(
+            select(*_ROLL).where(_P.c.convoy_id == ctx.convoy.id).order_by(_P.c.seat)
+        ).all()
+        self.ids = {p.seat: p.id for p in self.rows}
+        self.current = {p.id: _CUSTODY[p.custody] for p in self.rows}
+
+    def in_state(self, state: Custody) -> list[Row[Any]]:
+        """Who was in ``state`` when read (before this step moved anyone)."""
+        return [p for p in self.rows if p.custody == state.value]
+
+    def exceptions(
+        self, seats: list[int], to: Custody, reason: str, eligible: set[Custody]
+    ) -> list[Change]:
+        """Move the passengers of ``seats`` (each once) that are in an ``eligible`` state."""
+        out = []
+        for seat in sorted(set(seats)):
+            pid = self.ids[seat]
+            if self.current[pid] in eligible:
+                out.append(Change(pid, to, reason))
+        return out
+
+    def census(self) -> Census:
+        """The counts per state as they are now (after the step's moves)."""
+        return Census(total=len(self.current), by_state=dict(Counter(self.current.values())))
 
 
-def _seat_ids(ctx: Context) -> dict[int, int]:
-    rows = ctx.session.execute(select(_P.c.seat, _P.c.id).where(_P.c.convoy_id == ctx.convoy.id))
-    return {seat: pid for seat, pid in rows}
-
-
-def _apply(ctx: Context, changes: list[Change], at: datetime, stage: Stage, location: str) -> None:
+def _apply(
+    ctx: Context,
+    changes: list[Change],
+    at: datetime,
+    stage: Stage,
+    location: str,
+    roll: _Roll | None = None,
+) -> None:
     apply_changes(
         ctx.session,
         ctx.convoy,
@@ -101,20 +133,8 @@ def _apply(ctx: Context, changes: list[Change], at: datetime, stage: Stage, loca
         actor=f"convoy {ctx.convoy.code}",
         location=location,
         stage=stage.value,
+        current=roll.current if roll is not None else None,
     )
-
-
-def _exceptions(
-    ctx: Context, seats: list[int], to: Custody, reason: str, eligible: set[Custody]
-) -> list[Change]:
-    by_seat = _seat_ids(ctx)
-    current = states(ctx.session, ctx.convoy.id)  # type: ignore[arg-type]
-    out = []
-    for seat in sorted(set(seats)):
-        pid = by_seat[seat]
-        if current[pid] in eligible:
-            out.append(Change(pid, to, reason))
-    return out
 
 
 def _muster(ctx: Context) -> _Outcome:
@@ -122,11 +142,12 @@ def _muster(ctx: Context) -> _Outcome:
     if report is None:
         return _wait(ctx, Kind.MUSTER)
     ci, data = report
-    absent = _exceptions(
-        ctx, data["absent"], Custody.WITHDRAWN, data["reason"], {Custody.REGISTERED}
+    roll = _Roll(ctx)
+    absent = roll.exceptions(
+        data["absent"], Custody.WITHDRAWN, data["reason"], {Custody.REGISTERED}
     )
-    _apply(ctx, absent, ci.at, Stage.MUSTERING, ctx.convoy.origin_name)
-    present = len(_in_state(ctx, Custody.REGISTERED))
+    _apply(ctx, absent, ci.at, Stage.MUSTERING, ctx.convoy.origin_name, roll)
+    present = roll.census().count(Custody.REGISTERED)
     return _Outcome(ci.at, {"present": present, "absent": len(absent)})
 
 
@@ -187,7 +208,11 @@ def _screen(
     checks = checks_for(ctx.rules, checkpoint)
     rows: list[dict[str, Any]] = []
     changes: list[Change] = []
-    eligible_people = _in_state(ctx, eligible)
+    eligible_people = ctx.session.execute(
+        select(*_HEALTH)
+        .where(_P.c.convoy_id == ctx.convoy.id, _P.c.custody == eligible.value)
+        .order_by(_P.c.seat)
+    ).all()
     for p in eligible_people:
         r = results.get(p.seat)
         if spot and r is None:
@@ -250,12 +275,13 @@ def _depart(ctx: Context) -> _Outcome:
     if report is None:
         return _wait(ctx, Kind.DEPART)
     ci, data = report
-    changes = _exceptions(ctx, data["absent"], Custody.WITHDRAWN, data["reason"], {Custody.CLEARED})
+    roll = _Roll(ctx)
+    changes = roll.exceptions(data["absent"], Custody.WITHDRAWN, data["reason"], {Custody.CLEARED})
     gone = {c.passenger_id for c in changes}
     changes += [
-        Change(p.id, Custody.BOARDED) for p in _in_state(ctx, Custody.CLEARED) if p.id not in gone
+        Change(p.id, Custody.BOARDED) for p in roll.in_state(Custody.CLEARED) if p.id not in gone
     ]
-    _apply(ctx, changes, ci.at, Stage.DEPARTED, ctx.convoy.origin_name)
+    _apply(ctx, changes, ci.at, Stage.DEPARTED, ctx.convoy.origin_name, roll)
     ctx.convoy.actual_departure = ci.at
     return _Outcome(ci.at, {"boarded": len(changes) - len(gone), "withdrawn": len(gone)})
 
@@ -282,14 +308,13 @@ def _arrive(ctx: Context) -> _Outcome:
         return _wait(ctx, Kind.ARRIVE)
     ci, data = report
     location = data.get("location") or ctx.convoy.destination_name
-    changes = _exceptions(
-        ctx, data["missing"], Custody.WITHDRAWN, data["reason"], {Custody.BOARDED}
-    )
+    roll = _Roll(ctx)
+    changes = roll.exceptions(data["missing"], Custody.WITHDRAWN, data["reason"], {Custody.BOARDED})
     gone = {c.passenger_id for c in changes}
     changes += [
-        Change(p.id, Custody.ARRIVED) for p in _in_state(ctx, Custody.BOARDED) if p.id not in gone
+        Change(p.id, Custody.ARRIVED) for p in roll.in_state(Custody.BOARDED) if p.id not in gone
     ]
-    _apply(ctx, changes, ci.at, Stage.ARRIVED, location)
+    _apply(ctx, changes, ci.at, Stage.ARRIVED, location, roll)
     ctx.convoy.actual_arrival = ci.at
     late = (ci.at - ctx.convoy.planned_arrival).total_seconds() / 60
     return _Outcome(
@@ -309,9 +334,9 @@ def arrival_sample(convoy: Convoy, seats: list[int], rate: float) -> list[int]:
 def _handoff(ctx: Context) -> _Outcome:
     """Apply every handoff reported so far; complete when nobody is left arrived."""
     reports = checkins.all_of(ctx.session, ctx.convoy, Kind.HANDOFF)
-    by_seat = _seat_ids(ctx)
-    current = states(ctx.session, ctx.convoy.id)  # type: ignore[arg-type]
-    arrived = _in_state(ctx, Custody.ARRIVED)
+    roll = _Roll(ctx)
+    by_seat, current = roll.ids, roll.current
+    arrived = roll.in_state(Custody.ARRIVED)
     arrived_for: dict[int, list[int]] = {}  # enterprise id → its arrived workers, by seat
     for p in arrived:
         if p.enterprise_id is not None:
@@ -319,14 +344,19 @@ def _handoff(ctx: Context) -> _Outcome:
     last_at = ctx.previous_at
     for ci in reports:
         data = ci.payload
-        ent = _enterprise(ctx, data)
+        ent: Enterprise | None = None
         if data.get("seats"):
             pids = [by_seat[s] for s in data["seats"]]
-        else:
-            pids = arrived_for.get(ent.id, []) if ent is not None and ent.id is not None else []
+        else:  # a handoff stored with its enterprise's id is matched without reading it
+            eid = data.get("enterprise_id")
+            if not eid:
+                ent = _enterprise(ctx, data)
+                eid = ent.id if ent is not None else None
+            pids = arrived_for.get(eid, []) if eid is not None else []
         todo = [pid for pid in pids if current.get(pid) is Custody.ARRIVED]
-        if not todo:
+        if not todo:  # done on an earlier try: each try reads every handoff so far
             continue
+        ent = ent or _enterprise(ctx, data)
         location = data.get("location") or (ent.address if ent and ent.address else "")
         apply_changes(
             ctx.session,
@@ -340,7 +370,7 @@ def _handoff(ctx: Context) -> _Outcome:
         )
         last_at = max(last_at, ci.at)
     left = [p for p in arrived if current.get(p.id) is Custody.ARRIVED]
-    c = census(ctx.session, ctx.convoy.id)  # type: ignore[arg-type]
+    c = roll.census()
     summary: dict[str, Any] = {"handed_off": c.handed_off, "waiting": len(left)}
     if left:
         pending = sorted({p.employer or "(no employer)" for p in left})
