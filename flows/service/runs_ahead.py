@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -113,7 +114,11 @@ def run_each(
         order.put(i)
 
     def work() -> None:
-        with SyncClientContext.get_or_create():
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(SyncClientContext.get_or_create())
+            except Exception as exc:  # the server is not there: each run meets it on its own
+                log.warning("The worker thread runs without a client of its own: %s", exc)
             while True:
                 try:
                     i = order.get_nowait()

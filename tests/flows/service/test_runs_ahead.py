@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
@@ -124,9 +125,22 @@ def test_run_each_runs_every_item_and_raises_the_first_failure_in_order(
             raise ValueError(f"item {n} failed")
         return n
 
-    import pytest
-
     with pytest.raises(ValueError, match="item 2 failed"):
         run_each(one, range(7), 2)
     assert sorted(ran) == list(range(7))  # a failure stops no other item
     assert run_each(one, [], 4) == []
+
+
+def test_run_each_runs_every_item_when_no_client_can_be_made(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.context import SyncClientContext
+
+    from flows.service.runs_ahead import run_each
+
+    def unreachable() -> None:  # what entering a client context raises with the server gone
+        raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api")
+
+    # The worker threads start without a client; none of them dies with its items.
+    monkeypatch.setattr(SyncClientContext, "get_or_create", unreachable)
+    assert run_each(lambda n: n + 1, range(5), 2) == [1, 2, 3, 4, 5]
