@@ -23,7 +23,9 @@
   process of its own, not counted). Target ≤ 1,500 MB.
 * ``cli.startup_ratio``: ``convoy convoys --json`` (the installed console script, reading the
   database through its driver as it does at the newest schema) on the database the 1×
-  campaign left (43 convoys, 20,000 passengers) over ``python -c pass``, best of 5 each.
+  campaign left (43 convoys, 20,000 passengers) over ``python -c pass``, each the best of 11
+  rounds in which the commands take turns (the ratio's denominator is about 18 ms: measured
+  in blocks, one after the other, the machine's drift alone moved it by 5 %).
   Target ≤ 12. Its detail also gives the stack's floor: ``python -c "import typer,
   pydantic_settings"`` (the CLI framework and the settings library every command needs, none of
   our code), its ratio over ``python -c pass`` and ours over it.
@@ -67,12 +69,16 @@ def _worker(var: Path, scale: float, mode: str) -> dict[str, Any]:
     raise RuntimeError(f"the {scale}x campaign failed:\n{proc.stderr[-3000:]}")
 
 
-def _best(cmd: list[str], env: dict[str, str], repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, check=True)
-        best = min(best, time.perf_counter() - t)
+def _best(cmds: list[list[str]], env: dict[str, str], rounds: int = 11) -> list[float]:
+    """The best wall time of each command over ``rounds`` rounds, the commands taking turns
+    within a round (the machine's load drifts: measured one after another, one command could
+    get the quiet minute and the next the busy one)."""
+    best = [float("inf")] * len(cmds)
+    for _ in range(rounds):
+        for i, cmd in enumerate(cmds):
+            t = time.perf_counter()
+            subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, check=True)
+            best[i] = min(best[i], time.perf_counter() - t)
     return best
 
 
@@ -105,11 +111,11 @@ def run() -> Iterator[Result | dict[str, Any]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVOY_", "PREFECT_"))}
         env["CONVOY_VAR_DIR"] = str(var1)
         convoy = str(Path(PY).parent / "convoy")
-        ours = _best([convoy, "convoys", "--json"], env)
-        base = _best([PY, "-c", "pass"], env)
-        # What any command of this stack pays before its first line: importing the CLI
-        # framework and the settings library (not one module of ours).
-        floor = _best([PY, "-c", STACK_FLOOR], env)
+        # The floor: what any command of this stack pays before its first line, importing the
+        # CLI framework and the settings library (not one module of ours).
+        ours, base, floor = _best(
+            [[convoy, "convoys", "--json"], [PY, "-c", "pass"], [PY, "-c", STACK_FLOOR]], env
+        )
         yield ratio(
             "cli.startup_ratio", ours, base, 12, "python -c pass", convoys=one["convoys"],
             stack_floor_s=round(floor, 4), stack_floor_ratio=round(floor / base, 3),
