@@ -256,14 +256,34 @@ def _typo(name: str) -> str:
     return name[:3] + "了" + name[4:]
 
 
+def _id_share(plan: CampaignPlan, trip: Trip) -> range:
+    """The ID numbers' sequence digits of ``trip``: its own share of those of its origin's
+    region, so that no one is on two manifests by chance. Whether the second import would
+    refuse such a person depends on whether the first convoy has closed by then, and the
+    simulation's figures must not depend on timing (the same seed, the same figures)."""
+    same = [t.code for t in plan.trips if t.origin.region == trip.origin.region]
+    width = 1000 // len(same)
+    if width < 1:  # not at the scales allowed (at most about 330 trips share a region)
+        from models.errors import ValidationError
+
+        raise ValidationError(f"More than 1,000 trips leave from region {trip.origin.region}.")
+    k = same.index(trip.code)
+    return range(k * width, (k + 1) * width)
+
+
 def manifest_rows(plan: CampaignPlan, trip: Trip) -> Iterator[list[str]]:
     """The rows of one trip's manifest (header excluded), as the field fills them in."""
     rng = random.Random(f"manifest:{plan.seed}:{plan.scale:g}:{trip.code}")
     d = plan.dirt
+    seqs = _id_share(plan, trip)
+    taken: set[str] = set()
     seat = 0
     for _ in range(trip.size):
         seat += 1
-        idn = synthetic_id(rng, trip.origin.region)
+        idn = synthetic_id(rng, trip.origin.region, seqs=seqs)
+        while idn in taken:  # the same person twice is the dirt below, never by chance
+            idn = synthetic_id(rng, trip.origin.region, seqs=seqs)
+        taken.add(idn)
         if rng.random() < d.bad_checksum:
             idn = idn[:-1] + ("0" if idn[-1] != "0" else "1")
         phone = synthetic_mobile(rng)

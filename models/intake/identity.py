@@ -136,10 +136,14 @@ def mask_name(value: str) -> str:
     return value[:1] + "*" * (len(value) - 1) if value else ""
 
 
-def synthetic_id(rng: random.Random, region: str, born: date | None = None) -> str:
-    """A synthetic resident ID with a valid checksum for a 6-digit region code (demo data)."""
+def synthetic_id(
+    rng: random.Random, region: str, born: date | None = None, seqs: range | None = None
+) -> str:
+    """A synthetic resident ID with a valid checksum for a 6-digit region code (demo data), its
+    three sequence digits drawn from ``seqs`` (all of 000 to 999 by default)."""
     born = born or date(rng.randint(1965, 2002), rng.randint(1, 12), rng.randint(1, 28))
-    first17 = f"{region[:6]:0<6}{born:%Y%m%d}{rng.randint(0, 999):03d}"
+    seq = rng.randint(0, 999) if seqs is None else rng.choice(seqs)
+    first17 = f"{region[:6]:0<6}{born:%Y%m%d}{seq:03d}"
     return first17 + id_check_char(first17)
 
 

@@ -358,3 +358,19 @@ def test_a_manifest_that_cannot_load_stops_the_convoys_after_it(
     with pytest.raises(OSError, match="disk is full"):
         loading.join()
     assert set(loading.loaded.imports) == {plan.trips[0].code}
+
+
+def test_nobody_is_on_two_manifests_by_chance() -> None:
+    """Whether an import refuses someone already on another convoy depends on whether that
+    convoy has closed by then: with the manifests loading beside the running flows, a person
+    on two manifests would make the figures depend on timing (at seed 2020 random ID numbers
+    put two people on two manifests at 1x, 161 at 10x)."""
+    from flows.sim.campaign import manifest_rows
+
+    plan = plan_campaign(1, 2020)
+    trips_of: dict[str, set[str]] = {}
+    for trip in plan.trips:
+        for row in manifest_rows(plan, trip):
+            trips_of.setdefault(row[2], set()).add(trip.code)
+    assert sum(len(v) for v in trips_of.values()) > 20_000
+    assert [idn for idn, codes in trips_of.items() if len(codes) > 1] == []
