@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The PostgreSQL database `make test-pg` uses (each test gets its own schema in it).
 CONVOY_TEST_DATABASE_URL ?= postgresql+psycopg://convoy:convoy@127.0.0.1:5432/convoy_test
 
-.PHONY: install demo test test-pg lint bench clean
+.PHONY: install demo test test-pg screenshots lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 # the rest run no database code). The whole suite: CONVOY_TEST_DATABASE_URL=… .venv/bin/pytest
 test-pg: $(STAMP)
 	CONVOY_TEST_DATABASE_URL='$(CONVOY_TEST_DATABASE_URL)' $(BIN)/pytest -q -p no:cacheprovider -m 'db and not browser'
+
+# The page tests, writing their screenshots into docs/screenshots/ (committed, for readers);
+# `make test` writes them under var/test-screenshots/ and leaves the working tree as it was.
+screenshots: $(STAMP)
+	CONVOY_WRITE_SCREENSHOTS=1 CONVOY_TEST_DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,9 +19,16 @@ import pytest
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 860}
-# Where the page tests write their screenshots, committed so a reader can look before installing
-# (the README names the folder).
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# Where the page tests write their screenshots. `make screenshots` (CONVOY_WRITE_SCREENSHOTS=1)
+# writes them into docs/screenshots/, committed so a reader can look before installing (the
+# README names the folder); any other run under var/test-screenshots/pages/, so that running the
+# tests leaves the working tree as it was.
+_ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = (
+    _ROOT / "docs" / "screenshots"
+    if os.environ.get("CONVOY_WRITE_SCREENSHOTS") == "1"
+    else _ROOT / "var" / "test-screenshots" / "pages"
+)
 
 
 def chromium_path() -> str | None:
@@ -99,7 +106,7 @@ def launch() -> Iterator[Browser]:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Writes ``docs/screenshots/NAME.png`` (full page) for a reader to look at."""
+    """Writes ``NAME.png`` (full page) into ``SCREENSHOTS`` for a reader to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
