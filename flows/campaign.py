@@ -64,14 +64,12 @@ def campaign_flow(
     if not codes:
         return []
 
+    def parameters(code: str) -> dict[str, Any]:  # a convoy's flow run's, made and run alike
+        return {"code": code, "poll_seconds": poll_seconds, "max_wait_seconds": max_wait_seconds}
+
     # Every convoy's flow run is made first, in order, while the server is quiet (making one is
     # the request a busy Prefect server on SQLite refuses, and its client then sleeps).
-    ahead = RunsAhead.create(
-        convoy_flow, codes,
-        lambda code: {"code": code, "poll_seconds": poll_seconds,
-                      "max_wait_seconds": max_wait_seconds},
-        tags=[f"campaign:{pause_key(name)}"],
-    )  # fmt: skip
+    ahead = RunsAhead.create(convoy_flow, codes, parameters, tags=[f"campaign:{pause_key(name)}"])
 
     def one(code: str) -> dict[str, Any]:
         beside: Any = nullcontext()
@@ -81,7 +79,7 @@ def campaign_flow(
             beside = simulated_escorts([code], speed=simulate_speed, campaign=True)
         with beside:  # its run taken once its escorts are ready (else cancelled at close)
             run = ahead.take(code)
-            return run_here(convoy_flow, code, poll_seconds, max_wait_seconds, flow_run=run)[0]
+            return run_here(convoy_flow, flow_run=run, **parameters(code))[0]
 
     try:
         results = run_each(one, codes, concurrency or len(codes), name="convoy")
