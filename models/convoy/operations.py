@@ -114,7 +114,7 @@ class _Roll:
 
     def census(self) -> Census:
         """The counts per state as they are now (after the step's moves)."""
-        return Census(total=len(self.current), by_state=dict(Counter(self.current.values())))
+        return Census.of(self.current.values())
 
 
 def _apply(
