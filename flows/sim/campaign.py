@@ -21,6 +21,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -143,6 +144,26 @@ class CampaignPlan:
     def provinces(self) -> set[str]:
         return {t.origin.province for t in self.trips}
 
+    @cached_property
+    def id_shares(self) -> dict[str, range]:
+        """Each trip's share of the ID numbers' sequence digits of its origin's region (its
+        manifest draws from it), so that no one is on two manifests by chance: whether the
+        second import would refuse such a person depends on whether the first convoy has
+        closed by then, and the figures must not depend on timing (same seed, same figures)."""
+        by_region: dict[str, list[str]] = {}
+        for t in self.trips:
+            by_region.setdefault(t.origin.region, []).append(t.code)
+        shares: dict[str, range] = {}
+        for region, codes in by_region.items():
+            width = 1000 // len(codes)
+            if width < 1:  # not at the scales allowed (at most about 330 trips share a region)
+                from models.errors import ValidationError
+
+                raise ValidationError(f"More than 1,000 trips leave from region {region}.")
+            for k, code in enumerate(codes):
+                shares[code] = range(k * width, (k + 1) * width)
+        return shares
+
 
 def default_name(scale: float, seed: int) -> str:
     return f"宁波返岗模拟-{scale:g}x-s{seed}"
@@ -256,26 +277,11 @@ def _typo(name: str) -> str:
     return name[:3] + "了" + name[4:]
 
 
-def _id_share(plan: CampaignPlan, trip: Trip) -> range:
-    """The ID numbers' sequence digits of ``trip``: its own share of those of its origin's
-    region, so that no one is on two manifests by chance. Whether the second import would
-    refuse such a person depends on whether the first convoy has closed by then, and the
-    simulation's figures must not depend on timing (the same seed, the same figures)."""
-    same = [t.code for t in plan.trips if t.origin.region == trip.origin.region]
-    width = 1000 // len(same)
-    if width < 1:  # not at the scales allowed (at most about 330 trips share a region)
-        from models.errors import ValidationError
-
-        raise ValidationError(f"More than 1,000 trips leave from region {trip.origin.region}.")
-    k = same.index(trip.code)
-    return range(k * width, (k + 1) * width)
-
-
 def manifest_rows(plan: CampaignPlan, trip: Trip) -> Iterator[list[str]]:
     """The rows of one trip's manifest (header excluded), as the field fills them in."""
     rng = random.Random(f"manifest:{plan.seed}:{plan.scale:g}:{trip.code}")
     d = plan.dirt
-    seqs = _id_share(plan, trip)
+    seqs = plan.id_shares[trip.code]
     taken: set[str] = set()
     seat = 0
     for _ in range(trip.size):
