@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from config import Settings, get_settings
+from flows.service.runtime import batch_collection
 from flows.sim.campaign import CITY, CampaignPlan, Trip, write_enterprises, write_manifest
 from flows.sim.simulator import ConvoySimulator, Report, _constant
 from models.access.actors import acting_as
@@ -282,6 +283,7 @@ class Simulated:
         return [r["code"] for r in self.results if r.get("waiting_for")]
 
 
+@batch_collection()
 def simulate(
     plan: CampaignPlan,
     *,
@@ -297,21 +299,8 @@ def simulate(
     folder. With ``passes`` the campaign's vehicle passes go through the permit workflow too
     (``flows.sim.campaign_passes``). Each convoy's flow starts once its own manifest is in
     (``Loading``). ``on_loaded(loaded)`` is called once every manifest is in and every flow
-    has run (its totals are then final)."""
-    from flows.service.runtime import batch_collection
-
-    with batch_collection():
-        return _simulate(plan, concurrency, speed, max_wait, passes, on_loaded)
-
-
-def _simulate(
-    plan: CampaignPlan,
-    concurrency: int,
-    speed: float,
-    max_wait: float,
-    passes: bool,
-    on_loaded: Any,
-) -> Simulated:
+    has run (its totals are then final). Garbage is collected as in a long batch
+    (``batch_collection``)."""
     from flows.campaign import campaign_flow
     from flows.cli.campaign import build_report, write_report_files
     from flows.sim.escort_process import escorts_in_own_process
