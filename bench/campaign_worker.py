@@ -91,11 +91,13 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     @flow(name="bare-campaign")
     def bare_campaign(codes: list[str], tasks: int) -> None:
         # Its flow runs made first, in order, as ours are (``flows.service.runs_ahead``).
-        ahead = RunsAhead.create(bare_convoy, codes, lambda c: {"code": c, "tasks": tasks})
+        def parameters(code: str) -> dict[str, Any]:  # made and run alike
+            return {"code": code, "tasks": tasks}
+
+        ahead = RunsAhead.create(bare_convoy, codes, parameters)
 
         def one(code: str) -> None:
-            parameters = {"code": code, "tasks": tasks}
-            run_flow(bare_convoy, flow_run=ahead.take(code), parameters=parameters)
+            run_flow(bare_convoy, flow_run=ahead.take(code), parameters=parameters(code))
 
         run_each(one, codes, CONCURRENCY)
         nothing(0)
