@@ -12,8 +12,8 @@ flow starting as many convoy flows, as many at a time, each running as many task
 every task doing nothing, its flow runs made first, one after another, and run a few at a time
 by worker threads that keep one Prefect client each, as the campaign does
 (``flows.service.runs_ahead``); the baseline is the mean of the two. With ``ours``
-only the campaign runs. Prints one JSON line: the times (wall clock, this process's CPU time
-and the escorts' process's: the server's is in neither), the run counts, the peak resident
+only the campaign runs. Prints one JSON line: the times (wall clock, this process's CPU time,
+the escorts' process's and the Prefect server's, read from ``/proc``), the run counts, the peak resident
 memory (this process's plus the escorts' process's), and how often and how long each side's
 Prefect client slept before trying a request again (the temporary server keeps its state in
 SQLite and answers 503 when that is busy; the client then waits 2, 4, 8 … seconds).
@@ -28,6 +28,7 @@ import re
 import resource
 import sys
 import time
+from contextlib import suppress
 from typing import Any
 
 CONCURRENCY = 6
@@ -106,14 +107,16 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
         with get_client(sync_client=True) as client:
             return client.count_flow_runs()
 
-    def bare() -> tuple[float, float, int, tuple[int, float]]:
-        """One bare run: its wall and CPU seconds, the flow runs it made, its client's waits."""
+    def bare() -> tuple[float, float, int, tuple[int, float], float | None]:
+        """One bare run: its wall and CPU seconds, the flow runs it made, its client's waits,
+        the server's CPU seconds meanwhile."""
         time.sleep(SETTLE_SECONDS)
         before = flow_runs()
         sleeps.take()
-        t0, c0 = time.perf_counter(), _cpu()
+        t0, c0, s0 = time.perf_counter(), _cpu(), _server_cpu()
         bare_campaign([t.code for t in plan.trips], per_convoy)
-        return time.perf_counter() - t0, _cpu() - c0, flow_runs() - before, sleeps.take()
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        return wall, cpu, flow_runs() - before, sleeps.take(), _minus(_server_cpu(), s0)
 
     sleeps = RetrySleeps()
     client_log = logging.getLogger("prefect.client")
@@ -130,9 +133,11 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     before = flow_runs()
     sleeps.take()
     t0, c0, e0 = time.perf_counter(), _cpu(), _cpu(resource.RUSAGE_CHILDREN)
+    s0 = _server_cpu()
     with acting_as(operator("bench"), "cli"):
         done = simulate(plan, concurrency=CONCURRENCY, passes=False)
     ours, ours_cpu = time.perf_counter() - t0, _cpu() - c0
+    ours_server_cpu = _minus(_server_cpu(), s0)
     # The escorts' process has ended (and been waited for); the Prefect server runs on.
     escorts_cpu = _cpu(resource.RUSAGE_CHILDREN) - e0
     ours_waits = sleeps.take()
@@ -142,6 +147,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
         "passengers": done.report["figures"]["passengers"], "flow_runs": ours_flows,
         "task_runs": len(plan.trips) * per_convoy + 1, "not_closed": done.not_closed,
         "ours_cpu_s": round(ours_cpu, 3), "ours_escorts_cpu_s": round(escorts_cpu, 3),
+        "ours_server_cpu_s": ours_server_cpu,
         # Waits of the client before trying again (summed over threads): count, seconds.
         "ours_client_retry_waits": ours_waits[0], "ours_client_retry_wait_s": ours_waits[1],
     }  # fmt: skip
@@ -156,6 +162,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
         out["baseline_flow_runs"] = second[2]
         out["baseline_client_retry_waits"] = [first[3][0], second[3][0]]
         out["baseline_client_retry_wait_s"] = [first[3][1], second[3][1]]
+        out["baseline_server_cpu_s"] = [first[4], second[4]]
     mb = {
         w: resource.getrusage(w).ru_maxrss / 1024
         for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
@@ -165,6 +172,33 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     out["peak_rss_mb"] = round(mb[resource.RUSAGE_SELF] + mb[resource.RUSAGE_CHILDREN], 1)
     out["escorts_peak_rss_mb"] = round(mb[resource.RUSAGE_CHILDREN], 1)
     return out
+
+
+def _minus(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else round(after - before, 2)
+
+
+def _server_cpu() -> float | None:
+    """CPU seconds the temporary Prefect server (a child process running uvicorn) has used so
+    far, read from ``/proc``; None where that cannot be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: list[str] = []
+    try:
+        for thread in os.listdir(f"/proc/{os.getpid()}/task"):
+            with suppress(OSError):  # a thread that has ended since
+                children += open(f"/proc/{os.getpid()}/task/{thread}/children").read().split()
+    except OSError:
+        return None
+    for pid in children:
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        if b"uvicorn" in cmdline:
+            fields = stat.rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return None
 
 
 def _cpu(who: int = resource.RUSAGE_SELF) -> float:
