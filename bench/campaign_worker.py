@@ -13,10 +13,10 @@ every task doing nothing, its flow runs made first, one after another, and run a
 by worker threads that keep one Prefect client each, as the campaign does
 (``flows.service.runs_ahead``); the baseline is the mean of the two. With ``ours``
 only the campaign runs. Prints one JSON line: the times (wall clock, this process's CPU time,
-the escorts' process's and the Prefect server's, read from ``/proc``), the run counts, the peak resident
-memory (this process's plus the escorts' process's), and how often and how long each side's
-Prefect client slept before trying a request again (the temporary server keeps its state in
-SQLite and answers 503 when that is busy; the client then waits 2, 4, 8 … seconds).
+the escorts' process's and the Prefect server's, read from ``/proc``), the run counts, the peak
+resident memory (this process's plus the escorts' process's), and how often and how long each
+side's Prefect client slept before trying a request again (the temporary server keeps its state
+in SQLite and answers 503 when that is busy; the client then waits 2, 4, 8 … seconds).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import resource
 import sys
 import time
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 CONCURRENCY = 6
@@ -186,13 +187,13 @@ def _server_cpu() -> float | None:
     try:
         for thread in os.listdir(f"/proc/{os.getpid()}/task"):
             with suppress(OSError):  # a thread that has ended since
-                children += open(f"/proc/{os.getpid()}/task/{thread}/children").read().split()
+                children += Path(f"/proc/{os.getpid()}/task/{thread}/children").read_text().split()
     except OSError:
         return None
     for pid in children:
         try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
-            stat = open(f"/proc/{pid}/stat").read()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
         if b"uvicorn" in cmdline:

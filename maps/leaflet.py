@@ -5,11 +5,19 @@ hundreds of markers that dominated the build time of the overview. Here markers 
 data (:class:`BadgeMarkers`, :class:`Lines`), popups and tooltips of existing layers are bound
 in one script (:class:`Bindings`). Badges are round Font Awesome icons (vendored with folium's
 assets).
+
+branca places each rendered part of every element (a marker's script, say) in the page as
+``Element(text)``, which compiles that finished text as a Jinja template and renders it a second
+time: about a third of a route map's build. Within :func:`raw_rendering` (``maps.offline``
+renders every map in it) folium's own elements place their parts as finished text, as
+:class:`RawMacroElement` does; outside it, and in other threads, branca renders as it always has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import folium
@@ -27,6 +35,7 @@ __all__ = [
     "RawText",
     "badge",
     "badge_icon",
+    "raw_rendering",
 ]
 
 # --------------------------------------------------------------------------- elements
@@ -64,6 +73,30 @@ class RawMacroElement(MacroElement):
         for child in self._children.values():
             child.render(**kwargs)
         return ""
+
+
+_raw = threading.local()  # .on: this thread renders within ``raw_rendering``
+_branca_render = MacroElement.render
+
+
+def _render(self: MacroElement, **kwargs: Any) -> Any:
+    if getattr(_raw, "on", False):
+        return RawMacroElement.render(self, **kwargs)  # type: ignore[arg-type]
+    return _branca_render(self, **kwargs)
+
+
+@contextmanager
+def raw_rendering() -> Iterator[None]:
+    """Within the block, this thread renders folium's elements as :class:`RawMacroElement`
+    does: each rendered part goes into the page as it is, not compiled as a template again."""
+    if MacroElement.render is not _render:
+        MacroElement.render = _render  # type: ignore[method-assign]
+    before = getattr(_raw, "on", False)
+    _raw.on = True
+    try:
+        yield
+    finally:
+        _raw.on = before
 
 
 # --------------------------------------------------------------------------- badges

@@ -41,6 +41,7 @@ from branca.element import Element, Figure, Link
 
 from maps import boundaries
 from maps.basemap import BasemapLevel, add_basemap, has_basemap
+from maps.leaflet import raw_rendering
 from models.errors import ConfigurationError, ConvoyOpsError
 from models.labels import label
 
@@ -364,7 +365,8 @@ def render_offline(
         undo.keep_children(root.header)  # rendering adds the links there
         _prepare_tiles(m, tile_url, tile_attribution, undo)
         _remap_links(root, undo)
-        html = root.render()
+        with raw_rendering():  # folium's parts placed as they are, not compiled again
+            html = root.render()
     finally:
         undo.undo()
     if mode == "inline":
@@ -591,28 +593,40 @@ def _with_missing_notice(html: str, locale: str) -> str:
     return html[:at] + notice + html[at:]
 
 
+# The asset folders this process has checked or written, as (folder, package or script): a
+# campaign writes dozens of maps into one folder, and comparing every vendored file each time
+# cost a sixth of a map's build. A file removed since is noticed and written again.
+_copied: set[tuple[str, str]] = set()
+
+
 def _copy_assets(html: str, dest: Path) -> None:
     """Copy the vendored packages the page links (whole folders: licences included) and
-    write the basemap layer scripts it links."""
+    write the basemap layer scripts it links (each checked once per process and folder)."""
     packages = sorted(set(re.findall(r'(?:src|href)="assets/vendor/([^/"]+)/', html)))
     for package in packages:
         source = ASSETS_DIR / "vendor" / package
-        for file in source.rglob("*"):
-            if not file.is_file():
-                continue
-            target = dest / "vendor" / package / file.relative_to(source)
+        files = [f for f in source.rglob("*") if f.is_file()]
+        targets = [dest / "vendor" / package / f.relative_to(source) for f in files]
+        key = (str(dest), package)
+        if key in _copied and all(t.is_file() for t in targets):
+            continue
+        for file, target in zip(files, targets, strict=True):
             if target.is_file() and _same_file(file, target):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(target, file.read_bytes())
+        _copied.add(key)
     # The basemap layer scripts: written once per folder, shared by its maps.
     for name in sorted(set(re.findall(r'src="assets/basemap/([^/"]+\.js)"', html))):
-        text = boundaries.asset_text(boundaries.ASSET_PREFIX + name).encode("utf-8")
         target = dest / "basemap" / name
-        if target.is_file() and target.read_bytes() == text:
+        key = (str(dest), name)
+        if key in _copied and target.is_file():
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, text)
+        text = boundaries.asset_text(boundaries.ASSET_PREFIX + name).encode("utf-8")
+        if not (target.is_file() and target.read_bytes() == text):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(target, text)
+        _copied.add(key)
 
 
 def _same_file(a: Path, b: Path) -> bool:

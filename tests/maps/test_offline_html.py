@@ -118,6 +118,35 @@ def test_maps_saved_at_once_into_one_folder_share_whole_assets(tmp_path: Path) -
     assert got == expected
 
 
+def test_a_vendored_file_removed_between_two_saves_is_written_again(tmp_path: Path) -> None:
+    """The shared assets folder is checked once per process and folder, yet a file removed
+    since (someone tidying the folder) comes back with the next map saved there."""
+    first = save_offline(build_convoy_map(), tmp_path / "a.html", mode="folder")
+    leaflet = first.parent / "assets" / "vendor" / "leaflet" / "leaflet.js"
+    kept = leaflet.read_bytes()
+    leaflet.unlink()
+    save_offline(build_convoy_map(), tmp_path / "b.html", mode="folder")
+    assert leaflet.read_bytes() == kept
+
+
+def test_text_that_looks_like_a_template_is_shown_as_written() -> None:
+    """A tooltip is put in the page as written: branca would compile the marker's rendered
+    script as a Jinja template again, computing ``{{ 7 * 6 }}`` and failing on ``{% raw %}``."""
+    m = folium.Map(location=(30, 120), zoom_start=5)
+    folium.Marker((30, 120), tooltip="{{ 7 * 6 }} 号车 {% raw %} 备注").add_to(m)
+    html = render_offline(m)
+    assert "{{ 7 * 6 }} 号车 {% raw %} 备注" in html and "42 号车" not in html
+
+
+def test_rendering_outside_render_offline_is_brancas_own() -> None:
+    """Only maps rendered by render_offline place their parts as written; anywhere else folium
+    and branca render as they always have (here: the tooltip computed)."""
+    render_offline(folium.Map(location=(30, 120)))  # this thread has rendered the raw way
+    m = folium.Map(location=(30, 120), zoom_start=5)
+    folium.Marker((30, 120), tooltip="{{ 7 * 6 }} 号车").add_to(m)
+    assert "42 号车" in m.get_root().render()
+
+
 def test_rendering_does_not_change_the_map() -> None:
     m = folium.Map(location=(30, 120), zoom_start=5)
     plugins.Fullscreen().add_to(m)
