@@ -14,7 +14,9 @@
   neither waits for that. Target ≤ 1.5: the engine is the floor. Run five times (each a fresh
   process and server; ``CONVOY_BENCH_CAMPAIGN_RUNS``): on two cores shared with the server one
   run's two sides can differ from the next run's, so the run with the median ratio is
-  reported, with every run's ratio and times in its detail.
+  reported, with every run's ratio and times in its detail. The detail also gives where the
+  CPU went on each side: the campaign's process, its escorts' process and the Prefect
+  server's (read from ``/proc``; the bare side's server time for its run before and after).
 * ``campaign.scaling_10x_over_1x``: the same campaign at scale 10 (430 trips, about 200,000
   workers) over scale 1 (the median of the 1× runs' times), each in its own fresh process.
   Target ≤ 11 (linear is 10).
