@@ -14,13 +14,23 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from models.convoy.lifecycle import Census, Custody, Stage
-from models.convoy.store import convoy_escorts, get_campaign, get_convoy, list_convoys
-from models.convoy.tables import Convoy, CustodyEvent, Enterprise, Passenger, Position, StageRun
+from models.convoy.store import get_campaign, get_convoy, list_convoys
+from models.convoy.tables import (
+    Assignment,
+    Convoy,
+    CustodyEvent,
+    Enterprise,
+    Escort,
+    Passenger,
+    Position,
+    StageRun,
+)
 from models.geo.datums import LatLon
 from models.views.mapmodel import (
     AlertMark,
@@ -58,54 +68,73 @@ __all__ = [
 # --------------------------------------------------------------------------- database
 
 
-def _positions(session: Session, convoy_id: int) -> list[Position]:
-    return list(
-        session.execute(
-            select(Position).where(col(Position.convoy_id) == convoy_id).order_by(col(Position.at))
-        ).scalars()
-    )
+@dataclass(frozen=True)
+class _Scope:
+    """The convoys read: one (``convoy_id``) or every one of a campaign (``campaign_id``). Each
+    read below is one query for all of them, keyed by convoy id (read convoy by convoy, the 43
+    convoys of a simulated 1x campaign took 930 queries)."""
+
+    convoy_id: int | None = None
+    campaign_id: int | None = None
+
+    def on(self, column: Any) -> Any:
+        if self.convoy_id is not None:
+            return column == self.convoy_id
+        return column.in_(select(col(Convoy.id)).where(col(Convoy.campaign_id) == self.campaign_id))
 
 
-def _last_position(session: Session, convoy_id: int) -> list[Position]:
-    found = (
-        session.execute(
-            select(Position)
-            .where(col(Position.convoy_id) == convoy_id)
-            .order_by(col(Position.at).desc())
-            .limit(1)
+def _positions(session: Session, scope: _Scope, *, newest_only: bool) -> dict[int, list[Any]]:
+    """Each convoy's positions by time (``newest_only``: its newest one), as plain rows with
+    the columns a track point needs (a campaign's tracks are thousands of rows)."""
+    p = Position.__table__.c  # type: ignore[attr-defined]
+    columns = (p.convoy_id, p.at, p.lat, p.lon, p.speed_kmh)
+    out: dict[int, list[Any]] = defaultdict(list)
+    if newest_only:
+        newest = (
+            select(p.convoy_id, func.max(p.at).label("at"))
+            .where(scope.on(p.convoy_id))
+            .group_by(p.convoy_id)
+            .subquery()
         )
-        .scalars()
-        .first()
-    )
-    return [found] if found is not None else []
+        stmt = select(*columns).join(
+            newest, (p.convoy_id == newest.c.convoy_id) & (p.at == newest.c.at)
+        )
+        for row in session.execute(stmt.order_by(p.id)):
+            out[row.convoy_id] = [row]  # one per convoy, should two share the newest time
+        return out
+    stmt = select(*columns).where(scope.on(p.convoy_id)).order_by(p.at, p.id)
+    for row in session.execute(stmt):
+        out[row.convoy_id].append(row)
+    return out
 
 
-def _open_alerts(session: Session, convoy_id: int) -> list[tuple[str, str]]:
-    """Unresolved alerts as (kind, subject). Empty when the alert tables are not there."""
+def _alerts(session: Session, scope: _Scope) -> dict[int, list[Any]]:
+    """Every alert of each convoy (open or resolved), oldest first. Empty when the alert
+    tables are not there."""
     try:
-        from models.tracking.alerts.tables import Alert, AlertState
+        from models.tracking.alerts.tables import Alert
     except ImportError:  # pragma: no cover - the alert module is optional for maps
-        return []
-    rows = session.execute(
-        select(col(Alert.kind), col(Alert.summary))
-        .where(col(Alert.convoy_id) == convoy_id)
-        .where(col(Alert.state) != AlertState.RESOLVED.value)
-        .order_by(col(Alert.opened_at))
-    ).all()
-    return [(kind, summary or kind) for kind, summary in rows]
+        return {}
+    out: dict[int, list[Any]] = defaultdict(list)
+    stmt = select(Alert).where(scope.on(col(Alert.convoy_id)))
+    for alert in session.execute(stmt.order_by(col(Alert.opened_at), col(Alert.id))).scalars():
+        out[alert.convoy_id].append(alert)
+    return out
 
 
-def _alert_marks(session: Session, convoy_id: int) -> list[AlertMark]:
+def _open_alerts(alerts: list[Any]) -> list[tuple[str, str]]:
+    """Unresolved alerts as (kind, subject)."""
+    from models.tracking.alerts.tables import AlertState
+
+    return [(a.kind, a.summary or a.kind) for a in alerts if a.state != AlertState.RESOLVED.value]
+
+
+def _alert_marks(alerts: list[Any]) -> list[AlertMark]:
     """Every alert of the convoy (open or resolved) with the place and duration it reports."""
-    try:
-        from models.tracking.alerts.tables import Alert, AlertState
-    except ImportError:  # pragma: no cover
-        return []
-    rows = session.execute(
-        select(Alert).where(col(Alert.convoy_id) == convoy_id).order_by(col(Alert.opened_at))
-    ).scalars()
+    from models.tracking.alerts.tables import AlertState
+
     marks = []
-    for alert in rows:
+    for alert in alerts:
         details = alert.details or {}
         minutes = details.get("minutes")
         lat, lon = details.get("lat"), details.get("lon")
@@ -125,93 +154,171 @@ def _alert_marks(session: Session, convoy_id: int) -> list[AlertMark]:
     return marks
 
 
-def _track_state(session: Session, convoy_id: int) -> tuple[datetime | None, float | None]:
-    """The ETA and remaining km the tracker computed at the newest fix (if any)."""
+def _track_states(
+    session: Session, scope: _Scope
+) -> dict[int, tuple[datetime | None, float | None]]:
+    """The ETA and remaining km the tracker computed at each convoy's newest fix (if any)."""
     try:
         from models.tracking.tables import TrackState
     except ImportError:  # pragma: no cover
-        return None, None
-    state = session.get(TrackState, convoy_id)
-    if state is None:
-        return None, None
-    return state.eta, state.remaining_km
+        return {}
+    rows = session.execute(
+        select(col(TrackState.convoy_id), col(TrackState.eta), col(TrackState.remaining_km)).where(
+            scope.on(col(TrackState.convoy_id))
+        )
+    ).all()
+    return {cid: (eta, remaining) for cid, eta, remaining in rows}
 
 
-def _reached(session: Session, convoy_id: int) -> dict[str, int]:
+def _event_counts(session: Session, scope: _Scope) -> dict[int, dict[tuple[str, str], int]]:
+    """Custody events of each convoy counted by (stage, state reached)."""
+    out: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
+    for cid, stage, state, n in session.execute(
+        select(
+            col(CustodyEvent.convoy_id), col(CustodyEvent.stage), col(CustodyEvent.to_state),
+            func.count(),
+        )
+        .where(scope.on(col(CustodyEvent.convoy_id)))
+        .group_by(col(CustodyEvent.convoy_id), col(CustodyEvent.stage), col(CustodyEvent.to_state))
+    ):  # fmt: skip
+        out[cid][(stage, state)] = int(n)
+    return out
+
+
+def _reached(by_stage: dict[tuple[str, str], int]) -> dict[str, int]:
     """How many passengers ever entered each custody state (events are unique per state)."""
-    rows = session.execute(
-        select(col(CustodyEvent.to_state), func.count())
-        .where(col(CustodyEvent.convoy_id) == convoy_id)
-        .group_by(col(CustodyEvent.to_state))
-    ).all()
-    return {state: int(n) for state, n in rows}
+    out: Counter[str] = Counter()
+    for (_stage, state), n in by_stage.items():
+        out[state] += n
+    return dict(out)
 
 
-def _by_stage(session: Session, convoy_id: int) -> dict[tuple[str, str], int]:
-    rows = session.execute(
-        select(col(CustodyEvent.stage), col(CustodyEvent.to_state), func.count())
-        .where(col(CustodyEvent.convoy_id) == convoy_id)
-        .group_by(col(CustodyEvent.stage), col(CustodyEvent.to_state))
-    ).all()
-    return {(stage, state): int(n) for stage, state, n in rows}
-
-
-def _stage_places(session: Session, convoy_id: int) -> dict[str, str]:
-    """The most used custody-event location of each stage (e.g. the screening hall)."""
-    rows = session.execute(
-        select(col(CustodyEvent.stage), col(CustodyEvent.location), func.count())
-        .where(col(CustodyEvent.convoy_id) == convoy_id)
+def _stage_places(session: Session, scope: _Scope) -> dict[int, dict[str, str]]:
+    """The most used custody-event location of each stage of each convoy (e.g. the
+    screening hall)."""
+    best: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
+    for cid, stage, location, n in session.execute(
+        select(
+            col(CustodyEvent.convoy_id), col(CustodyEvent.stage), col(CustodyEvent.location),
+            func.count(),
+        )
+        .where(scope.on(col(CustodyEvent.convoy_id)))
         .where(col(CustodyEvent.location) != "")
-        .group_by(col(CustodyEvent.stage), col(CustodyEvent.location))
-    ).all()
-    best: dict[str, tuple[int, str]] = {}
-    for stage, location, n in rows:
-        if stage not in best or n > best[stage][0]:
-            best[stage] = (int(n), location)
-    return {stage: scrub(loc) for stage, (_n, loc) in best.items()}
+        .group_by(col(CustodyEvent.convoy_id), col(CustodyEvent.stage), col(CustodyEvent.location))
+        .order_by(col(CustodyEvent.convoy_id), col(CustodyEvent.stage), col(CustodyEvent.location))
+    ):  # fmt: skip
+        if stage not in best[cid] or n > best[cid][stage][0]:
+            best[cid][stage] = (int(n), location)
+    return {
+        cid: {stage: scrub(loc) for stage, (_n, loc) in places.items()}
+        for cid, places in best.items()
+    }
 
 
-def _stage_times(session: Session, convoy_id: int) -> dict[str, datetime]:
-    rows = session.execute(
-        select(col(StageRun.stage), col(StageRun.at)).where(col(StageRun.convoy_id) == convoy_id)
-    ).all()
-    return {stage: at for stage, at in rows}
+def _stage_times(session: Session, scope: _Scope) -> dict[int, dict[str, datetime]]:
+    out: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for cid, stage, at in session.execute(
+        select(col(StageRun.convoy_id), col(StageRun.stage), col(StageRun.at)).where(
+            scope.on(col(StageRun.convoy_id))
+        )
+    ):
+        out[cid][stage] = at
+    return out
 
 
-def _per_enterprise(
-    session: Session, convoy_id: int
-) -> list[tuple[Enterprise | None, str, dict[str, int]]]:
-    """(enterprise or None, employer text, counts by custody state) per employer."""
+Employers = list[tuple[Enterprise | None, str, dict[str, int]]]
+
+
+def _per_enterprise(session: Session, scope: _Scope) -> dict[int, Employers]:
+    """For each convoy: (enterprise or None, employer text, counts by custody state) per
+    employer."""
     rows = session.execute(
         select(
+            col(Passenger.convoy_id),
             col(Passenger.enterprise_id),
             col(Passenger.employer),
             col(Passenger.custody),
             func.count(),
         )
-        .where(col(Passenger.convoy_id) == convoy_id)
-        .group_by(col(Passenger.enterprise_id), col(Passenger.employer), col(Passenger.custody))
+        .where(scope.on(col(Passenger.convoy_id)))
+        .group_by(
+            col(Passenger.convoy_id),
+            col(Passenger.enterprise_id),
+            col(Passenger.employer),
+            col(Passenger.custody),
+        )
     ).all()
-    grouped: dict[tuple[int | None, str], dict[str, int]] = defaultdict(dict)
-    for ent_id, employer, state, n in rows:
+    grouped: dict[int, dict[tuple[int | None, str], dict[str, int]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for cid, ent_id, employer, state, n in rows:
         key = (ent_id, "" if ent_id is not None else employer)
-        grouped[key][state] = grouped[key].get(state, 0) + int(n)
-    out = []
-    for (ent_id, employer), counts in sorted(grouped.items(), key=lambda kv: str(kv[0])):
-        ent = session.get(Enterprise, ent_id) if ent_id is not None else None
-        out.append((ent, employer, counts))
-    return out
+        grouped[cid][key][state] = grouped[cid][key].get(state, 0) + int(n)
+    ids = {ent_id for by_key in grouped.values() for ent_id, _ in by_key if ent_id is not None}
+    enterprises = {
+        e.id: e
+        for e in session.execute(
+            select(Enterprise).where(
+                col(Enterprise.id).in_(
+                    select(col(Passenger.enterprise_id))
+                    .where(scope.on(col(Passenger.convoy_id)))
+                    .distinct()
+                )
+            )
+        ).scalars()
+        if e.id in ids
+    }
+    return {
+        cid: [
+            (enterprises.get(ent_id) if ent_id is not None else None, employer, counts)
+            for (ent_id, employer), counts in sorted(by_key.items(), key=lambda kv: str(kv[0]))
+        ]
+        for cid, by_key in grouped.items()
+    }
 
 
-def _checkpoints(
-    session: Session,
-    convoy: Convoy,
-    enterprises: list[tuple[Enterprise | None, str, dict[str, int]]],
-) -> tuple[Checkpoint, ...]:
+def _escort_counts(session: Session, scope: _Scope) -> dict[int, int]:
+    rows = session.execute(
+        select(col(Assignment.convoy_id), func.count())
+        .join(Escort, col(Assignment.escort_id) == col(Escort.id))
+        .where(scope.on(col(Assignment.convoy_id)))
+        .group_by(col(Assignment.convoy_id))
+    ).all()
+    return {cid: int(n) for cid, n in rows}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the views of the convoys of one scope draw, each part read once for all of them."""
+
+    employers: dict[int, Employers]
+    tracks: dict[int, tuple[datetime | None, float | None]]
+    positions: dict[int, list[Any]]  # rows of (convoy_id, at, lat, lon, speed_kmh)
+    events: dict[int, dict[tuple[str, str], int]]
+    places: dict[int, dict[str, str]]
+    times: dict[int, dict[str, datetime]]
+    alerts: dict[int, list[Any]]
+    escorts: dict[int, int]
+
+    @classmethod
+    def of(cls, session: Session, scope: _Scope, *, full_track: bool) -> _Read:
+        return cls(
+            employers=_per_enterprise(session, scope),
+            tracks=_track_states(session, scope),
+            positions=_positions(session, scope, newest_only=not full_track),
+            events=_event_counts(session, scope),
+            places=_stage_places(session, scope),
+            times=_stage_times(session, scope),
+            alerts=_alerts(session, scope),
+            escorts=_escort_counts(session, scope),
+        )
+
+
+def _checkpoints(convoy: Convoy, enterprises: Employers, read: _Read) -> tuple[Checkpoint, ...]:
     cid = convoy.id or 0
-    by_stage = _by_stage(session, cid)
-    places = _stage_places(session, cid)
-    times = _stage_times(session, cid)
+    by_stage = read.events.get(cid, {})
+    places = read.places.get(cid, {})
+    times = read.times.get(cid, {})
     o = (convoy.origin_lat, convoy.origin_lon)
     d = (convoy.destination_lat, convoy.destination_lon)
 
@@ -289,29 +396,29 @@ def _checkpoints(
 
 
 def _view(
-    session: Session, convoy: Convoy, *, full_track: bool, max_track_points: int
-) -> tuple[ConvoyView, list[tuple[Enterprise | None, str, dict[str, int]]]]:
+    convoy: Convoy, read: _Read, *, full_track: bool, max_track_points: int
+) -> tuple[ConvoyView, Employers]:
     cid = convoy.id or 0
-    enterprises = _per_enterprise(session, cid)
+    enterprises = read.employers.get(cid, [])
     states: Counter[Custody] = Counter()
     for _e, _n, counts in enterprises:
         for state, k in counts.items():
             states[Custody(state)] += k
     census = Census(total=sum(states.values()), by_state=dict(states))
-    eta, remaining = _track_state(session, cid)
-    positions = _positions(session, cid) if full_track else _last_position(session, cid)
+    eta, remaining = read.tracks.get(cid, (None, None))
+    alerts = read.alerts.get(cid, [])
     view = ConvoyView.of(
         convoy,
-        positions,
-        Counts.from_census(census, _reached(session, cid)),
+        read.positions.get(cid, []),
+        Counts.from_census(census, _reached(read.events.get(cid, {}))),
         eta=eta,
         remaining_km=remaining,
-        alerts=_open_alerts(session, cid),
-        checkpoints=_checkpoints(session, convoy, enterprises),
-        escorts=len(convoy_escorts(session, convoy)),
+        alerts=_open_alerts(alerts),
+        checkpoints=_checkpoints(convoy, enterprises, read),
+        escorts=read.escorts.get(cid, 0),
         max_track_points=max_track_points,
-        stage_times=_stage_times(session, cid).items(),
-        alert_marks=_alert_marks(session, cid) if full_track else (),
+        stage_times=read.times.get(cid, {}).items(),
+        alert_marks=_alert_marks(alerts) if full_track else (),
     )
     return view, enterprises
 
@@ -319,7 +426,8 @@ def _view(
 def convoy_view(session: Session, code: str, *, max_track_points: int = 2000) -> ConvoyView:
     """One convoy for its route map: the whole track (thinned to ``max_track_points``)."""
     convoy = get_convoy(session, code)
-    view, _ = _view(session, convoy, full_track=True, max_track_points=max_track_points)
+    read = _Read.of(session, _Scope(convoy_id=convoy.id), full_track=True)
+    view, _ = _view(convoy, read, full_track=True, max_track_points=max_track_points)
     return view
 
 
@@ -341,10 +449,11 @@ def campaign_view(session: Session, name: str, *, max_track_points: int = 150) -
     campaign = get_campaign(session, name)
     views: list[ConvoyView] = []
     stops: dict[str, _StopSum] = {}
+    full = max_track_points > 0
+    read = _Read.of(session, _Scope(campaign_id=campaign.id), full_track=full)
     for convoy in list_convoys(session, name):
-        full = max_track_points > 0
         view, enterprises = _view(
-            session, convoy, full_track=full, max_track_points=max(max_track_points, 2)
+            convoy, read, full_track=full, max_track_points=max(max_track_points, 2)
         )
         views.append(view if full else replace(view, track=()))
         for ent, employer, counts in enterprises:

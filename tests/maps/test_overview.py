@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from config import Settings
 from maps.chromium import HeadlessChromium
@@ -16,7 +17,7 @@ from maps.overview import overview_map
 from maps.style import MapOptions
 from models.convoy.store import get_convoy, upsert_enterprise
 from models.db import session_scope
-from models.views.mapdata import CampaignView, MapStatus, campaign_view
+from models.views.mapdata import CampaignView, MapStatus, campaign_view, convoy_view
 from tests.conftest import ENTERPRISES
 from tests.maps.mapcheck import (
     assert_chinese_controls,
@@ -46,6 +47,43 @@ def campaign(make_convoy: Callable[..., str], settings: Settings) -> CampaignVie
     with session_scope() as s:  # one enterprise with coordinates, one without
         upsert_enterprise(s, ENTERPRISES[0], lat=29.47, lon=121.87)
         return campaign_view(s, CAMPAIGN)
+
+
+def _statements(read: Callable[[Any], Any]) -> int:
+    """How many SQL statements ``read(session)`` sends."""
+    sent = []
+
+    def count(*_args: Any) -> None:
+        sent.append(1)
+
+    with session_scope() as s:
+        engine = s.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            read(s)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def test_campaign_view_reads_every_convoy_at_once(
+    campaign: CampaignView, make_convoy: Callable[..., str]
+) -> None:
+    """Each part of the overview is one query for the whole campaign: a fourth convoy adds
+    no query (read convoy by convoy, the 43 of a simulated 1x campaign took 930)."""
+    three = _statements(lambda s: campaign_view(s, CAMPAIGN))
+    make_convoy("BUS-O2", n=5, seed=4)
+    assert _statements(lambda s: campaign_view(s, CAMPAIGN)) == three <= 12
+
+
+def test_campaign_view_gives_each_convoy_its_route_map_view(campaign: CampaignView) -> None:
+    """Read together, each convoy's view is the one its route map draws: nothing of one convoy
+    (positions, alerts, counts, checkpoints, escorts) lands on another."""
+    with session_scope() as s:
+        together = campaign_view(s, CAMPAIGN, max_track_points=2000)
+        for view in together.convoys:
+            assert view == convoy_view(s, view.code)
+    assert {len(v.track) > 0 for v in together.convoys} == {True, False}
 
 
 def test_campaign_view_totals(campaign: CampaignView) -> None:
