@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 import folium
-from branca.element import Element, Figure, JavascriptLink, MacroElement
+from branca.element import Element, Figure, JavascriptLink
 from folium.template import Template
 
 from maps.boundaries import (
@@ -47,6 +47,7 @@ from maps.boundaries import (
     region_at,
     region_index,
 )
+from maps.leaflet import RawMacroElement, RawText
 from models.errors import ConfigurationError
 
 __all__ = [
@@ -115,39 +116,7 @@ _CSS = f"""<style>
 # --------------------------------------------------------------------------- page elements
 
 
-class _Raw(Element):
-    """Page text added as it is: unlike ``Element(text)`` no jinja template is compiled from it
-    (branca does that for every rendered macro, which is slow for large embedded data)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Raw"
-        self.text = text
-
-    def render(self, **kwargs: Any) -> str:
-        return self.text
-
-
-class _Macro(MacroElement):
-    """A MacroElement whose class-level template is compiled once and whose rendered
-    ``header``/``html``/``script`` macros go into the page without another compilation."""
-
-    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # MacroElement: None
-        figure = self.get_root()
-        if not isinstance(figure, Figure):
-            raise ConfigurationError("The basemap is not part of a page (folium Figure).")
-        macros = self._template.module.__dict__
-        for part in ("header", "html", "script"):
-            macro = macros.get(part)
-            if macro is not None:
-                getattr(figure, part).add_child(
-                    _Raw(str(macro(self, kwargs))), name=self.get_name()
-                )
-        for child in self._children.values():
-            child.render(**kwargs)
-
-
-class _Basemap(_Macro):
+class _Basemap(RawMacroElement):
     """The boundary levels of one basemap group, drawn and named by zoom from the layer
     scripts in ``window.convoyBasemap`` (linked in the page header)."""
 
@@ -255,7 +224,7 @@ class _Basemap(_Macro):
         self.assets = list(assets)
         self.map_name = ""
 
-    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # MacroElement: None
+    def render(self, **kwargs: Any) -> str:
         """Link the layer scripts in the page header, find the map, then render."""
         element: Element | None = self._parent
         while element is not None and not isinstance(element, folium.Map):
@@ -270,7 +239,7 @@ class _Basemap(_Macro):
             figure.header.add_child(
                 JavascriptLink(_PLACEHOLDER + path), name=f"convoy_basemap_{path}"
             )
-        super().render(**kwargs)
+        return super().render(**kwargs)
 
 
 class _BasemapGroup(folium.FeatureGroup):
@@ -401,7 +370,7 @@ def add_basemap(
     figure = m.get_root()
     if not isinstance(figure, Figure):
         raise ConfigurationError("The map is not part of a page (folium Figure).")
-    figure.header.add_child(_Raw(_CSS), name="convoy_basemap_css")
+    figure.header.add_child(RawText(_CSS), name="convoy_basemap_css")
     _add_attribution(m)
     return group
 
@@ -427,7 +396,7 @@ def _place_zooms(places: Iterable[Sequence[float]]) -> dict[str, int]:
     return zooms
 
 
-class _Attribution(_Macro):
+class _Attribution(RawMacroElement):
     """Adds a credit line to the map's attribution control."""
 
     _template = Template(
