@@ -32,6 +32,8 @@ from models.convoy.tables import (
     StageRun,
 )
 from models.geo.datums import LatLon
+from models.tracking.alerts.tables import Alert, AlertState
+from models.tracking.tables import TrackState
 from models.views.mapmodel import (
     AlertMark,
     CampaignView,
@@ -108,31 +110,22 @@ def _positions(session: Session, scope: _Scope, *, newest_only: bool) -> dict[in
     return out
 
 
-def _alerts(session: Session, scope: _Scope) -> dict[int, list[Any]]:
-    """Every alert of each convoy (open or resolved), oldest first. Empty when the alert
-    tables are not there."""
-    try:
-        from models.tracking.alerts.tables import Alert
-    except ImportError:  # pragma: no cover - the alert module is optional for maps
-        return {}
-    out: dict[int, list[Any]] = defaultdict(list)
+def _alerts(session: Session, scope: _Scope) -> dict[int, list[Alert]]:
+    """Every alert of each convoy (open or resolved), oldest first."""
+    out: dict[int, list[Alert]] = defaultdict(list)
     stmt = select(Alert).where(scope.on(col(Alert.convoy_id)))
     for alert in session.execute(stmt.order_by(col(Alert.opened_at), col(Alert.id))).scalars():
         out[alert.convoy_id].append(alert)
     return out
 
 
-def _open_alerts(alerts: list[Any]) -> list[tuple[str, str]]:
+def _open_alerts(alerts: list[Alert]) -> list[tuple[str, str]]:
     """Unresolved alerts as (kind, subject)."""
-    from models.tracking.alerts.tables import AlertState
-
     return [(a.kind, a.summary or a.kind) for a in alerts if a.state != AlertState.RESOLVED.value]
 
 
-def _alert_marks(alerts: list[Any]) -> list[AlertMark]:
+def _alert_marks(alerts: list[Alert]) -> list[AlertMark]:
     """Every alert of the convoy (open or resolved) with the place and duration it reports."""
-    from models.tracking.alerts.tables import AlertState
-
     marks = []
     for alert in alerts:
         details = alert.details or {}
@@ -158,10 +151,6 @@ def _track_states(
     session: Session, scope: _Scope
 ) -> dict[int, tuple[datetime | None, float | None]]:
     """The ETA and remaining km the tracker computed at each convoy's newest fix (if any)."""
-    try:
-        from models.tracking.tables import TrackState
-    except ImportError:  # pragma: no cover
-        return {}
     rows = session.execute(
         select(col(TrackState.convoy_id), col(TrackState.eta), col(TrackState.remaining_km)).where(
             scope.on(col(TrackState.convoy_id))
@@ -254,7 +243,6 @@ def _per_enterprise(session: Session, scope: _Scope) -> dict[int, Employers]:
     for cid, ent_id, employer, state, n in rows:
         key = (ent_id, "" if ent_id is not None else employer)
         grouped[cid][key][state] = grouped[cid][key].get(state, 0) + int(n)
-    ids = {ent_id for by_key in grouped.values() for ent_id, _ in by_key if ent_id is not None}
     enterprises = {
         e.id: e
         for e in session.execute(
@@ -266,7 +254,6 @@ def _per_enterprise(session: Session, scope: _Scope) -> dict[int, Employers]:
                 )
             )
         ).scalars()
-        if e.id in ids
     }
     return {
         cid: [
@@ -297,7 +284,7 @@ class _Read:
     events: dict[int, dict[tuple[str, str], int]]
     places: dict[int, dict[str, str]]
     times: dict[int, dict[str, datetime]]
-    alerts: dict[int, list[Any]]
+    alerts: dict[int, list[Alert]]
     escorts: dict[int, int]
 
     @classmethod
