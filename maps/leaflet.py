@@ -80,17 +80,20 @@ _branca_render = MacroElement.render
 
 
 def _render(self: MacroElement, **kwargs: Any) -> Any:
+    """``MacroElement.render`` from this module's import on: branca's own, except within
+    ``raw_rendering`` in this thread."""
     if getattr(_raw, "on", False):
         return RawMacroElement.render(self, **kwargs)  # type: ignore[arg-type]
     return _branca_render(self, **kwargs)
+
+
+MacroElement.render = _render  # type: ignore[method-assign]
 
 
 @contextmanager
 def raw_rendering() -> Iterator[None]:
     """Within the block, this thread renders folium's elements as :class:`RawMacroElement`
     does: each rendered part goes into the page as it is, not compiled as a template again."""
-    if MacroElement.render is not _render:
-        MacroElement.render = _render  # type: ignore[method-assign]
     before = getattr(_raw, "on", False)
     _raw.on = True
     try:

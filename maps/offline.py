@@ -605,7 +605,7 @@ def _copy_assets(html: str, dest: Path) -> None:
     packages = sorted(set(re.findall(r'(?:src|href)="assets/vendor/([^/"]+)/', html)))
     for package in packages:
         source = ASSETS_DIR / "vendor" / package
-        files = [f for f in source.rglob("*") if f.is_file()]
+        files = _vendored_files(package)
         targets = [dest / "vendor" / package / f.relative_to(source) for f in files]
         key = (str(dest), package)
         if key in _copied and all(t.is_file() for t in targets):
@@ -627,6 +627,12 @@ def _copy_assets(html: str, dest: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(target, text)
         _copied.add(key)
+
+
+@lru_cache(maxsize=64)
+def _vendored_files(package: str) -> tuple[Path, ...]:
+    """The files of a vendored package (package data: listed once per process)."""
+    return tuple(f for f in sorted((ASSETS_DIR / "vendor" / package).rglob("*")) if f.is_file())
 
 
 def _same_file(a: Path, b: Path) -> bool:
