@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from flows.sim.demo import GIVEN, SURNAMES
 from models.convoy.lifecycle import Mode
+from models.errors import ValidationError
 from models.intake.identity import synthetic_id, synthetic_mobile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -157,8 +158,6 @@ class CampaignPlan:
         for region, codes in by_region.items():
             width = 1000 // len(codes)
             if width < 1:  # not at the scales allowed (at most about 330 trips share a region)
-                from models.errors import ValidationError
-
                 raise ValidationError(f"More than 1,000 trips leave from region {region}.")
             for k, code in enumerate(codes):
                 shares[code] = range(k * width, (k + 1) * width)
