@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from config import Settings, get_settings
 from models.dbapi import MIGRATIONS_DIR, SQLITE_BUSY_SECONDS, Rows, head_revisions
+from models.errors import BusyError
 
 # Modules that define tables; importing them registers every table on SQLModel.metadata (the
 # target of the migrations and of ``create_all`` for a new database).
@@ -96,7 +98,12 @@ def get_engine(settings: Settings | None = None) -> Engine:
             )
             event.listen(engine, "connect", _sqlite_pragmas)
             database = url.removeprefix("sqlite:///")
-            WriterQueue(engine, path=f"{database}.writers" if database != ":memory:" else "")
+            on_disk = database != ":memory:"
+            WriterQueue(
+                engine,
+                path=f"{database}.writers" if on_disk else "",
+                turns_path=f"{database}.turns" if on_disk else "",
+            )
         else:
             engine = create_engine(url, pool_pre_ping=True)
         _engines[url] = engine
@@ -118,13 +125,25 @@ class WriterQueue:
     soon the writer finishes, and a busy writer elsewhere may take it again first each time.
     Waiting on a lock, the next writer starts as soon as the last one is done; between
     processes the waiting one looks every few milliseconds. After ``busy_timeout`` seconds a
-    writer goes on without its turn and SQLite decides as before."""
+    writer goes on without its turn and SQLite decides as before.
+
+    A transaction may also take a turn on a key (one convoy, ``take_turn``) for the rest of
+    its life: those of one key go one at a time, those of other keys go on. Unlike the
+    writer's, a key's turn is held while the transaction reads and works, before it writes
+    (the slots of a second lock file, ``<database>.turns``, between processes)."""
 
     # Between processes: how often a writer waiting for another process looks again (seconds).
     LOOK_AGAIN = (0.0002, 0.002)  # the first wait, and the longest (doubling in between)
+    # Keys share this many turns (one byte of the turns file each): two keys in one slot wait
+    # for each other, which is harmless.
+    TURN_SLOTS = 1 << 16
 
     def __init__(
-        self, engine: Engine, busy_timeout: float = SQLITE_BUSY_SECONDS, path: str = ""
+        self,
+        engine: Engine,
+        busy_timeout: float = SQLITE_BUSY_SECONDS,
+        path: str = "",
+        turns_path: str = "",
     ) -> None:
         self.lock = threading.Lock()
         self.holder: int | None = None  # id() of the DB-API connection writing now
@@ -132,6 +151,11 @@ class WriterQueue:
         self.path = path  # the lock file shared with other processes ("": this process only)
         self._file: tuple[int, Any] | None = None  # (pid, the open lock file) of this process
         self._flocked = False
+        self.turns_path = turns_path  # the keys' lock file ("": this process only)
+        self._turns_file: tuple[int, Any] | None = None
+        self._guard = threading.Lock()  # for the two dicts below
+        self._slots: dict[int, threading.Lock] = {}  # this process's lock of each slot in use
+        self._turns: dict[int, list[int]] = {}  # id() of a DB-API connection: its slots
         _writer_queues[engine] = self
         event.listen(engine, "before_cursor_execute", self._before_execute)
         dialect = engine.dialect
@@ -168,21 +192,78 @@ class WriterQueue:
         if self._file is None or self._file[0] != os.getpid():  # opened again after a fork
             self._file = (os.getpid(), open(self.path, "a"))  # noqa: SIM115 (kept open)
         fd = self._file[1].fileno()
+        if not self._look_until(lambda: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB), deadline):
+            return False
+        self._flocked = True
+        return True
+
+    def _look_until(self, take: Callable[[], Any], deadline: float) -> bool:
+        """Call ``take`` (a lock that raises BlockingIOError while another process has it)
+        until it succeeds, looking again every few milliseconds; False at ``deadline``."""
         wait, longest = self.LOOK_AGAIN
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                take()
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     return False
                 time.sleep(wait)
                 wait = min(longest, wait * 2)
                 continue
-            self._flocked = True
             return True
 
+    def take_turn(self, connection: Any, key: str) -> None:
+        """The turn on ``key`` for ``connection``'s transaction (a pool's proxy or the raw
+        DB-API connection), kept until it commits, rolls back or closes; at once if it has it.
+
+        A turn is taken before the transaction's first write: a writer never waits for a
+        turn, so the two never wait for each other. A transaction that writes already gets
+        a turn only if it is free at once. Raises ``BusyError`` when another transaction has
+        kept the key's turn for ``busy_timeout`` seconds, or has it while this one writes."""
+        raw = id(getattr(connection, "dbapi_connection", connection))
+        slot = zlib.crc32(key.encode()) % self.TURN_SLOTS
+        with self._guard:
+            held = self._turns.setdefault(raw, [])
+            if slot in held:
+                return
+            lock = self._slots.setdefault(slot, threading.Lock())
+        writing = self.holder == raw
+        deadline = time.monotonic() + (0.0 if writing else self.busy_timeout)
+        taken = lock.acquire(blocking=False) if writing else lock.acquire(timeout=self.busy_timeout)
+        if taken and self.turns_path:
+            fd = self._turns_fd()
+            took = lambda: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)  # noqa: E731
+            if not self._look_until(took, deadline):
+                lock.release()
+                taken = False
+        if not taken:
+            raise BusyError(
+                f"Another transaction has kept {key} busy for more than "
+                f"{self.busy_timeout:g} seconds; try again."
+                if not writing
+                else f"{key} is busy in another transaction; try again."
+            )
+        held.append(slot)
+
+    def _turns_fd(self) -> int:
+        """This process's one open turns file: closing any other would give back all of its
+        turns (POSIX record locks belong to the process)."""
+        with self._guard:
+            if self._turns_file is None or self._turns_file[0] != os.getpid():  # after a fork
+                self._turns_file = (os.getpid(), open(self.turns_path, "a"))  # noqa: SIM115
+            return int(self._turns_file[1].fileno())
+
+    def _give_turns_back(self, raw: int) -> None:
+        with self._guard:
+            slots = self._turns.pop(raw, None)
+        for slot in slots or ():
+            if self.turns_path:
+                fcntl.lockf(self._turns_fd(), fcntl.LOCK_UN, 1, slot)
+            self._slots[slot].release()
+
     def release(self, connection: Any) -> None:
-        """Give the turn back if ``connection`` (a pool's proxy or the raw one) has it."""
+        """Give the turns back that ``connection`` (a pool's proxy or the raw one) has: the
+        writer's and its keys'."""
         raw = getattr(connection, "dbapi_connection", connection)
         if self.holder is not None and self.holder == id(raw):
             self.holder = None
@@ -190,6 +271,8 @@ class WriterQueue:
                 self._flocked = False
                 fcntl.flock(self._file[1].fileno(), fcntl.LOCK_UN)
             self.lock.release()
+        if self._turns:
+            self._give_turns_back(id(raw))
 
 
 def writer_queue(engine: Engine) -> WriterQueue | None:

@@ -78,5 +78,9 @@ class PermissionDeniedError(ConvoyOpsError):
     """A known user, device or link may not do this (their role, convoys or enterprise)."""
 
 
+class BusyError(ConvoyOpsError):
+    """Another transaction has kept a convoy (or another shared thing) busy for too long."""
+
+
 class RunBusyError(ConvoyOpsError):
     """A convoy (or application) already has an active flow run; a second one is refused."""

@@ -211,6 +211,10 @@ def wait_loaded(code: str) -> None:
         loading.wait(code)
 
 
+# One delay check at a time in this process (``CampaignEscorts.after_report``).
+_CHECKING = threading.Lock()
+
+
 class CampaignEscorts(ConvoySimulator):
     """The escorts of one convoy of a simulated campaign (see the module doc)."""
 
@@ -254,18 +258,21 @@ class CampaignEscorts(ConvoySimulator):
             return False
         return super()._wait_for_flow(kind)
 
-    def after_report(self, session: Any, report: Report) -> None:
+    def after_report(self, report: Report) -> None:
         if report.kind is Kind.POSITION:
             self.positions += 1
             if self.positions % self.CHECK_EVERY:
                 return
         elif report.kind not in (Kind.DEPART, Kind.ARRIVE, Kind.ARRIVAL_SCREENING):
             return
-        session.flush()
-        result = run_checks(session, report.at, self.settings, convoy_ids=[self.convoy_id])
-        for change in result.changes:
-            if change.action == "opened" and change.kind != "off_route" and change.alert_id:
-                acknowledge(session, change.alert_id, "值班协调员 (simulated)", report.at)
+        # The check reads before it writes, so it holds the database's one writer only for
+        # its writes, not for the report's transaction; the checks of this process take turns
+        # (each folds every convoy's new positions into the track states).
+        with _CHECKING, session_scope(self.settings) as session:
+            result = run_checks(session, report.at, self.settings, convoy_ids=[self.convoy_id])
+            for change in result.changes:
+                if change.action == "opened" and change.kind != "off_route" and change.alert_id:
+                    acknowledge(session, change.alert_id, "值班协调员 (simulated)", report.at)
 
 
 @dataclass

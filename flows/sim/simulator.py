@@ -286,17 +286,19 @@ class ConvoySimulator:
                         now=max(report.at, utcnow()),
                     )
                     written += 1
-                    self.after_report(session, report)
                 if report.kind is Kind.ARRIVAL_SCREENING:
                     handoffs = self._handoffs(session, report.at - timedelta(minutes=20))
                     queue = sorted(queue + [h for h in handoffs if (h.kind, h.key) not in reported])
-            if recorded and self.on_reported is not None:  # committed: the flow may read it
-                self.on_reported(report)
+            if recorded:
+                self.after_report(report)
+                if self.on_reported is not None:  # committed: the flow may read it
+                    self.on_reported(report)
         return written
 
-    def after_report(self, session: Any, report: Report) -> None:
-        """Called in the report's transaction after it is recorded (a campaign simulation
-        checks the convoy for delays there, at the report's field time)."""
+    def after_report(self, report: Report) -> None:
+        """Called once the report's transaction has committed, before the flow is told (a
+        campaign simulation checks the convoy for delays there, at the report's field time, as
+        the delay monitor does: in a transaction of its own)."""
 
     def _wait_for_flow(self, kind: Kind) -> bool:
         """Escorts report a step only once the convoy has reached the step before it: the

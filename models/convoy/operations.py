@@ -32,7 +32,7 @@ from models.convoy.lifecycle import (
     check_stage_transition,
 )
 from models.convoy.screening import Reading, checks_for, entry_followup, evaluate
-from models.convoy.store import get_convoy, lock_convoy, match_enterprise
+from models.convoy.store import lock_convoy, match_enterprise
 from models.convoy.tables import Convoy, Enterprise, Passenger, ScreeningResult, StageRun
 from models.errors import ConservationError, TransitionError
 from models.intake.verification import Registry, configured_registry, verify
@@ -489,7 +489,7 @@ def hold_or_withdraw(
     """An escort takes a passenger out of the trip at any point (illness, leaving, …)."""
     if to not in (Custody.HELD, Custody.WITHDRAWN):
         raise TransitionError("Only held or withdrawn can be recorded directly.")
-    convoy = get_convoy(session, code)
+    convoy = lock_convoy(session, code)
     p = (
         session.execute(
             select(Passenger).where(

@@ -24,7 +24,7 @@ from models.convoy.tables import (
     Escort,
     Passenger,
 )
-from models.db import UTCDateTime, utcnow
+from models.db import UTCDateTime, utcnow, writer_queue
 from models.errors import NotFoundError, ValidationError, unknown_convoy
 
 _Row = TypeVar("_Row", bound=SQLModel)
@@ -59,7 +59,7 @@ def get_convoy(session: Session, code: str) -> Convoy:
 # ``lock_convoy`` runs for every check-in and every step: its statements are built once (a
 # statement built anew costs more to build and to key for the compiled cache than to run).
 _CONVOY = Convoy.__table__  # type: ignore[attr-defined]
-# SQLite: the database's one write lock, taken by a no-op write of the convoy's row.
+# SQLite without a writer queue: the database's one write lock, taken by a no-op write.
 _TAKE_WRITE_LOCK = (
     update(_CONVOY).where(_CONVOY.c.code == bindparam("lock_code")).values(stage=_CONVOY.c.stage)
 )
@@ -73,15 +73,26 @@ _READ_AND_LOCK_ROW = _READ_LOCKED.with_for_update()  # PostgreSQL: the convoy's 
 
 
 def lock_convoy(session: Session, code: str) -> Convoy:
-    """The convoy, locked for the rest of the caller's transaction: a row lock on PostgreSQL,
-    SQLite's one write lock (taken by a no-op write). Steps and check-ins of one convoy are
-    serialised by it, so two of them never act on the same stage at once."""
-    session.flush()
+    """The convoy, locked for the rest of the caller's transaction, read as it is now. Steps,
+    check-ins and holds of one convoy are serialised by it, so two of them never act on the
+    same stage or passenger at once; those of other convoys go on meanwhile.
+
+    On PostgreSQL: the convoy's row lock. On SQLite: the convoy's turn (``WriterQueue
+    .take_turn``, taken before anything pending is written); the database's one writer is
+    taken at the transaction's first write, so the reading and working before it hold up no
+    other convoy."""
     params = {"lock_code": code}
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.flush()
         stmt = _READ_AND_LOCK_ROW
     else:
-        session.connection().execute(_TAKE_WRITE_LOCK, params)
+        queue = writer_queue(bind.engine)
+        if queue is not None:
+            queue.take_turn(session.connection().connection, f"convoy {code}")
+        session.flush()
+        if queue is None:  # an engine not made by ``get_engine``: the one writer, at once
+            session.connection().execute(_TAKE_WRITE_LOCK, params)
         stmt = _READ_LOCKED
     found = session.execute(stmt, params).scalars().first()
     return found if found is not None else get_convoy(session, code)

@@ -391,7 +391,8 @@ def report_checkin(
         )
     client_id = _client_id(body.get("client_id"))
     if client_id is not None:
-        lock_convoy(session, convoy.code)  # a repeat sent at the same moment waits, then finds it
+        # A repeat sent at the same moment waits for the convoy, then finds it.
+        lock_convoy(session, convoy.code)
         earlier = stored_by_client_id(session, convoy, client_id)
         if earlier is not None:
             return earlier, False

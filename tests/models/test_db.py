@@ -11,11 +11,12 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
 from config import Settings
 from models.db import WriterQueue, get_engine, writer_queue
+from models.errors import BusyError
 
 
 @pytest.fixture
@@ -170,3 +171,123 @@ def test_a_writer_in_another_process_waits_its_turn_too(engine: Engine) -> None:
     assert float(out.split()[-1]) >= 0.3  # it waited for this process's commit
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM tally")).scalar_one() == 11
+
+
+# Turns on a key (``WriterQueue.take_turn``): what ``lock_convoy`` takes on SQLite.
+
+
+def _take(conn: Connection, queue: WriterQueue, key: str) -> None:
+    """As ``lock_convoy`` does: in the connection's transaction (begun by a read)."""
+    conn.execute(text("SELECT 1"))
+    queue.take_turn(conn.connection, key)
+
+
+def test_a_turn_makes_a_second_transaction_on_the_key_wait_and_lets_others_write(
+    engine: Engine,
+) -> None:
+    queue = _queue(engine)
+    order: list[str] = []
+    errors: list[BaseException] = []
+
+    def second(key: str) -> None:
+        try:
+            with engine.connect() as conn:
+                _take(conn, queue, key)
+                order.append(f"took {key}")
+                conn.execute(text("UPDATE tally SET n = n + 10"))
+                conn.commit()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    with engine.connect() as first:
+        _take(first, queue, "convoy A")
+        # Holding a turn is not writing: the database's one writer is free.
+        assert not queue.lock.locked()
+        same = threading.Thread(target=second, args=("convoy A",))
+        same.start()
+        same.join(0.3)
+        assert same.is_alive() and order == []  # waits for convoy A's turn
+        # Another convoy's transaction takes its turn and writes meanwhile.
+        other = threading.Thread(target=second, args=("convoy B",))
+        other.start()
+        other.join(10)
+        assert order == ["took convoy B"]
+        first.execute(text("UPDATE tally SET n = n + 1"))
+        first.commit()  # gives convoy A's turn back
+    same.join(10)
+    assert not errors, errors
+    assert order == ["took convoy B", "took convoy A"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM tally")).scalar_one() == 21
+    assert not queue.lock.locked() and not any(queue._turns.values())
+
+
+def test_a_turn_is_given_back_on_rollback_and_on_close_and_taken_once_per_transaction(
+    engine: Engine,
+) -> None:
+    queue = _queue(engine)
+    queue.busy_timeout = 0.2
+    with engine.connect() as conn:
+        _take(conn, queue, "convoy A")
+        _take(conn, queue, "convoy A")  # again in the same transaction: it has it
+        conn.rollback()
+        with engine.connect() as other:
+            _take(other, queue, "convoy A")  # free again after the rollback
+        _take(conn, queue, "convoy A")
+    # Closed: the pool's reset rolled it back and gave the turn back.
+    with engine.connect() as conn:
+        _take(conn, queue, "convoy A")
+
+
+def test_a_turn_kept_too_long_is_a_one_line_error_and_a_writer_never_waits_for_one(
+    engine: Engine,
+) -> None:
+    queue = _queue(engine)
+    queue.busy_timeout = 0.2
+    with engine.connect() as first:
+        _take(first, queue, "convoy A")
+        with engine.connect() as second:
+            t = time.monotonic()
+            with pytest.raises(BusyError, match=r"kept convoy A busy for more than 0\.2 seconds"):
+                _take(second, queue, "convoy A")
+            assert time.monotonic() - t >= 0.2
+            second.execute(text("UPDATE tally SET n = 1"))  # writes: holds the one writer
+            t = time.monotonic()
+            with pytest.raises(BusyError, match="convoy A is busy in another transaction"):
+                _take(second, queue, "convoy A")
+            assert time.monotonic() - t < 0.15  # at once: first may be waiting for the writer
+            _take(second, queue, "convoy B")  # a free one is taken while writing
+            second.commit()
+        first.commit()
+    assert not queue.lock.locked() and not any(queue._turns.values())
+
+
+OTHER_PROCESS_TURN = """
+import time
+from models.db import get_engine, writer_queue
+engine = get_engine()
+with engine.connect() as conn:
+    print("ready", flush=True)
+    t = time.monotonic()
+    writer_queue(engine).take_turn(conn.connection, "convoy A")
+    print(f"waited {time.monotonic() - t:.3f}", flush=True)
+"""
+
+
+def test_a_turn_holds_up_the_key_in_another_process_too(engine: Engine) -> None:
+    queue = _queue(engine)
+    assert queue.turns_path.endswith(".turns")
+    with engine.connect() as first:
+        _take(first, queue, "convoy A")
+        other = subprocess.Popen(
+            [sys.executable, "-c", OTHER_PROCESS_TURN], env=os.environ.copy(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        assert other.poll() is None  # still waiting for convoy A's turn
+        first.commit()
+    out, err = other.communicate(timeout=60)
+    assert other.returncode == 0, err
+    assert float(out.split()[-1]) >= 0.3  # it waited for this process's commit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from models.convoy.checkins import record_checkin
 from models.convoy.custody import census, replay, states
 from models.convoy.lifecycle import Custody, Stage
 from models.convoy.operations import advance, arrival_sample, hold_or_withdraw
-from models.convoy.store import get_convoy, passengers
+from models.convoy.store import get_convoy, lock_convoy, passengers
 from models.convoy.tables import CustodyEvent, ScreeningResult, StageRun
 from models.db import session_scope
 from models.errors import ConservationError, TransitionError, ValidationError
@@ -168,6 +169,37 @@ def test_checkins_are_checked_against_the_manifest(make_convoy: Callable[..., st
         report(code, "handoff", {"enterprise": "x", "received_by": ""}, T0)
     with pytest.raises(ValidationError, match="health code"):
         report(code, "screening", {"results": [{"seat": 1, "health_code": "blue"}]}, T0)
+
+
+def test_a_convoy_being_worked_on_holds_up_its_own_reports_only(
+    make_convoy: Callable[..., str],
+) -> None:
+    """A step's lock (``lock_convoy``) makes a check-in of its convoy wait until it commits;
+    another convoy's check-in is written meanwhile (on SQLite too: reading and working hold
+    only the convoy's turn, not the database's one writer)."""
+    mine, other = make_convoy("BUS-T1"), make_convoy("BUS-T2", seed=2)
+    written: list[str] = []
+    errors: list[BaseException] = []
+
+    def muster(code: str) -> None:
+        try:
+            report(code, "muster", {"absent": []}, T0)
+            written.append(code)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    with session_scope() as s:
+        lock_convoy(s, mine)
+        same = threading.Thread(target=muster, args=(mine,))
+        same.start()
+        another = threading.Thread(target=muster, args=(other,))
+        another.start()
+        another.join(20)
+        same.join(0.3)
+        assert written == [other] and same.is_alive(), errors
+    same.join(20)
+    assert not errors, errors
+    assert written == [other, mine]
 
 
 def test_hold_at_any_point_keeps_everyone_accounted(make_convoy: Callable[..., str]) -> None:
