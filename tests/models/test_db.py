@@ -30,9 +30,11 @@ def engine(settings: Settings) -> Engine:
     return engine
 
 
-def _queue(engine: Engine) -> WriterQueue:
+def _queue(engine: Engine, busy_timeout: float | None = None) -> WriterQueue:
     queue = writer_queue(engine)
     assert queue is not None
+    if busy_timeout is not None:
+        queue.busy_timeout = busy_timeout
     return queue
 
 
@@ -101,8 +103,7 @@ def test_reads_do_not_take_a_turn(engine: Engine) -> None:
 
 
 def test_a_writer_kept_waiting_too_long_goes_to_sqlite_which_decides(engine: Engine) -> None:
-    queue = _queue(engine)
-    queue.busy_timeout = 0.2
+    queue = _queue(engine, busy_timeout=0.2)
     with engine.connect() as first:
         first.execute(text("UPDATE tally SET n = 1"))
         with engine.connect() as second:
@@ -152,23 +153,29 @@ with engine.connect() as conn:
 """
 
 
+def _waits_for_this_process(first: Connection, script: str) -> None:
+    """``script``, run in another process while ``first`` holds a turn, waits for it: it is
+    still waiting after 0.5 s (not refused), and goes on once ``first`` commits."""
+    other = subprocess.Popen(
+        [sys.executable, "-c", script], env=os.environ.copy(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert other.stdout is not None
+    assert other.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    assert other.poll() is None
+    first.commit()
+    out, err = other.communicate(timeout=60)
+    assert other.returncode == 0, err
+    assert float(out.split()[-1]) >= 0.3  # it waited for this process's commit
+
+
 def test_a_writer_in_another_process_waits_its_turn_too(engine: Engine) -> None:
     queue = _queue(engine)
     assert queue.path.endswith(".writers")
     with engine.connect() as first:
         first.execute(text("UPDATE tally SET n = n + 1"))  # this process has the turn
-        other = subprocess.Popen(
-            [sys.executable, "-c", OTHER_PROCESS], env=os.environ.copy(),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert other.stdout is not None
-        assert other.stdout.readline().strip() == "ready"
-        time.sleep(0.5)
-        assert other.poll() is None  # still waiting for its turn, not refused
-        first.commit()
-    out, err = other.communicate(timeout=60)
-    assert other.returncode == 0, err
-    assert float(out.split()[-1]) >= 0.3  # it waited for this process's commit
+        _waits_for_this_process(first, OTHER_PROCESS)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM tally")).scalar_one() == 11
 
@@ -225,8 +232,7 @@ def test_a_turn_makes_a_second_transaction_on_the_key_wait_and_lets_others_write
 def test_a_turn_is_given_back_on_rollback_and_on_close_and_taken_once_per_transaction(
     engine: Engine,
 ) -> None:
-    queue = _queue(engine)
-    queue.busy_timeout = 0.2
+    queue = _queue(engine, busy_timeout=0.2)
     with engine.connect() as conn:
         _take(conn, queue, "convoy A")
         _take(conn, queue, "convoy A")  # again in the same transaction: it has it
@@ -242,8 +248,7 @@ def test_a_turn_is_given_back_on_rollback_and_on_close_and_taken_once_per_transa
 def test_a_turn_kept_too_long_is_a_one_line_error_and_a_writer_never_waits_for_one(
     engine: Engine,
 ) -> None:
-    queue = _queue(engine)
-    queue.busy_timeout = 0.2
+    queue = _queue(engine, busy_timeout=0.2)
     with engine.connect() as first:
         _take(first, queue, "convoy A")
         with engine.connect() as second:
@@ -279,15 +284,4 @@ def test_a_turn_holds_up_the_key_in_another_process_too(engine: Engine) -> None:
     assert queue.turns_path.endswith(".turns")
     with engine.connect() as first:
         _take(first, queue, "convoy A")
-        other = subprocess.Popen(
-            [sys.executable, "-c", OTHER_PROCESS_TURN], env=os.environ.copy(),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert other.stdout is not None
-        assert other.stdout.readline().strip() == "ready"
-        time.sleep(0.5)
-        assert other.poll() is None  # still waiting for convoy A's turn
-        first.commit()
-    out, err = other.communicate(timeout=60)
-    assert other.returncode == 0, err
-    assert float(out.split()[-1]) >= 0.3  # it waited for this process's commit
+        _waits_for_this_process(first, OTHER_PROCESS_TURN)
