@@ -4,10 +4,11 @@ simulated escorts: a late train, an off-route bus, the delay checks at field tim
 ``load_campaign`` writes the enterprise list and every manifest into the campaign's folder and
 imports them exactly as ``convoy enterprise import`` and ``convoy manifest import`` do (one
 manifest per transaction, so nothing holds the database long). ``CampaignEscorts`` plays a
-convoy's escorts like ``ConvoySimulator`` and, after each departure, arrival and every fourth
-position report, runs the delay monitor's check of that convoy at the report's field time, so
-alerts open, dedupe, escalate and resolve as they would have; the coordinator acknowledges
-every alert except an off-route one, which therefore escalates.
+convoy's escorts like ``ConvoySimulator`` and runs the delay monitor's check of that convoy at
+the report's field time just before each departure, arrival and arrival screening is recorded
+and after every fourth position report, so alerts open, dedupe, escalate and resolve as they
+would have; the coordinator acknowledges every alert except an off-route one, which therefore
+escalates.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import shutil
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -258,21 +259,29 @@ class CampaignEscorts(ConvoySimulator):
             return False
         return super()._wait_for_flow(kind)
 
+    def before_recording(self, report: Report) -> None:
+        # A report the flow acts on is checked before it is recorded: the check sees the
+        # convoy as the report found it, however soon the flow moves on.
+        if report.kind in (Kind.DEPART, Kind.ARRIVE, Kind.ARRIVAL_SCREENING):
+            self._check(report.at)
+
     def after_report(self, report: Report) -> None:
-        if report.kind is Kind.POSITION:
+        if report.kind is Kind.POSITION:  # no step reads a position: checked once it is in
             self.positions += 1
-            if self.positions % self.CHECK_EVERY:
-                return
-        elif report.kind not in (Kind.DEPART, Kind.ARRIVE, Kind.ARRIVAL_SCREENING):
-            return
-        # The check reads before it writes, so it holds the database's one writer only for
-        # its writes, not for the report's transaction; the checks of this process take turns
-        # (each folds every convoy's new positions into the track states).
+            if self.positions % self.CHECK_EVERY == 0:
+                self._check(report.at)
+
+    def _check(self, at: datetime) -> None:
+        """The delay monitor's check of this convoy at field time ``at``; the coordinator
+        acknowledges what it opens, except an off-route alert. The check reads before it
+        writes, in a transaction of its own: it holds the database's one writer only for its
+        writes. The checks of this process take turns (each folds every convoy's new positions
+        into the track states)."""
         with _CHECKING, session_scope(self.settings) as session:
-            result = run_checks(session, report.at, self.settings, convoy_ids=[self.convoy_id])
+            result = run_checks(session, at, self.settings, convoy_ids=[self.convoy_id])
             for change in result.changes:
                 if change.action == "opened" and change.kind != "off_route" and change.alert_id:
-                    acknowledge(session, change.alert_id, "值班协调员 (simulated)", report.at)
+                    acknowledge(session, change.alert_id, "值班协调员 (simulated)", at)
 
 
 @dataclass

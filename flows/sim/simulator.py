@@ -275,6 +275,7 @@ class ConvoySimulator:
                 payload = report.build(session)
                 if payload is not None:
                     recorded = True
+                    self.before_recording(report)
                     record_checkin(
                         session,
                         self.code,
@@ -295,10 +296,14 @@ class ConvoySimulator:
                     self.on_reported(report)
         return written
 
+    def before_recording(self, report: Report) -> None:
+        """Called once the report is built, before it is recorded: the convoy's flow cannot
+        have acted on it yet (a campaign simulation checks the convoy for delays there, at the
+        report's field time, in a transaction of its own, as the delay monitor does)."""
+
     def after_report(self, report: Report) -> None:
         """Called once the report's transaction has committed, before the flow is told (a
-        campaign simulation checks the convoy for delays there, at the report's field time, as
-        the delay monitor does: in a transaction of its own)."""
+        campaign simulation checks a position there, which no step reads)."""
 
     def _wait_for_flow(self, kind: Kind) -> bool:
         """Escorts report a step only once the convoy has reached the step before it: the
