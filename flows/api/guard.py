@@ -6,8 +6,8 @@ nesting), and one error body, ``{"error": "<a full sentence>"}``, for every refu
 Status codes: 400 a bad tracker report (the OsmAnd endpoint keeps the code trackers know), 401
 credentials that do not authenticate (none, unknown, expired or revoked: a token, a user or a
 device), 403 a caller who authenticated but may not do this (their role, another convoy), 404
-nothing there, 409 a check-in the convoy's state refuses, 413 a body over the limit, 422 a
-request that breaks a rule.
+nothing there, 409 a check-in the convoy's state refuses or a convoy kept busy too long by
+another transaction, 413 a body over the limit, 422 a request that breaks a rule.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flows.api.hardening import BodyTooLarge
 from models.errors import (
     AuthenticationError,
+    BusyError,
     ConvoyOpsError,
     NotFoundError,
     PermissionDeniedError,
@@ -138,7 +139,7 @@ def status_of(exc: ConvoyOpsError, tracker: bool) -> int:
         return 404
     if isinstance(exc, ValidationError):
         return 400 if tracker else 422
-    if isinstance(exc, TransitionError | RunBusyError):
+    if isinstance(exc, TransitionError | RunBusyError | BusyError):
         return 409
     return 400
 

@@ -212,7 +212,7 @@ def wait_loaded(code: str) -> None:
         loading.wait(code)
 
 
-# One delay check at a time in this process (``CampaignEscorts.after_report``).
+# One delay check at a time in this process (``CampaignEscorts._check``).
 _CHECKING = threading.Lock()
 
 

@@ -46,6 +46,7 @@ from models.convoy.tables import Convoy, Escort
 from models.db import session_scope, utcnow
 from models.errors import (
     AuthenticationError,
+    BusyError,
     ConvoyOpsError,
     NotFoundError,
     PermissionDeniedError,
@@ -87,7 +88,7 @@ def status_of(exc: ConvoyOpsError) -> int:
         return 403
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, TransitionError):
+    if isinstance(exc, TransitionError | BusyError):  # a conflict: sent again later, it may go
         return 409
     if isinstance(exc, ValidationError):
         return 422

@@ -343,3 +343,13 @@ def test_json_bodies_load_or_are_refused(raw: bytes) -> None:
     except ValidationError:
         return
     json.dumps(doc, allow_nan=False)  # raises on a number that is not finite
+
+
+def test_a_convoy_kept_busy_is_a_conflict_to_send_again_not_a_bad_request() -> None:
+    from flows.api.field.routes import status_of as field_status
+    from flows.api.guard import status_of
+    from models.errors import BusyError
+
+    busy = BusyError("Another transaction has kept convoy X busy for more than 30 seconds.")
+    assert status_of(busy, tracker=False) == status_of(busy, tracker=True) == 409
+    assert field_status(busy) == 409
