@@ -47,6 +47,7 @@ from models.intake.enterprises import import_enterprises
 from models.intake.importer import import_manifest
 from models.tracking.alerts.checks import run_checks
 from models.tracking.alerts.lifecycle import acknowledge
+from models.tracking.ingest import catch_up
 
 # Which convoy plays which incident, by code (filled by ``load_campaign``; the simulators of
 # the campaign flow read it in the same process).
@@ -135,8 +136,9 @@ def _load_people(plan: CampaignPlan, settings: Settings) -> Loaded:
 
 
 def _load_trip(plan: CampaignPlan, trip: Trip, loaded: Loaded, settings: Settings) -> None:
-    """One trip: its manifest written as the field writes it, its convoy and escorts, and the
-    manifest imported (one transaction)."""
+    """One trip: its manifest written as the field writes it, its convoy and escorts (one
+    transaction), then the manifest imported as ``convoy manifest import`` does (another: the
+    file is read and checked before its first write)."""
     path = write_manifest(plan, trip, loaded.folder / "manifests")
     with session_scope(settings) as session:
         convoy = upsert_convoy(session, _spec(plan, trip))
@@ -144,7 +146,9 @@ def _load_trip(plan: CampaignPlan, trip: Trip, loaded: Loaded, settings: Setting
             assign_escort(
                 session, convoy, upsert_escort(session, badge), "lead" if i == 0 else "escort"
             )
-        if convoy.stage == Stage.PLANNED.value:
+        planned = convoy.stage == Stage.PLANNED.value
+    if planned:
+        with session_scope(settings) as session:
             report = import_manifest(session, trip.code, path, settings=settings)
             loaded.imports[trip.code] = report.as_dict()
 
@@ -273,15 +277,20 @@ class CampaignEscorts(ConvoySimulator):
 
     def _check(self, at: datetime) -> None:
         """The delay monitor's check of this convoy at field time ``at``; the coordinator
-        acknowledges what it opens, except an off-route alert. The check reads before it
-        writes, in a transaction of its own: it holds the database's one writer only for its
-        writes. The checks of this process take turns (each folds every convoy's new positions
-        into the track states)."""
-        with _CHECKING, session_scope(self.settings) as session:
-            result = run_checks(session, at, self.settings, convoy_ids=[self.convoy_id])
-            for change in result.changes:
-                if change.action == "opened" and change.kind != "off_route" and change.alert_id:
-                    acknowledge(session, change.alert_id, "值班协调员 (simulated)", at)
+        acknowledges what it opens, except an off-route alert. The checks of this process take
+        turns; each folds every convoy's new positions into the track states first."""
+        with _CHECKING:
+            # The new positions are folded into the track states first, in a transaction of
+            # their own: the check's then only reads until it opens or changes an alert.
+            with session_scope(self.settings) as session:
+                catch_up(session, settings=self.settings)
+            with session_scope(self.settings) as session:
+                result = run_checks(session, at, self.settings, convoy_ids=[self.convoy_id])
+                for change in result.changes:
+                    if change.action != "opened" or change.kind == "off_route":
+                        continue
+                    if change.alert_id:
+                        acknowledge(session, change.alert_id, "值班协调员 (simulated)", at)
 
 
 @dataclass

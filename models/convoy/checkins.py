@@ -199,6 +199,9 @@ def record_checkin(
         client_id=client_id,
     )
     session.add(checkin)
+    # The flush reads who acts before it writes the check-in and its audit row; the position
+    # or the entry comes right after (SQLite's one writer is held for the writes only).
+    session.flush()
     if isinstance(report, PositionReport):
         record_position(session, convoy, at, report.lat, report.lon, report.speed_kmh, source)
     elif isinstance(report, EntryReport):
@@ -207,7 +210,6 @@ def record_checkin(
             .where(_P.c.convoy_id == convoy.id, _P.c.seat.in_(report.seats))
             .values(entry_applied=True)
         )
-    session.flush()
     return checkin
 
 

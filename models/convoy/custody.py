@@ -129,11 +129,13 @@ def apply_changes(
             }
         )
         current[ch.passenger_id] = ch.to
+    # The audit reads first (seats, the actor): the writes then come together, and SQLite's one
+    # writer is held for them only.
+    _audit(session, convoy, events, actor)
     session.flush()  # pending ORM changes first (a no-op when there are none)
     # The driver's executemany: a step moves hundreds of passengers (no SQLAlchemy work each).
     execute_at_driver(conn, _INSERT_EVENT, events)
     execute_at_driver(conn, _UPDATE_CUSTODY, updates)
-    _audit(session, convoy, events, actor)
     return len(changes)
 
 

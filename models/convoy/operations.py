@@ -169,14 +169,14 @@ def _pre_verify(ctx: Context) -> _Outcome:
         .order_by(_P.c.seat)
     ).all()
     outcomes = verify([tuple(p) for p in people], registry, at.date())  # type: ignore[misc]
-    record_verification(ctx.session, ctx.convoy.id or 0, outcomes, at)
     changes = [
         Change(o.passenger_id, Custody.VERIFIED)
         if o.outcome == "clear"
         else Change(o.passenger_id, Custody.HELD, o.held_reason)
         for o in outcomes
     ]
-    _apply(ctx, changes, at, Stage.VERIFIED, ctx.convoy.origin_name)
+    _apply(ctx, changes, at, Stage.VERIFIED, ctx.convoy.origin_name)  # it reads, then writes
+    record_verification(ctx.session, ctx.convoy.id or 0, outcomes, at)
     by_category = Counter(o.category for o in outcomes if o.outcome != "clear")
     flagged = sum(by_category.values())
     return _Outcome(
@@ -247,9 +247,9 @@ def _screen(
             "sample_size": len(sample),
             "sample_unmeasured": [s for s in sample if s not in results],
         }
+    _apply(ctx, changes, ci.at, stage, location)  # it reads before it writes: first
     if rows:
         ctx.session.execute(insert(ScreeningResult), rows)
-    _apply(ctx, changes, ci.at, stage, location)
     held = sum(1 for c in changes if c.to is Custody.HELD)
     summary = {"screened": len(rows), "passed": len(rows) - held, "held": held, **extra}
     return _Outcome(ci.at, summary)
@@ -342,6 +342,8 @@ def _handoff(ctx: Context) -> _Outcome:
         if p.enterprise_id is not None:
             arrived_for.setdefault(p.enterprise_id, []).append(p.id)
     last_at = ctx.previous_at
+    moves: list[tuple[Any, list[int], str, str]] = []  # (check-in, passengers, actor, where)
+    taken: set[int] = set()  # the passengers of ``moves``
     for ci in reports:
         data = ci.payload
         ent: Enterprise | None = None
@@ -353,18 +355,23 @@ def _handoff(ctx: Context) -> _Outcome:
                 ent = _enterprise(ctx, data)
                 eid = ent.id if ent is not None else None
             pids = arrived_for.get(eid, []) if eid is not None else []
-        todo = [pid for pid in pids if current.get(pid) is Custody.ARRIVED]
+        # Not twice, if two handoffs name the same seat; done on an earlier try, not again.
+        todo = [pid for pid in pids if current.get(pid) is Custody.ARRIVED and pid not in taken]
         if not todo:  # done on an earlier try: each try reads every handoff so far
             continue
         ent = ent or _enterprise(ctx, data)
         location = data.get("location") or (ent.address if ent and ent.address else "")
+        taken.update(todo)
+        moves.append((ci, todo, data["received_by"], location or ctx.convoy.destination_name))
+    # Every handoff read first, then written (SQLite's one writer is held for the writes).
+    for ci, todo, received_by, location in moves:
         apply_changes(
             ctx.session,
             ctx.convoy,
-            [Change(pid, Custody.HANDED_OFF, f"received by {data['received_by']}") for pid in todo],
+            [Change(pid, Custody.HANDED_OFF, f"received by {received_by}") for pid in todo],
             at=ci.at,
-            actor=data["received_by"],
-            location=location or ctx.convoy.destination_name,
+            actor=received_by,
+            location=location,
             stage=Stage.HANDED_OFF.value,
             current=current,
         )

@@ -303,10 +303,13 @@ def import_manifest(
                     yield row
 
         try:
+            # Every row is read and checked before the first write: the database's one writer
+            # (SQLite) is then held for the inserts only, not while the file is parsed.
+            good = list(good_rows())
             report.added, skipped = add_passengers(
                 session,
                 convoy,
-                good_rows(),
+                good,
                 actor=actor,
                 enterprise_ids=checks.enterprises.ids,
             )

@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, UniqueConstraint, insert, select
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, insert, select
 from sqlmodel import Field, Session, SQLModel
 
 from config import Settings, get_settings
 from models.convoy.tables import Passenger
-from models.db import UTCDateTime
+from models.db import UTCDateTime, driver_value, execute_at_driver
 from models.errors import ValidationError
 from models.intake.identity import id_problem, mask_id, mask_name, normalise_id
 from models.intake.manifest import HEADERS, REASONS
@@ -268,6 +268,10 @@ class RegistryEntry(SQLModel, table=True):
 
 
 _VR = VerificationResult.__table__  # type: ignore[attr-defined]
+_INSERT_RESULT = insert(_VR).values(
+    {name: bindparam(name) for name in
+     ("convoy_id", "passenger_id", "at", "outcome", "category", "reason", "source")}
+)  # fmt: skip
 _P = Passenger.__table__  # type: ignore[attr-defined]
 
 
@@ -315,22 +319,27 @@ def verify(
 
 def record(session: Session, convoy_id: int, outcomes: Sequence[Outcome], at: datetime) -> None:
     """Store the outcomes in bulk (a passenger is verified once: the step is idempotent)."""
-    if outcomes:
-        session.connection().execute(
-            insert(_VR),
-            [
-                {
-                    "convoy_id": convoy_id,
-                    "passenger_id": o.passenger_id,
-                    "at": at,
-                    "outcome": o.outcome,
-                    "category": o.category,
-                    "reason": o.reason,
-                    "source": o.source,
-                }
-                for o in outcomes
-            ],
-        )
+    if not outcomes:
+        return
+    conn = session.connection()
+    at_db = driver_value(conn, _VR.c.at, at)  # one time for every row: processed once
+    # The driver's executemany (a train's thousand rows, no SQLAlchemy work each).
+    execute_at_driver(
+        conn,
+        _INSERT_RESULT,
+        [
+            {
+                "convoy_id": convoy_id,
+                "passenger_id": o.passenger_id,
+                "at": at_db,
+                "outcome": o.outcome,
+                "category": o.category,
+                "reason": o.reason,
+                "source": o.source,
+            }
+            for o in outcomes
+        ],
+    )
 
 
 def summary_table(session: Session, convoy_id: int) -> list[dict[str, Any]]:

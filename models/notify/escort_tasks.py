@@ -27,7 +27,7 @@ from models.convoy.tables import Assignment, Convoy, Enterprise, Escort, Passeng
 from models.intake.identity import mask_name, mask_phone
 from models.labels import label, local_time
 from models.notify.messages import Message, render
-from models.notify.outbox import enqueue, enterprise_recipients, escort_recipients
+from models.notify.outbox import Recipient, enqueue, enterprise_recipients, escort_recipients
 
 _short = partial(local_time, short=True)  # 'MM-DD HH:MM', as messages show times
 
@@ -170,7 +170,9 @@ def queue_stage_notices(
     settings = settings or get_settings()
     convoy = get_convoy(session, code)
     escorts = [e for e, _ in convoy_escorts(session, convoy)]
-    added = 0
+    # Every message and its recipients are read first, then queued: the writes come last and
+    # together (SQLite's one writer is held for them only).
+    queued: list[tuple[str, str, Message, list[Recipient]]] = []
     for suffix, msg, audience in stage_messages(session, convoy, done, settings):
         key, kind = f"task:{convoy.code}:{suffix}", "task" if audience == "escorts" else "notice"
         if audience == "escorts":  # each escort's copy carries their own link
@@ -184,11 +186,13 @@ def queue_stage_notices(
             recipients = enterprise_recipients(ent) if ent else []
             recipients += _liaison(session, ent.id or 0) if ent else []  # its liaison officer
             batches = [(msg, recipients)]
-        for message, recipients in batches:
-            added += enqueue(
-                session, key, message, recipients, kind=kind, convoy=convoy,
-                locale=settings.locale, now=now,
-            )  # fmt: skip
+        queued += [(key, kind, message, recipients) for message, recipients in batches]
+    added = 0
+    for key, kind, message, recipients in queued:
+        added += enqueue(
+            session, key, message, recipients, kind=kind, convoy=convoy,
+            locale=settings.locale, now=now,
+        )  # fmt: skip
     return added
 
 
