@@ -112,6 +112,34 @@ def test_a_convoy_runs_from_muster_to_close(make_convoy: Callable[..., str]) -> 
         assert screened == 19 + 1  # before departure (19 present) + 1 spot check
 
 
+def test_handoffs_read_together_move_each_passenger_once(make_convoy: Callable[..., str]) -> None:
+    """Two handoffs waiting for one try of the step, naming some of the same people: each
+    passenger is handed off once, by the first handoff that names them."""
+    code = make_convoy()
+    run_to_arrival(code)
+    report(code, "arrival_screening", {"results": []}, T0 + timedelta(hours=29, minutes=20))
+    assert step(code, Stage.ARRIVAL_SCREENED) == "done"
+    at = T0 + timedelta(hours=30)
+    first = {"enterprise": ENTERPRISES[0], "received_by": "甲", "seats": [1, 3]}
+    report(code, "handoff", first, at)
+    report(code, "handoff", {"enterprise": ENTERPRISES[0], "received_by": "乙"}, at)
+    assert step(code, Stage.HANDED_OFF) == "waiting"  # the second enterprise has not come
+    with session_scope() as s:
+        convoy = get_convoy(s, code)
+        by_seat = {p.seat: p for p in passengers(s, convoy)}
+        handed = s.execute(
+            select(CustodyEvent.passenger_id, func.count())  # type: ignore[call-overload]
+            .where(CustodyEvent.convoy_id == convoy.id, CustodyEvent.to_state == "handed_off")
+            .group_by(CustodyEvent.passenger_id)
+        ).all()
+        assert handed and all(n == 1 for _, n in handed)
+        assert {by_seat[1].custody_reason, by_seat[3].custody_reason} == {"received by 甲"}
+        others = [p for n, p in by_seat.items() if n % 2 == 1 and n not in (1, 3)]
+        assert {p.custody_reason for p in others if p.custody == "handed_off"} == {"received by 乙"}
+        assert len(handed) == sum(1 for p in by_seat.values() if p.custody == "handed_off")
+        assert replay(s, convoy.id) == states(s, convoy.id)
+
+
 def test_every_step_is_idempotent(make_convoy: Callable[..., str]) -> None:
     code = make_convoy()
     run_to_arrival(code)

@@ -7,19 +7,20 @@ import csv
 import random
 import stat
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from config import Settings
 from models.convoy.custody import replay, states
 from models.convoy.store import get_convoy, passengers, upsert_enterprise
 from models.convoy.tables import CustodyEvent, Passenger
-from models.db import session_scope
+from models.db import get_engine, session_scope
 from models.errors import ValidationError
 from models.intake.identity import synthetic_id
 from models.intake.importer import import_manifest
@@ -222,6 +223,44 @@ def test_riders_of_other_convoys_are_found_in_every_chunk_of_a_long_manifest(
     r = do_import(b, write(tmp_path / "b.csv", rows))
     assert (r["added"], r["rejected"], r["reasons"]) == (35, 5, {"duplicate_other_convoy": 5})
     assert sorted(int(x["row"]) for x in report_rows(r["errors_csv"])) == [2, 8, 9, 22, 41]
+
+
+def test_a_manifest_is_read_and_checked_whole_before_its_first_write(
+    make_convoy: Callable[..., str],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite has one writer: an import holds it for its inserts only, not while it parses."""
+    import models.intake.importer as importer
+    from models.convoy import store
+
+    monkeypatch.setattr(importer, "LOOKUP_CHUNK", 7)  # 30 rows: five chunks looked up …
+    # … and three inserted (a manifest longer than one insert's chunk)
+    monkeypatch.setattr(importer, "add_passengers", partial(store.add_passengers, chunk=10))
+    code = make_convoy("BUS-W", n=0)
+    f = write(tmp_path / "m.csv", good_rows(30))
+    seen: list[str] = []  # in order: "row" for each row read, "write" for each write
+    real = importer.check_rows
+
+    def counting(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        for out in real(*args, **kwargs):  # type: ignore[arg-type]
+            seen.append("row")
+            yield out
+
+    def statement(_c: object, _cur: object, sql: str, *_: object) -> None:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            seen.append("write")
+
+    monkeypatch.setattr(importer, "check_rows", counting)
+    engine = get_engine(settings)
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        assert do_import(code, f)["added"] == 30
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert seen.count("row") == 30 and "write" in seen
+    assert seen.index("write") > max(i for i, x in enumerate(seen) if x == "row")
 
 
 def test_import_refused_after_planning(
