@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, func, insert, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -332,11 +332,23 @@ def arrival_sample(convoy: Convoy, seats: list[int], rate: float) -> list[int]:
 
 
 def _handoff(ctx: Context) -> _Outcome:
-    """Apply every handoff reported so far; complete when nobody is left arrived."""
+    """Apply every handoff reported so far; complete when nobody is left arrived.
+
+    The step is tried again after each handoff (a train's come one employer at a time): each
+    try reads only the passengers still arrived, and counts those handed off already."""
     reports = checkins.all_of(ctx.session, ctx.convoy, Kind.HANDOFF)
-    roll = _Roll(ctx)
-    by_seat, current = roll.ids, roll.current
-    arrived = roll.in_state(Custody.ARRIVED)
+    arrived = ctx.session.execute(
+        select(*_ROLL)
+        .where(_P.c.convoy_id == ctx.convoy.id, _P.c.custody == Custody.ARRIVED.value)
+        .order_by(_P.c.seat)
+    ).all()
+    handed_off = ctx.session.execute(
+        select(func.count()).where(
+            _P.c.convoy_id == ctx.convoy.id, _P.c.custody == Custody.HANDED_OFF.value
+        )
+    ).scalar_one()
+    by_seat = {p.seat: p.id for p in arrived}  # a seat named but not arrived: nobody to move
+    current = {p.id: Custody.ARRIVED for p in arrived}
     arrived_for: dict[int, list[int]] = {}  # enterprise id → its arrived workers, by seat
     for p in arrived:
         if p.enterprise_id is not None:
@@ -348,7 +360,7 @@ def _handoff(ctx: Context) -> _Outcome:
         data = ci.payload
         ent: Enterprise | None = None
         if data.get("seats"):
-            pids = [by_seat[s] for s in data["seats"]]
+            pids = [by_seat[s] for s in data["seats"] if s in by_seat]
         else:  # a handoff stored with its enterprise's id is matched without reading it
             eid = data.get("enterprise_id")
             if not eid:
@@ -356,7 +368,7 @@ def _handoff(ctx: Context) -> _Outcome:
                 eid = ent.id if ent is not None else None
             pids = arrived_for.get(eid, []) if eid is not None else []
         # Not twice, if two handoffs name the same seat; done on an earlier try, not again.
-        todo = [pid for pid in pids if current.get(pid) is Custody.ARRIVED and pid not in taken]
+        todo = [pid for pid in pids if pid not in taken]
         if not todo:  # done on an earlier try: each try reads every handoff so far
             continue
         ent = ent or _enterprise(ctx, data)
@@ -376,9 +388,8 @@ def _handoff(ctx: Context) -> _Outcome:
             current=current,
         )
         last_at = max(last_at, ci.at)
-    left = [p for p in arrived if current.get(p.id) is Custody.ARRIVED]
-    c = roll.census()
-    summary: dict[str, Any] = {"handed_off": c.handed_off, "waiting": len(left)}
+    left = [p for p in arrived if p.id not in taken]
+    summary: dict[str, Any] = {"handed_off": handed_off + len(taken), "waiting": len(left)}
     if left:
         pending = sorted({p.employer or "(no employer)" for p in left})
         summary["pending_enterprises"] = pending
