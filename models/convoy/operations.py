@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, insert, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -342,11 +342,7 @@ def _handoff(ctx: Context) -> _Outcome:
         .where(_P.c.convoy_id == ctx.convoy.id, _P.c.custody == Custody.ARRIVED.value)
         .order_by(_P.c.seat)
     ).all()
-    handed_off = ctx.session.execute(
-        select(func.count()).where(
-            _P.c.convoy_id == ctx.convoy.id, _P.c.custody == Custody.HANDED_OFF.value
-        )
-    ).scalar_one()
+    handed_off = census(ctx.session, ctx.convoy.id or 0).handed_off
     by_seat = {p.seat: p.id for p in arrived}  # a seat named but not arrived: nobody to move
     current = {p.id: Custody.ARRIVED for p in arrived}
     arrived_for: dict[int, list[int]] = {}  # enterprise id → its arrived workers, by seat

@@ -303,13 +303,13 @@ def import_manifest(
                     yield row
 
         try:
-            # Every row is read and checked before the first write: the database's one writer
-            # (SQLite) is then held for the inserts only, not while the file is parsed.
-            good = list(good_rows())
+            # Streamed: ``add_passengers`` reads a whole insert chunk (5,000 rows, more than any
+            # charter carries) before its first write, so the database's one writer (SQLite) is
+            # held for the inserts only; a longer file keeps memory flat.
             report.added, skipped = add_passengers(
                 session,
                 convoy,
-                good,
+                good_rows(),
                 actor=actor,
                 enterprise_ids=checks.enterprises.ids,
             )

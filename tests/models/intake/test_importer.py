@@ -7,7 +7,6 @@ import csv
 import random
 import stat
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -231,13 +230,11 @@ def test_a_manifest_is_read_and_checked_whole_before_its_first_write(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """SQLite has one writer: an import holds it for its inserts only, not while it parses."""
+    """SQLite has one writer: an import of a manifest that fits one insert chunk (any real
+    one) holds it for its inserts only, not while it parses and looks rows up."""
     import models.intake.importer as importer
-    from models.convoy import store
 
-    monkeypatch.setattr(importer, "LOOKUP_CHUNK", 7)  # 30 rows: five chunks looked up …
-    # … and three inserted (a manifest longer than one insert's chunk)
-    monkeypatch.setattr(importer, "add_passengers", partial(store.add_passengers, chunk=10))
+    monkeypatch.setattr(importer, "LOOKUP_CHUNK", 7)  # 30 rows: five chunks looked up
     code = make_convoy("BUS-W", n=0)
     f = write(tmp_path / "m.csv", good_rows(30))
     seen: list[str] = []  # in order: "row" for each row read, "write" for each write
