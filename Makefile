@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# pip compiles an installed package's bytecode; an editable install leaves ours to each run
+	@# (and where PYTHONDONTWRITEBYTECODE is set, every command compiles it again).
+	$(BIN)/python -m compileall -q config models maps flows
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +41,7 @@ lint: $(STAMP)
 	$(BIN)/mypy config models maps flows scripts
 
 bench: $(STAMP)
+	$(BIN)/python -m compileall -q config models maps flows
 	$(BIN)/python -m bench
 
 clean:

@@ -8,10 +8,11 @@ Then, ``TICKS`` times: every convoy reports one new position 3 minutes further a
 not timed) and the clock moves 3 minutes on; the time of the check that follows is what counts.
 
 * ``monitor.tick_1k``: the mean time of one such check over 1,000 convoys — ours is
-  ``models.tracking.alerts.checks.run_checks`` (fold the new positions into the track states:
-  read each convoy's latest positions, compute its stop, speed made good, route progress and
-  ETA, write the states with one executemany; detect every condition of every active convoy;
-  refresh, open, escalate or resolve alerts; one transaction) — over the
+  ``models.tracking.alerts.checks.checking``, as the monitor's tick runs it (fold the new
+  positions into the track states: read each convoy's latest positions, compute its stop, speed
+  made good, route progress and ETA, write the states with one executemany, in one
+  transaction; then, in a second, ``run_checks``: detect every condition of every active
+  convoy; refresh, open, escalate or resolve alerts) — over the
   baseline doing the same reads with sqlite3 and nothing else: the newest position id per
   convoy since the last check, each convoy's latest ``_STOP_WINDOW_ROWS`` positions, the rows
   of those convoys, every active convoy joined with its track state, and the open alerts.
@@ -165,8 +166,7 @@ def _bare_reads(db: Path, since: int) -> int:
 
 
 def _measure(n: int, now: datetime) -> tuple[float, float, dict[str, Any]]:
-    from models.db import session_scope
-    from models.tracking.alerts.checks import run_checks
+    from models.tracking.alerts.checks import checking
 
     t0 = time.perf_counter()
     settings, db = _build(n, now)
@@ -174,8 +174,8 @@ def _measure(n: int, now: datetime) -> tuple[float, float, dict[str, Any]]:
     start = now - STEP * (POSITIONS - 1)
     routes = _tracks()
     t0 = time.perf_counter()
-    with session_scope(settings) as s:  # the first check folds every position into track states
-        first = run_checks(s, now, settings)
+    with checking(now, settings) as (_, first):  # folds every position into track states
+        pass
     folded = time.perf_counter() - t0
     opened = first.count("opened")
     ours = base = 0.0
@@ -188,8 +188,8 @@ def _measure(n: int, now: datetime) -> tuple[float, float, dict[str, Any]]:
         _add_positions(db, n, step, start, routes)
         clock = start + step * STEP
         t0 = time.perf_counter()
-        with session_scope(settings) as s:
-            report = run_checks(s, clock, settings)
+        with checking(clock, settings) as (_, report):
+            pass
         ours += time.perf_counter() - t0
         assert report.refreshed == n, report.refreshed  # every convoy's new position folded
         seen += report.count("opened")

@@ -9,9 +9,10 @@ a ``convoy monitor --once`` or a ``convoy outbox --send`` on the same database s
 message. Every check and every delivery first checks the lease is still this monitor's; a
 monitor that finds it lost (it was frozen past its lease and another took over) stops at once.
 
-Each check (``tick``) is ``models.tracking.alerts.checks.run_checks`` in one transaction; every
-change it makes is then emitted as a Prefect event (``convoy.delayed``, ``convoy.off-route``,
-``convoy.arrived`` …) so Prefect automations can react.
+Each check (``tick``) is ``models.tracking.alerts.checks.checking``: the new positions folded
+into the track states in one transaction, then ``run_checks`` with the service desk's check in
+another; every change it makes is then emitted as a Prefect event (``convoy.delayed``,
+``convoy.off-route``, ``convoy.arrived`` …) so Prefect automations can react.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from flows.service.sender import SENDER_ROLE, held_lease, lease_seconds
 from models.db import get_engine, init_db, session_scope, utcnow
 from models.desk.at_risk import check_at_risk
 from models.errors import MonitorBusyError
-from models.tracking.alerts.checks import Change, TickReport, run_checks
+from models.tracking.alerts.checks import Change, TickReport, checking
 from models.tracking.eta import make_router
 from models.tracking.lease import acquire_lease, holder_id, release_lease, renew_lease
 
@@ -120,8 +121,7 @@ def tick(now: datetime | None = None, settings: Settings | None = None) -> TickR
     settings = settings or get_settings()
     now = now or clock()
     router = make_router(settings.router, settings.router_url, settings.router_timeout_seconds)
-    with session_scope(settings) as session:
-        report = run_checks(session, now, settings, router)
+    with checking(now, settings, router) as (session, report):
         check_at_risk(session, now, settings)  # service-desk requests near their target
     emit_changes(report.changes, settings)
     if report.changes:

@@ -45,9 +45,8 @@ from models.errors import ValidationError
 from models.geo.gazetteer import resolve_place
 from models.intake.enterprises import import_enterprises
 from models.intake.importer import import_manifest
-from models.tracking.alerts.checks import run_checks
+from models.tracking.alerts.checks import checking
 from models.tracking.alerts.lifecycle import acknowledge
-from models.tracking.ingest import catch_up
 
 # Which convoy plays which incident, by code (filled by ``load_campaign``; the simulators of
 # the campaign flow read it in the same process).
@@ -276,21 +275,13 @@ class CampaignEscorts(ConvoySimulator):
                 self._check(report.at)
 
     def _check(self, at: datetime) -> None:
-        """The delay monitor's check of this convoy at field time ``at``; the coordinator
-        acknowledges what it opens, except an off-route alert. The checks of this process take
-        turns; each folds every convoy's new positions into the track states first."""
-        with _CHECKING:
-            # The new positions are folded into the track states first, in a transaction of
-            # their own: the check's then only reads until it opens or changes an alert.
-            with session_scope(self.settings) as session:
-                catch_up(session, settings=self.settings)
-            with session_scope(self.settings) as session:
-                result = run_checks(session, at, self.settings, convoy_ids=[self.convoy_id])
-                for change in result.changes:
-                    if change.action != "opened" or change.kind == "off_route":
-                        continue
-                    if change.alert_id:
-                        acknowledge(session, change.alert_id, "值班协调员 (simulated)", at)
+        """The delay monitor's check of this convoy at field time ``at`` (positions of every
+        convoy folded first, as the monitor folds them); the coordinator acknowledges what it
+        opens, except an off-route alert. The checks of this process take turns."""
+        with _CHECKING, checking(at, self.settings, convoy_ids=[self.convoy_id]) as (s, result):
+            for change in result.changes:
+                if change.action == "opened" and change.kind != "off_route" and change.alert_id:
+                    acknowledge(s, change.alert_id, "值班协调员 (simulated)", at)
 
 
 @dataclass

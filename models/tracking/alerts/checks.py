@@ -1,10 +1,17 @@
 """One monitor check (the tick): fold in new positions, open, refresh, resolve and escalate
-alerts of every active convoy, announce arrivals; what changed is reported for Prefect events."""
+alerts of every active convoy, announce arrivals; what changed is reported for Prefect events.
+
+``checking`` is the check as the delay monitor and a simulated campaign make it: the new
+positions folded into the track states in a transaction of their own, then ``run_checks`` in a
+second one, which only reads until it opens or changes an alert (SQLite's one writer is taken at
+a transaction's first write and held until it commits).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -16,7 +23,7 @@ from sqlmodel import Session, col
 from config import Settings, get_settings
 from models.convoy.lifecycle import STAGES, Stage
 from models.convoy.tables import Convoy
-from models.db import utcnow
+from models.db import session_scope, utcnow
 from models.errors import ValidationError
 from models.tracking.alerts.detection import Snapshot, TrackView, detect
 from models.tracking.alerts.lifecycle import (
@@ -81,25 +88,49 @@ class TickReport:
         return sum(1 for c in self.changes if c.action == action)
 
 
+@contextmanager
+def checking(
+    now: datetime,
+    settings: Settings | None = None,
+    router: Router | None = None,
+    convoy_ids: Collection[int] | None = None,
+) -> Iterator[tuple[Session, TickReport]]:
+    """The delay monitor's check at ``now`` (see the module doc): positions folded first, in a
+    transaction of their own, then ``run_checks``; yields the check's session and report, so
+    that what the caller does with the changes (the service desk's check, an acknowledgement)
+    is part of the check's transaction."""
+    settings = settings or get_settings()
+    with session_scope(settings) as session:
+        refreshed = catch_up(session, settings=settings, router=router)
+    with session_scope(settings) as session:
+        report = run_checks(session, now, settings, router, convoy_ids, fold=False)
+        report.refreshed = refreshed
+        yield session, report
+
+
 def run_checks(
     session: Session,
     now: datetime | None = None,
     settings: Settings | None = None,
     router: Router | None = None,
     convoy_ids: Collection[int] | None = None,
+    *,
+    fold: bool = True,
 ) -> TickReport:
     """One check of every active convoy at ``now``: fold in new positions, open, refresh and
     resolve alerts, escalate unacknowledged ones, announce arrivals. One transaction.
 
     ``convoy_ids`` limits the check to those convoys (a simulation checks each convoy at its
-    own field time); positions of every convoy are folded in all the same."""
+    own field time); positions of every convoy are folded in all the same. ``fold=False``: the
+    caller has just folded them (``checking``)."""
     now = now or utcnow()
     if now.tzinfo is None:
         raise ValidationError("The monitor's clock must be timezone-aware.")
     settings = settings or get_settings()
     rules = settings.rule_set
     report = TickReport()
-    report.refreshed = catch_up(session, settings=settings, router=router)
+    if fold:
+        report.refreshed = catch_up(session, settings=settings, router=router)
     q = _queries(convoy_ids is not None)
     only = {"only_ids": list(convoy_ids)} if convoy_ids is not None else {}
     convoys = session.execute(q.convoys, only).all()

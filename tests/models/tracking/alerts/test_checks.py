@@ -6,22 +6,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from config import Settings
+from models.convoy.checkins import record_position
 from models.convoy.lifecycle import Stage
 from models.convoy.store import get_convoy
 from models.db import session_scope
 from models.geo.geodesy import interpolate_along
 from models.notify.outbox import OutboxMessage
-from models.tracking.alerts.checks import EVENT_NAMES, run_checks
+from models.tracking.alerts.checks import EVENT_NAMES, checking, run_checks
 from models.tracking.alerts.lifecycle import alert_history
 from models.tracking.alerts.tables import AlertKind
 from models.tracking.eta import route_of
 from models.tracking.fixes import Fix
-from models.tracking.ingest import ingest_fix, refresh_state
+from models.tracking.ingest import ingest_fix, refresh_state, track_states
 from tests.models.tracking.alerts.conftest import alerts_of, drive, setup_convoy
-from tests.models.tracking.conftest import DEP
+from tests.models.tracking.conftest import DEP, point_along
 
 
 def test_monitor_flags_a_delayed_convoy_once_and_stays_quiet_for_others(
@@ -112,3 +114,27 @@ def test_stopped_convoy_is_flagged(make_convoy: Callable[..., str], settings: Se
 def test_alert_kinds_have_events() -> None:
     assert EVENT_NAMES[AlertKind.LATE_ARRIVAL] == "convoy.delayed"
     assert EVENT_NAMES[AlertKind.OFF_ROUTE] == "convoy.off-route"
+
+
+def test_a_check_folds_positions_first_and_keeps_what_the_caller_does_in_its_transaction(
+    make_convoy: Callable[..., str], settings: Settings
+) -> None:
+    """``checking``: new positions are folded (and committed) before the check; what is done in
+    the block (an acknowledgement, the desk's check) belongs to the check's transaction."""
+    code = setup_convoy(make_convoy, "BUS-TWO", Stage.SCREENED)  # never left: late departure
+    with session_scope() as s:  # stored as a check-in stores it: not folded yet
+        c = get_convoy(s, code)
+        record_position(s, c, DEP + timedelta(minutes=5), *point_along(code, 0.0), 0.0)
+        cid = c.id or 0
+    at = DEP + timedelta(minutes=40)
+    with pytest.raises(RuntimeError), checking(at, settings) as (_, report):
+        assert report.refreshed == 1
+        assert [(ch.action, ch.kind) for ch in report.changes] == [("opened", "late_departure")]
+        raise RuntimeError("the caller failed")
+    with session_scope() as s:
+        assert cid in track_states(s, [cid])  # the fold was committed on its own
+    assert alerts_of(code) == []  # the check's alert went with the failed block
+    with checking(at, settings) as (_, again):
+        assert again.refreshed == 0  # nothing new to fold
+    assert [(ch.action, ch.kind) for ch in again.changes] == [("opened", "late_departure")]
+    assert [a.kind for a in alerts_of(code)] == ["late_departure"]
