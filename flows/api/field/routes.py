@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings
+from flows.api.guard import status_of as guard_status_of
 from flows.api.hardening import BodyTooLarge, RateLimiter, read_body, redact_access_log
 from flows.service.live import resume_quietly
 from models.access.actors import acting_as
@@ -46,11 +47,8 @@ from models.convoy.tables import Convoy, Escort
 from models.db import session_scope, utcnow
 from models.errors import (
     AuthenticationError,
-    BusyError,
     ConvoyOpsError,
-    NotFoundError,
     PermissionDeniedError,
-    TransitionError,
     ValidationError,
 )
 from models.intake.registration import LinkError
@@ -81,18 +79,15 @@ _env = Environment(
 
 
 def status_of(exc: ConvoyOpsError) -> int:
-    """The HTTP status of a refusal: never a 500 for what the escort sent."""
+    """The HTTP status of a refusal, as the HTTP API gives it (``flows.api.guard.status_of``),
+    except for what a page's signed link, not a bearer token, proves: a tampered or revoked
+    link is 403, an expired one 410 (a 401 would ask for credentials a page has no way to
+    give). Never a 500 for what the escort sent."""
     if isinstance(exc, LinkError):
         return 410 if exc.expired else 403
-    if isinstance(exc, PermissionDeniedError | AuthenticationError):
+    if isinstance(exc, AuthenticationError):
         return 403
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, TransitionError | BusyError):  # a conflict: sent again later, it may go
-        return 409
-    if isinstance(exc, ValidationError):
-        return 422
-    return 400
+    return guard_status_of(exc, tracker=False)
 
 
 def _own_convoy(session: Any, escort: Escort, code: Any) -> Convoy:
