@@ -435,6 +435,18 @@ def execute_at_driver(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, A
 
 _compiled_for_driver: dict[tuple[int, str], tuple[Any, str, tuple[str, ...] | None]] = {}
 
+# How many values one ``IN (…)`` lookup binds: well within every driver's limit of bound
+# parameters (SQLite's was 999 before 3.32), with room for the statement's others.
+IN_CHUNK = 500
+
+V = TypeVar("V")
+
+
+def in_chunks(values: Sequence[V], size: int = IN_CHUNK) -> Iterator[Sequence[V]]:
+    """``values`` in runs of at most ``size``: one ``IN (…)`` lookup each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
 
 M = TypeVar("M", bound=SQLModel)
 

@@ -28,6 +28,7 @@ from config import Settings, get_settings
 from models.access.users import require
 from models.convoy.lifecycle import Custody, Stage
 from models.convoy.tables import Convoy, Passenger
+from models.db import in_chunks
 from models.desk.lookup import campaign_id
 from models.desk.tables import StaffCheck, StaffCheckRow
 from models.errors import NotFoundError, ValidationError
@@ -47,7 +48,6 @@ STAFF_LIST = Columns(
 # Registry categories whose public wording says what to do; any other (or none) is worded
 # "needs a further check: contact your liaison officer".
 PUBLIC_CATEGORIES = ("travel_restriction", "quarantine_order", "already_returned")
-_CHUNK = 500
 _R = StaffCheckRow.__table__  # type: ignore[attr-defined]
 
 
@@ -116,8 +116,7 @@ def read_staff_list(path: Path) -> list[Person]:
 def on_active_convoys(session: Session, ids: list[str]) -> set[str]:
     """Which of ``ids`` ride a convoy that is not closed (withdrawn passengers do not)."""
     found: set[str] = set()
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
+    for chunk in in_chunks(ids):
         found |= set(
             session.execute(
                 select(col(Passenger.id_number))

@@ -29,6 +29,7 @@ from config import Settings, get_settings
 from models.convoy.lifecycle import Custody, Stage
 from models.convoy.store import PassengerRow, add_passengers, get_convoy
 from models.convoy.tables import Convoy, Passenger
+from models.db import in_chunks
 from models.errors import ConvoyOpsError, ValidationError
 from models.intake.enterprises import EnterpriseIndex
 from models.intake.identity import echo, mask_id, mask_name, mask_phone, normalise_phone
@@ -111,12 +112,12 @@ def active_elsewhere(
     costs the size of its file, not of every manifest already loaded."""
     wanted = sorted(set(filter(None, id_numbers)))
     out: dict[str, tuple[str, int]] = {}
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
+    for chunk in in_chunks(wanted, LOOKUP_CHUNK):
         rows = session.execute(
             select(_P.c.id_number, _C.c.code, _P.c.seat)
             .join(_C, _C.c.id == _P.c.convoy_id)
             .where(
-                _P.c.id_number.in_(wanted[start : start + LOOKUP_CHUNK]),
+                _P.c.id_number.in_(chunk),
                 _C.c.id != convoy.id,
                 _C.c.stage != Stage.CLOSED.value,
                 _P.c.custody != Custody.WITHDRAWN.value,

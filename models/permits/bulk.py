@@ -24,7 +24,7 @@ from sqlmodel import Session
 from config import Settings
 from models.access.audit import guard, record
 from models.convoy.store import _BulkInsert
-from models.db import utcnow
+from models.db import in_chunks, utcnow
 from models.errors import ValidationError
 from models.geo.gazetteer import resolve_place
 from models.permits.days import at_or_now, day_end, day_start, local_day
@@ -222,12 +222,8 @@ def insert_applications(
 def _ids_by_number(conn: Any, numbers: list[str]) -> dict[str, int]:
     """The ids of the applications just written, by their (temporary) numbers."""
     out: dict[str, int] = {}
-    for i in range(0, len(numbers), 500):
-        out.update(
-            conn.execute(
-                select(_A.c.number, _A.c.id).where(_A.c.number.in_(numbers[i : i + 500]))
-            ).all()
-        )
+    for chunk in in_chunks(numbers):
+        out.update(conn.execute(select(_A.c.number, _A.c.id).where(_A.c.number.in_(chunk))).all())
     return out
 
 

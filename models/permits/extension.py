@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from config import Settings
+from models.db import in_chunks
 from models.errors import TransitionError, ValidationError
 from models.permits.days import at_or_now, day_end, local_day
 from models.permits.lifecycle import record_event
@@ -169,10 +170,10 @@ def extend_permits(
 
 def _plates(session: Session, ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
-    for i in range(0, len(ids), 500):
+    for chunk in in_chunks(ids):
         rows = session.execute(
             select(col(PermitVehicle.id), col(PermitVehicle.plate)).where(
-                col(PermitVehicle.id).in_(ids[i : i + 500])
+                col(PermitVehicle.id).in_(chunk)
             )
         ).all()
         out.update({k: v for k, v in rows})

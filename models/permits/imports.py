@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
+from models.db import in_chunks
 from models.errors import ConvoyOpsError, GeocodingError, ValidationError
 from models.geo.gazetteer import resolve_place
 from models.intake.identity import echo
@@ -282,30 +283,30 @@ def _judge(
             groups.setdefault(r.key, []).append(r)
     keys = list(groups)
     stored_apps: dict[str, int] = {}
-    for i in range(0, len(keys), 500):
+    for chunk in in_chunks(keys):
         stored_apps.update(
             session.execute(
                 select(col(PermitApplication.number), col(PermitApplication.id)).where(
-                    col(PermitApplication.number).in_(keys[i : i + 500])
+                    col(PermitApplication.number).in_(chunk)
                 )
             ).all()
         )
     numbers = [r.v["pass_number"].upper() for r in rows if r.v["pass_number"]]
     stored_passes: dict[str, str] = {}
-    for i in range(0, len(numbers), 500):
+    for chunk in in_chunks(numbers):
         stored_passes.update(
             session.execute(
                 select(col(Permit.number), col(PermitVehicle.plate))
                 .outerjoin(PermitVehicle, col(PermitVehicle.id) == col(Permit.vehicle_id))
-                .where(col(Permit.number).in_(numbers[i : i + 500]))
+                .where(col(Permit.number).in_(chunk))
             ).all()
         )
     stored_vehicles: dict[int, set[str]] = {}
     ids = list(stored_apps.values())
-    for i in range(0, len(ids), 500):
+    for id_chunk in in_chunks(ids):
         for app_id, plate in session.execute(
             select(col(PermitVehicle.application_id), col(PermitVehicle.plate)).where(
-                col(PermitVehicle.application_id).in_(ids[i : i + 500])
+                col(PermitVehicle.application_id).in_(id_chunk)
             )
         ):
             stored_vehicles.setdefault(app_id, set()).add(plate)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col
 
 from config import Settings
 from models.convoy.store import get_campaign
+from models.db import in_chunks
 from models.errors import TransitionError, ValidationError
 from models.geo.datums import Datum, to_wgs84
 from models.geo.gazetteer import resolve_place
@@ -156,12 +157,12 @@ def open_plates(session: Session, plates: Sequence[str]) -> dict[str, str]:
     """Plates among ``plates`` already on an open application → that application's number."""
     found: dict[str, str] = {}
     wanted = list(dict.fromkeys(plates))
-    for i in range(0, len(wanted), 500):
+    for chunk in in_chunks(wanted):
         rows = session.execute(
             select(col(PermitVehicle.plate), col(PermitApplication.number))
             .join(PermitApplication, col(PermitApplication.id) == col(PermitVehicle.application_id))
             .where(
-                col(PermitVehicle.plate).in_(wanted[i : i + 500]),
+                col(PermitVehicle.plate).in_(chunk),
                 col(PermitApplication.status).in_([s.value for s in OPEN_STATUSES]),
             )
         ).all()

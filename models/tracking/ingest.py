@@ -26,7 +26,7 @@ from config import Settings, get_settings
 from config.rules import Rules
 from models.convoy.store import get_convoy
 from models.convoy.tables import Convoy, Position
-from models.db import insert_ignore, utcnow
+from models.db import in_chunks, insert_ignore, utcnow
 from models.errors import ValidationError
 from models.geo.datums import Datum, to_wgs84
 from models.geo.geodesy import Polyline, along_track_km, locate_on_route, sphere_distance_km
@@ -364,8 +364,7 @@ def _folded_ids(session: Session, convoy_ids: list[int]) -> dict[int, int]:
     one)."""
     t = TrackState.__table__.c  # type: ignore[attr-defined]
     out: dict[int, int] = {}
-    for start in range(0, len(convoy_ids), 900):
-        chunk = convoy_ids[start : start + 900]
+    for chunk in in_chunks(convoy_ids):
         found = session.connection().execute(
             select(t.convoy_id, t.last_position_id).where(t.convoy_id.in_(chunk))
         )

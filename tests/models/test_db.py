@@ -11,11 +11,13 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
 from config import Settings
-from models.db import WriterQueue, get_engine, writer_queue
+from models.db import WriterQueue, get_engine, in_chunks, writer_queue
 from models.errors import BusyError
 
 
@@ -285,3 +287,13 @@ def test_a_turn_holds_up_the_key_in_another_process_too(engine: Engine) -> None:
     with engine.connect() as first:
         _take(first, queue, "convoy A")
         _waits_for_this_process(first, OTHER_PROCESS_TURN)
+
+
+@given(st.lists(st.integers(), max_size=2_000), st.integers(min_value=1, max_value=700))
+def test_in_chunks_gives_every_value_once_in_order_in_runs_of_at_most_size(
+    values: list[int], size: int
+) -> None:
+    chunks = list(in_chunks(values, size))
+    assert [v for chunk in chunks for v in chunk] == values
+    assert all(0 < len(chunk) <= size for chunk in chunks)
+    assert len(chunks) == -(-len(values) // size)
