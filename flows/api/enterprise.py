@@ -225,8 +225,15 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
             )  # fmt: skip
         return response
 
-    def guard(request: Request, token: str, eid: int) -> HTMLResponse | None:
-        """The checks every post passes first: the rate limit and the origin."""
+    def admitted(
+        request: Request, token: str, media: str, wrong_media: str
+    ) -> tuple[int, str] | HTMLResponse:
+        """What every post passes first: the link (its enterprise's id and name), the rate
+        limit, the origin and the body's media type; else the refusal page."""
+        try:
+            eid, ent = who(token)
+        except LinkError as exc:
+            return _link_error(exc)
         wait = per_link.hit(f"desk link {eid}")
         if wait is not None:
             return _refusal(429, "Too many submissions; wait a minute and send it again.",
@@ -239,7 +246,9 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
         # the form token and the same-site cookie still stand between a foreign site and us.
         if origin is not None and origin != "null" and origin not in allowed:
             return _refusal(403, "The form was sent from another site; open the link again.")
-        return None
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != media:
+            return _refusal(415, wrong_media)
+        return eid, ent
 
     def csrf_refused(request: Request, token: str, value: str) -> HTMLResponse | None:
         nonce = request.cookies.get(CSRF_COOKIE, "")[:100]
@@ -262,16 +271,13 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
     async def raise_request(token: str, request: Request) -> HTMLResponse:
         from models.desk.requests import raise_request as raise_it
 
-        try:
-            eid, ent = who(token)
-        except LinkError as exc:
-            return _link_error(exc)
-        refused = guard(request, token, eid)
-        if refused is not None:
-            return refused
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/x-www-form-urlencoded":
-            return _refusal(415, "Send the request with the page's form.")
+        opened = admitted(
+            request, token, "application/x-www-form-urlencoded",
+            "Send the request with the page's form.",
+        )  # fmt: skip
+        if isinstance(opened, HTMLResponse):
+            return opened
+        eid, ent = opened
         try:
             body = (await read_body(request, cfg().registration_max_body_bytes)).decode("utf-8")
             parsed = parse_qs(body, keep_blank_values=True, max_num_fields=10, errors="strict")
@@ -300,16 +306,13 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
 
     @app.post("/e/{token}/staff", response_class=HTMLResponse)
     async def upload_staff(token: str, request: Request) -> HTMLResponse:
-        try:
-            eid, ent = who(token)
-        except LinkError as exc:
-            return _link_error(exc)
-        refused = guard(request, token, eid)
-        if refused is not None:
-            return refused
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "multipart/form-data":
-            return _refusal(415, "Send the staff list with the page's upload form.")
+        opened = admitted(
+            request, token, "multipart/form-data",
+            "Send the staff list with the page's upload form.",
+        )  # fmt: skip
+        if isinstance(opened, HTMLResponse):
+            return opened
+        eid, ent = opened
         try:
             body = await read_body(request, STAFF_LIST_MAX_BYTES)
         except BodyTooLarge:

@@ -65,7 +65,7 @@ class Loaded:
     name: str
     folder: Path
     codes: list[str]
-    enterprises: dict[str, Any]
+    enterprises: dict[str, Any] = field(default_factory=dict)  # the enterprise list's import
     imports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
@@ -98,18 +98,17 @@ def load_campaign(plan: CampaignPlan, settings: Settings | None = None) -> Loade
     """Write the plan's files and load them into the database through the real imports.
     Loading the same plan again adds nothing (convoys under way keep their manifests)."""
     settings = settings or get_settings()
-    loaded = _load_people(plan, settings)
+    loaded = _prepare(plan, settings)
+    _load_people(plan, loaded, settings)
     for trip in plan.trips:
         _load_trip(plan, trip, loaded, settings)
     return loaded
 
 
-def _load_people(plan: CampaignPlan, settings: Settings) -> Loaded:
-    """The campaign, its enterprise list and its escorts (the manifests come trip by trip)."""
-    folder = campaign_folder(plan.name, settings)
-    manifests = folder / "manifests"
-    if manifests.exists():
-        shutil.rmtree(manifests)
+def _prepare(plan: CampaignPlan, settings: Settings) -> Loaded:
+    """Before the people load: the campaign (refused if one of its convoys belongs to another
+    campaign of this database), the manifests of an earlier run cleared, each convoy's
+    incident noted."""
     with session_scope(settings) as session:
         others = {
             code: cid
@@ -126,12 +125,22 @@ def _load_people(plan: CampaignPlan, settings: Settings) -> Loaded:
                 f"Convoy {clash[0]} already belongs to another campaign in this database; "
                 "simulate into a fresh one (set CONVOY_VAR_DIR to another folder)."
             )
-        ent = import_enterprises(session, write_enterprises(plan, folder), within=CITY)
-        for e in plan.escorts:
-            upsert_escort(session, e.badge, name=e.name, unit=e.unit, phone=e.phone)
+    folder = campaign_folder(plan.name, settings)
+    manifests = folder / "manifests"
+    if manifests.exists():
+        shutil.rmtree(manifests)
     for trip in plan.trips:
         INCIDENTS[trip.code] = trip.incident
-    return Loaded(plan.name, folder, [t.code for t in plan.trips], ent.as_dict())
+    return Loaded(plan.name, folder, [t.code for t in plan.trips])
+
+
+def _load_people(plan: CampaignPlan, loaded: Loaded, settings: Settings) -> None:
+    """The campaign's enterprise list and its escorts (the manifests come trip by trip)."""
+    with session_scope(settings) as session:
+        ent = import_enterprises(session, write_enterprises(plan, loaded.folder), within=CITY)
+        for e in plan.escorts:
+            upsert_escort(session, e.badge, name=e.name, unit=e.unit, phone=e.phone)
+    loaded.enterprises = ent.as_dict()
 
 
 def _load_trip(plan: CampaignPlan, trip: Trip, loaded: Loaded, settings: Settings) -> None:
@@ -153,9 +162,10 @@ def _load_trip(plan: CampaignPlan, trip: Trip, loaded: Loaded, settings: Setting
 
 
 class Loading:
-    """Loading a campaign while its convoys already run: the enterprises and escorts first
-    (``start`` returns once they are in), then the trips' manifests one by one in a thread of
-    their own, in the plan's order, which is the order the campaign flow starts the convoys.
+    """Loading a campaign while its convoys already run, in a thread of its own (``start``
+    returns once the plan is checked, ``_prepare``): the enterprises and escorts first, while
+    the campaign flow makes its convoys' flow runs, then the trips' manifests one by one, in
+    the plan's order, which is the order the campaign flow starts the convoys.
     A convoy's flow starts once its own manifest is in (``wait``), not once every manifest is:
     a 10x operation's first trains leave while its last buses still load."""
 
@@ -170,13 +180,14 @@ class Loading:
     @classmethod
     def start(cls, plan: CampaignPlan, settings: Settings | None = None) -> Loading:
         settings = settings or get_settings()
-        loading = cls(plan, settings, _load_people(plan, settings))
+        loading = cls(plan, settings, _prepare(plan, settings))
         loading._thread.start()
         return loading
 
     def _run(self) -> None:
         try:
             with acting_as(*self._actor):
+                _load_people(self.plan, self.loaded, self.settings)
                 for trip in self.plan.trips:
                     _load_trip(self.plan, trip, self.loaded, self.settings)
                     self._done[trip.code].set()
