@@ -174,6 +174,11 @@ def _upload_form(token: str, csrf: str) -> str:
     )
 
 
+# What each form posts (its media type) and what a post of another type is told.
+_REQUEST_FORM = ("application/x-www-form-urlencoded", "Send the request with the page's form.")
+_UPLOAD_FORM = ("multipart/form-data", "Send the staff list with the page's upload form.")
+
+
 def mount(app: FastAPI, settings: Settings | None = None) -> None:
     """Add the enterprise page's routes to ``app``."""
     start = settings or get_settings()
@@ -271,10 +276,7 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
     async def raise_request(token: str, request: Request) -> HTMLResponse:
         from models.desk.requests import raise_request as raise_it
 
-        opened = admitted(
-            request, token, "application/x-www-form-urlencoded",
-            "Send the request with the page's form.",
-        )  # fmt: skip
+        opened = admitted(request, token, *_REQUEST_FORM)
         if isinstance(opened, HTMLResponse):
             return opened
         eid, ent = opened
@@ -306,10 +308,7 @@ def mount(app: FastAPI, settings: Settings | None = None) -> None:
 
     @app.post("/e/{token}/staff", response_class=HTMLResponse)
     async def upload_staff(token: str, request: Request) -> HTMLResponse:
-        opened = admitted(
-            request, token, "multipart/form-data",
-            "Send the staff list with the page's upload form.",
-        )  # fmt: skip
+        opened = admitted(request, token, *_UPLOAD_FORM)
         if isinstance(opened, HTMLResponse):
             return opened
         eid, ent = opened
