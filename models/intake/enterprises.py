@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,14 @@ _JUNK = re.compile(r"[\W_]+")
 _SUFFIXES = ("股份有限公司", "有限责任公司", "股份公司", "有限公司", "公司")
 
 
+@lru_cache(maxsize=65_536)  # every import's index keys the whole register again
 def name_key(name: str) -> str:
     """'宁波 甬丰（模具）有限公司' → '宁波甬丰模具有限公司': full-width → half-width, lower case,
     no whitespace or punctuation."""
     return _JUNK.sub("", unicodedata.normalize("NFKC", name or "").lower())
 
 
+@lru_cache(maxsize=65_536)
 def stem_key(name: str) -> str:
     """``name_key`` without the legal-form suffix: '宁波甬丰模具股份有限公司' → '宁波甬丰模具'."""
     key = name_key(name)
@@ -76,6 +79,10 @@ class EnterpriseIndex:
         self.found: dict[str, Match] = {}
         # Employer text → enterprise id, for ``add_passengers`` (filled in as rows are matched).
         self.ids: dict[str, int | None] = {}
+        # For the hint of an unknown employer (made on the first one): each registered name by
+        # its key, and the keys by each two-character run they hold.
+        self._named: dict[str, str] = {}
+        self._runs: dict[str, list[str]] | None = None
 
     def match(self, employer: str) -> Match:
         found = self.found.get(employer)
@@ -109,10 +116,37 @@ class EnterpriseIndex:
                 "no enterprise is registered yet; load the enterprises first "
                 "(convoy enterprise import)"
             )
-        keys = {name_key(n): n for n in self.exact}
-        near = difflib.get_close_matches(name_key(employer), list(keys), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(keys[k] for k in near)}?" if near else ""
+        key = name_key(employer)
+        near = difflib.get_close_matches(key, self._likely(key), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(self._named[k] for k in near)}?" if near else ""
         return f"no registered enterprise is named {echo(employer)}{hint}"
+
+    def _likely(self, key: str) -> list[str]:
+        """The registered names' keys worth comparing with ``key`` in full: the
+        ``SUGGEST_FROM`` that share the most two-character runs with it (then by key), all of
+        them in a shorter register. Comparing every name would cost each unknown employer the
+        whole register: quadratic in a large campaign."""
+        if self._runs is None:
+            self._named = {name_key(n): n for n in self.exact}
+            self._runs = {}
+            for k in self._named:
+                for run in _runs(k):
+                    self._runs.setdefault(run, []).append(k)
+        if len(self._named) <= SUGGEST_FROM:
+            return list(self._named)
+        shared: Counter[str] = Counter()
+        for run in _runs(key):
+            shared.update(self._runs.get(run, ()))
+        return sorted(shared, key=lambda k: (-shared[k], k))[:SUGGEST_FROM]
+
+
+# How many registered names an unknown employer is compared with in full for its hint.
+SUGGEST_FROM = 50
+
+
+def _runs(key: str) -> set[str]:
+    """The two-character runs of a name's key (the key itself if shorter)."""
+    return {key[i : i + 2] for i in range(len(key) - 1)} or {key}
 
 
 def collisions(names: list[str]) -> list[str]:

@@ -181,3 +181,56 @@ def test_a_plan_list_warns_about_collisions(
     with session_scope() as s:
         upsert_enterprise(s, "宁波甬城 电子有限公司")
         assert len(EnterpriseIndex(s).by_key[name_key(PAIR[0])]) == 2
+
+
+_WORDS = "甬丰模具电子机械纺织服装塑料五金汽配化工包装印刷建材精密光电照明家电"
+
+
+class _Register:
+    """A session holding only an enterprise register (the index reads (id, name) rows)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.rows = list(enumerate(names, 1))
+
+    def execute(self, _stmt: object) -> object:
+        rows = self.rows
+
+        class R:
+            def all(self) -> list[tuple[int, str]]:
+                return rows
+
+        return R()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=_WORDS, min_size=3, max_size=6), min_size=60, max_size=400, unique=True
+    ),
+    st.data(),
+)
+def test_an_unknown_employer_is_told_the_name_it_misspelt(
+    names: list[str], data: st.DataObject
+) -> None:
+    """A register larger than the names compared in full: a registered name with one character
+    changed is unknown, and its hint's first name is as close to it as the best of comparing
+    every registered name (with a unique best, that very name)."""
+    import difflib
+
+    register = [f"宁波{n}有限公司" for n in names]
+    meant = data.draw(st.sampled_from(register))
+    at = data.draw(st.integers(2, len(meant) - 5))  # a character of the name's own part
+    typo = meant[:at] + ("厂" if meant[at] != "厂" else "坊") + meant[at + 1 :]
+    index = EnterpriseIndex(_Register(register))  # type: ignore[arg-type]
+    found = index.match(typo)
+    assert found.id is None and found.code == "unknown_employer"
+    hinted = found.reason.split("did you mean ", 1)[1].rstrip("?").split(", ")
+    assert set(hinted) <= set(register)
+
+    def score(name: str) -> float:
+        return difflib.SequenceMatcher(None, name_key(name), name_key(typo)).ratio()
+
+    best = max(score(n) for n in register)
+    assert score(hinted[0]) == best
+    if [score(n) for n in register].count(best) == 1:
+        assert hinted[0] == meant
