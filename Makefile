@@ -41,7 +41,6 @@ lint: $(STAMP)
 	$(BIN)/mypy config models maps flows scripts
 
 bench: $(STAMP)
-	$(BIN)/python -m compileall -q config models maps flows
 	$(BIN)/python -m bench
 
 clean:

@@ -32,10 +32,8 @@
   pydantic_settings"`` (the CLI framework and the settings library every command needs, none of
   our code), its ratio over ``python -c pass`` and ours over it.
 
-Every figure is measured with our modules' bytecode compiled first, as an installed package's
-is (``make install`` compiles it too): an editable install leaves it to each run, and where
-PYTHONDONTWRITEBYTECODE is set every process would compile our modules again (about 20 ms of
-``convoy convoys``, and of each process a campaign starts).
+Every figure is measured with our modules' bytecode compiled first (``python -m bench`` does
+it, see ``bench/__main__.py``): of ``convoy convoys`` and of each process a campaign starts.
 
 ``CONVOY_BENCH_SKIP_10X=1`` leaves the 10× run out (its two figures are then not measured and
 the earlier ones are kept by the merge).
@@ -43,7 +41,6 @@ the earlier ones are kept by the merge).
 
 from __future__ import annotations
 
-import compileall
 import json
 import os
 import shutil
@@ -90,16 +87,9 @@ def _best(cmds: list[list[str]], env: dict[str, str], rounds: int = 11) -> list[
     return best
 
 
-def _compile() -> None:
-    """Our modules' bytecode, as ``make install`` leaves it (see the module doc)."""
-    for package in ("config", "models", "maps", "flows"):
-        compileall.compile_dir(ROOT / package, quiet=1)
-
-
 def run() -> Iterator[Result | dict[str, Any]]:
     """The figures, each given as soon as it is measured (the 10x run takes long)."""
     runs: list[tuple[dict[str, Any], Path]] = []
-    _compile()
     try:
         for _ in range(RUNS_1X):
             var = Path(tempfile.mkdtemp(prefix="convoy-bench-campaign-1x-"))
