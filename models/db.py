@@ -403,12 +403,22 @@ def insert_ignore(
 _insert_ignore: dict[tuple[str, Table, tuple[str, ...] | None], Insert] = {}
 
 
-def driver_value(conn: Connection, column: Any, value: Any) -> Any:
-    """``value`` as the driver stores it in ``column`` (the column type's processing applied,
-    as SQLAlchemy does for each row): for values given to ``execute_at_driver``."""
+def driver_processor(conn: Connection, column: Any) -> Callable[[Any], Any]:
+    """What turns a value into the form the driver stores in ``column`` (the column type's
+    processing, as SQLAlchemy applies it to each row): for values given to
+    ``execute_at_driver``."""
     # The dialect's own form of the type (SQLite's DATETIME writes a fixed text format).
     process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    return process(value) if process is not None else value
+    return process if process is not None else _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def driver_value(conn: Connection, column: Any, value: Any) -> Any:
+    """``value`` as the driver stores it in ``column`` (``driver_processor``)."""
+    return driver_processor(conn, column)(value)
 
 
 def execute_at_driver(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> None:

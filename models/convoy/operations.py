@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -34,6 +34,7 @@ from models.convoy.lifecycle import (
 from models.convoy.screening import Reading, checks_for, entry_followup, evaluate
 from models.convoy.store import lock_convoy, match_enterprise
 from models.convoy.tables import Convoy, Enterprise, Passenger, ScreeningResult, StageRun
+from models.db import driver_processor, driver_value, execute_at_driver
 from models.errors import ConservationError, TransitionError
 from models.intake.verification import Registry, configured_registry, verify
 from models.intake.verification import record as record_verification
@@ -81,6 +82,11 @@ class Context:
 # a waiting step is tried again and again), and only the columns a step looks at (a date read
 # is converted row by row).
 _ROLL = (_P.c.id, _P.c.seat, _P.c.custody, _P.c.enterprise_id, _P.c.employer)
+_SR = ScreeningResult.__table__  # type: ignore[attr-defined]
+_SCREENING_COLUMNS = ("convoy_id", "passenger_id", "checkpoint", "at", "location", "temperature",
+                      "retemperature", "nat_result", "nat_time", "health_code", "passed",
+                      "reason")  # fmt: skip
+_INSERT_SCREENING = insert(_SR).values({name: bindparam(name) for name in _SCREENING_COLUMNS})
 _HEALTH = (_P.c.id, _P.c.seat, _P.c.temperature, _P.c.nat_result, _P.c.nat_time, _P.c.health_code)
 _CUSTODY = {c.value: c for c in Custody}  # a state by its stored value, without Custody(…)
 
@@ -208,6 +214,9 @@ def _screen(
     checks = checks_for(ctx.rules, checkpoint)
     rows: list[dict[str, Any]] = []
     changes: list[Change] = []
+    conn = ctx.session.connection()
+    at_db = driver_value(conn, _SR.c.at, ci.at)  # one time for every row: processed once
+    stored_time = driver_processor(conn, _SR.c.nat_time)
     eligible_people = ctx.session.execute(
         select(*_HEALTH)
         .where(_P.c.convoy_id == ctx.convoy.id, _P.c.custody == eligible.value)
@@ -224,12 +233,12 @@ def _screen(
                 "convoy_id": ctx.convoy.id,
                 "passenger_id": p.id,
                 "checkpoint": checkpoint,
-                "at": ci.at,
+                "at": at_db,
                 "location": location,
                 "temperature": reading.temperature,
                 "retemperature": reading.retemperature,
                 "nat_result": reading.nat_result,
-                "nat_time": reading.nat_time,
+                "nat_time": stored_time(reading.nat_time),
                 "health_code": reading.health_code,
                 "passed": verdict.passed,
                 "reason": verdict.reason,
@@ -248,8 +257,8 @@ def _screen(
             "sample_unmeasured": [s for s in sample if s not in results],
         }
     _apply(ctx, changes, ci.at, stage, location)  # it reads before it writes: first
-    if rows:
-        ctx.session.execute(insert(ScreeningResult), rows)
+    # The driver's executemany (a train's thousand rows, no SQLAlchemy work each).
+    execute_at_driver(conn, _INSERT_SCREENING, rows)
     held = sum(1 for c in changes if c.to is Custody.HELD)
     summary = {"screened": len(rows), "passed": len(rows) - held, "held": held, **extra}
     return _Outcome(ci.at, summary)

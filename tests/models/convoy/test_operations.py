@@ -279,3 +279,27 @@ def test_the_activity_mark_changes_with_what_a_step_reads_only(
         hold_or_withdraw(s, code, 2, Custody.HELD, "fever at the gate", at=T0, actor="NB1")
     marks.append(_activity(code))
     assert marks[-1] != marks[-2]
+
+
+def test_screening_results_are_stored_as_judged(make_convoy: Callable[..., str]) -> None:
+    """The results go to the driver in bulk: read back, the times, readings and verdicts are
+    those of the check-in (times in UTC, as every stored time)."""
+    code = make_convoy()
+    run_to_arrival(code)
+    with session_scope() as s:
+        convoy = get_convoy(s, code)
+        seat_of = {p.id: p.seat for p in passengers(s, convoy)}
+        rows = {
+            seat_of[r.passenger_id]: r
+            for r in s.execute(select(ScreeningResult)).scalars()
+            if r.checkpoint == "pre_departure"
+        }
+    at = T0 + timedelta(hours=1)
+    assert sorted(rows) == [n for n in range(1, 21) if n != 2]  # seat 2 did not show
+    assert {r.at for r in rows.values()} == {at} and rows[1].at.tzinfo is not None
+    assert rows[1].nat_time == T0 - timedelta(hours=10)  # as ``good`` reports it
+    assert rows[1].location == "陕西省渭南市蒲城县"
+    assert (rows[5].temperature, rows[5].passed) == (38.4, False) and "fever" in rows[5].reason
+    assert (rows[6].retemperature, rows[6].passed, rows[6].reason) == (36.9, True, "")
+    assert rows[7].health_code == "red" and rows[7].passed is False  # "红", normalised
+    assert rows[1].passed is True and rows[1].convoy_id == convoy.id
