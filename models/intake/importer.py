@@ -47,7 +47,7 @@ from models.intake.sheets import open_table
 
 _P = Passenger.__table__  # type: ignore[attr-defined]
 _C = Convoy.__table__  # type: ignore[attr-defined]
-LOOKUP_CHUNK = 2000  # rows whose ID numbers are looked up in one query
+LOOKUP_CHUNK = 2000  # rows read before their ID numbers are looked up (``in_chunks`` at a time)
 
 
 @dataclass
@@ -112,7 +112,7 @@ def active_elsewhere(
     costs the size of its file, not of every manifest already loaded."""
     wanted = sorted(set(filter(None, id_numbers)))
     out: dict[str, tuple[str, int]] = {}
-    for chunk in in_chunks(wanted, LOOKUP_CHUNK):
+    for chunk in in_chunks(wanted):
         rows = session.execute(
             select(_P.c.id_number, _C.c.code, _P.c.seat)
             .join(_C, _C.c.id == _P.c.convoy_id)
