@@ -16,7 +16,10 @@
   run's two sides can differ from the next run's, so the run with the median ratio is
   reported, with every run's ratio and times in its detail. The detail also gives where the
   CPU went on each side: the campaign's process, its escorts' process and the Prefect
-  server's (read from ``/proc``; the bare side's server time for its run before and after).
+  server's (read from ``/proc``; the bare side's server time for its run before and after),
+  and the lowest ratio that CPU would allow: with every core busy the whole run
+  (``cpu_floor_ratio``) and with as many cores as wanted (``process_floor_ratio``, the busiest
+  process's CPU: an interpreter runs one thread at a time).
 * ``campaign.scaling_10x_over_1x``: the same campaign at scale 10 (430 trips, about 200,000
   workers) over scale 1 (the median of the 1× runs' times), each in its own fresh process.
   Target ≤ 11 (linear is 10).

@@ -16,7 +16,8 @@ only the campaign runs. Prints one JSON line: the times (wall clock, this proces
 the escorts' process's and the Prefect server's, read from ``/proc``), the run counts, the peak
 resident memory (this process's plus the escorts' process's), and how often and how long each
 side's Prefect client slept before trying a request again (the temporary server keeps its state
-in SQLite and answers 503 when that is busy; the client then waits 2, 4, 8 … seconds).
+in SQLite and answers 503 when that is busy; the client then waits 2, 4, 8 … seconds), and the
+lowest ratio our side's CPU would allow (``_floors``).
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
         out["baseline_client_retry_waits"] = [first[3][0], second[3][0]]
         out["baseline_client_retry_wait_s"] = [first[3][1], second[3][1]]
         out["baseline_server_cpu_s"] = [first[4], second[4]]
+        out.update(_floors(out))
     mb = {
         w: resource.getrusage(w).ru_maxrss / 1024
         for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
@@ -173,6 +175,20 @@ def main(var: str, scale: float, mode: str) -> dict[str, Any]:
     out["peak_rss_mb"] = round(mb[resource.RUSAGE_SELF] + mb[resource.RUSAGE_CHILDREN], 1)
     out["escorts_peak_rss_mb"] = round(mb[resource.RUSAGE_CHILDREN], 1)
     return out
+
+
+def _floors(out: dict[str, Any]) -> dict[str, Any]:
+    """The lowest ratio our side's CPU allows, however well it were spread: ``cpu_floor_ratio``
+    with every core of the machine busy for the whole run (our three processes' CPU seconds
+    over the cores), ``process_floor_ratio`` with as many cores as wanted (a process runs one
+    thread at a time: its CPU seconds cannot take less time). Both over the baseline."""
+    cores = len(os.sched_getaffinity(0))
+    parts = [out["ours_cpu_s"], out["ours_escorts_cpu_s"], out["ours_server_cpu_s"] or 0.0]
+    return {
+        "cores": cores,
+        "cpu_floor_ratio": round(sum(parts) / cores / out["baseline_s"], 3),
+        "process_floor_ratio": round(max(parts) / out["baseline_s"], 3),
+    }
 
 
 def _minus(after: float | None, before: float | None) -> float | None:

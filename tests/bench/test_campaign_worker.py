@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.campaign_worker import RetrySleeps
+from bench.campaign_worker import RetrySleeps, _floors
 
 
 class _BusyOnce(BaseHTTPRequestHandler):
@@ -66,3 +66,19 @@ def test_a_wait_of_prefects_client_before_it_tries_again_is_counted(busy_once: s
     waits, seconds = sleeps.take()
     assert waits == 1 and 0.2 <= seconds <= 1.0, (waits, seconds)
     assert sleeps.take() == (0, 0.0)  # taken: counted from zero again
+
+
+def test_the_floors_are_our_cpu_over_the_cores_and_the_busiest_process_over_the_baseline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    run = {"ours_cpu_s": 20.0, "ours_escorts_cpu_s": 12.0, "ours_server_cpu_s": 8.0}
+    assert _floors({**run, "baseline_s": 10.0}) == {
+        "cores": 2,
+        "cpu_floor_ratio": 2.0,  # 40 CPU s on two cores: 20 s at best, over 10 s
+        "process_floor_ratio": 2.0,  # the campaign's process alone: 20 s
+    }
+    spread = {**run, "ours_cpu_s": 10.0, "ours_escorts_cpu_s": 10.0, "baseline_s": 10.0}
+    assert _floors(spread) == {"cores": 2, "cpu_floor_ratio": 1.4, "process_floor_ratio": 1.0}
+    # The server's CPU could not be read: counted as none.
+    assert _floors({**spread, "ours_server_cpu_s": None})["cpu_floor_ratio"] == 1.0
