@@ -299,12 +299,12 @@ def _xlsx_rows(
 ) -> Iterator[tuple[Iterator[tuple[int, list[str]]], dict[int, list[tuple[int, str]]]]]:
     """The first worksheet's rows, numbered as Excel numbers them, as text; and the cells whose
     formula result was not saved, filled in as the rows are read (row → [(column, formula)])."""
-    if _has_tag(path, _OPENPYXL_ONLY):
+    if not _calamine_reads(path):
         with _xlsx_rows_with_formulas(path) as read:
             yield read
         return
-    # Values only (see ``_OPENPYXL_ONLY``): python-calamine reads them about ten times faster
-    # than openpyxl (a 20,000-row manifest as text: 0.4 s, where openpyxl took 2.3 s).
+    # Values only, of a sheet of ordinary size (``_calamine_reads``): python-calamine reads them
+    # about ten times faster than openpyxl (20,000 rows as text: 0.4 s, where openpyxl took 2.3).
     from python_calamine import CalamineWorkbook, SheetTypeEnum
 
     try:
@@ -398,31 +398,43 @@ _FORMULA_TAG = re.compile(rb"<f[ >/]")
 # program, not by Excel, which keeps 15: python-calamine would read it as a float and lose the
 # last digits of an ID number).
 _OPENPYXL_ONLY = re.compile(rb"<f[ >/]|\st=[\"']e[\"']|<v>-?\d{16,}</v>")
+_TAG_SPAN = 64  # bytes a match of either pattern spans at most (a number: 16 to 20 digits)
 
 
 def _member_has(z: zipfile.ZipFile, member: str, tag: re.Pattern[bytes]) -> bool:
-    """Whether the XML member holds ``tag`` (read in 1 MB chunks, never whole)."""
+    """Whether the XML member holds ``tag`` (read in 1 MB chunks, never whole; each chunk is
+    searched with the end of the one before, so that a match across two is found)."""
     with z.open(member) as fh:
         tail = b""
         while chunk := fh.read(1 << 20):
             if tag.search(tail + chunk):
                 return True
-            tail = chunk[-8:]
+            tail = chunk[-_TAG_SPAN:]
     return False
 
 
-def _has_tag(path: Path, tag: re.Pattern[bytes]) -> bool:
-    """Whether any worksheet of the workbook holds ``tag`` (False for a file that is no zip:
-    the reader then reports it)."""
+# Worksheets larger than this (as XML: about 100,000 manifest rows written cell by cell) are
+# read with openpyxl, a row at a time: python-calamine holds a whole sheet in memory (about
+# 150 MB for 200,000 rows).
+CALAMINE_MAX_SHEET_BYTES = 64 << 20
+
+
+def _calamine_reads(path: Path) -> bool:
+    """Whether python-calamine reads this workbook: its worksheets hold nothing only openpyxl
+    reads as the file has it (``_OPENPYXL_ONLY``) and are not larger than
+    ``CALAMINE_MAX_SHEET_BYTES`` together. A file that is no zip or is damaged goes to
+    python-calamine, whose error the reader reports naming the file."""
     try:
         with zipfile.ZipFile(path) as z:
-            return any(
-                _member_has(z, name, tag)
-                for name in z.namelist()
-                if name.startswith("xl/worksheets/") and name.endswith(".xml")
-            )
-    except Exception:  # not a zip, or damaged: the reader says so, naming the file
-        return False
+            sheets = [
+                i for i in z.infolist()
+                if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")
+            ]  # fmt: skip
+            if sum(i.file_size for i in sheets) > CALAMINE_MAX_SHEET_BYTES:
+                return False
+            return not any(_member_has(z, i.filename, _OPENPYXL_ONLY) for i in sheets)
+    except Exception:  # not a zip, or damaged
+        return True
 
 
 def _formula_shadow(path: Path, ws: Any) -> Any:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from models.errors import ValidationError
 from models.intake import sheets
 from models.intake.manifest import parse_time
 from models.intake.sheets import _xlsx_rows, _xlsx_rows_with_formulas
@@ -88,7 +89,7 @@ def test_values_read_alike_by_either_reader_with_rows_numbered_as_excel_does(
 
 def test_a_workbook_of_values_is_read_by_calamine_the_rest_by_openpyxl(tmp_path: Path) -> None:
     plain = _save([["姓名", "电话"], ["王伟", 13812345678]], 2, 1, tmp_path / "plain.xlsx")
-    assert not sheets._has_tag(plain, sheets._OPENPYXL_ONLY)
+    assert sheets._calamine_reads(plain)
     with _xlsx_rows(plain) as (stream, _):
         assert list(stream)[2:] == [(3, ["", "姓名", "电话"]), (4, ["", "王伟", "13812345678"])]
     # A formula, an error value pasted from a lookup, an exact 18-digit number: openpyxl.
@@ -97,13 +98,13 @@ def test_a_workbook_of_values_is_read_by_calamine_the_rest_by_openpyxl(tmp_path:
     wb.active.append([None, "#N/A"])
     wb.active["B2"].data_type = "e"
     wb.save(tmp_path / "error.xlsx")
-    assert sheets._has_tag(tmp_path / "error.xlsx", sheets._OPENPYXL_ONLY)
+    assert not sheets._calamine_reads(tmp_path / "error.xlsx")
     with _xlsx_rows(tmp_path / "error.xlsx") as (stream, _):
         assert list(stream)[1] == (2, ["", "#N/A"])
     # openpyxl and Excel write 15 digits at most; another program may write all 18.
     long = _save([["身份证号"], [123]], 0, 0, tmp_path / "long.xlsx")
     _replace_in_sheet(long, b"<v>123</v>", b"<v>411400199110041043</v>")
-    assert sheets._has_tag(long, sheets._OPENPYXL_ONLY)
+    assert not sheets._calamine_reads(long)
     with _xlsx_rows(long) as (stream, _):
         assert list(stream)[1] == (2, ["411400199110041043"])
     formula = _save([["a", "b"], [1, "=A2+1"]], 0, 0, tmp_path / "formula.xlsx")
@@ -122,3 +123,36 @@ def test_a_date_cell_reads_as_its_date_and_parses_as_openpyxl_reads_it(tmp_path:
     assert row == ["2020-02-19", "09:30:00"] and old[1] == row[1]
     tz = ZoneInfo("Asia/Shanghai")
     assert parse_time(row[0], tz) == parse_time(old[0], tz) == datetime(2020, 2, 19, tzinfo=tz)
+
+
+@pytest.mark.parametrize("before", [(1 << 20) - 30, (1 << 20) - 10, (1 << 20) - 2, 1 << 20])
+def test_the_scan_finds_a_long_number_across_two_chunks(tmp_path: Path, before: int) -> None:
+    path = tmp_path / "big.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/worksheets/sheet1.xml", b" " * before + b"<v>411400199110041043</v>")
+    assert not sheets._calamine_reads(path)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/worksheets/sheet1.xml", b" " * before + b"<v>4.11400199110041E+17</v>")
+    assert sheets._calamine_reads(path)
+
+
+def test_a_very_large_sheet_is_read_a_row_at_a_time_by_openpyxl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _save([["姓名", "电话"], ["王伟", 13812345678]], 0, 0, tmp_path / "m.xlsx")
+    assert sheets._calamine_reads(path)
+    with zipfile.ZipFile(path) as z:
+        size = z.getinfo("xl/worksheets/sheet1.xml").file_size
+    monkeypatch.setattr(sheets, "CALAMINE_MAX_SHEET_BYTES", size - 1)
+    assert not sheets._calamine_reads(path)
+    with _xlsx_rows(path) as (stream, _):
+        assert list(stream) == [(1, ["姓名", "电话"]), (2, ["王伟", "13812345678"])]
+
+
+def test_a_file_that_is_no_workbook_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "名单.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    assert sheets._calamine_reads(path)  # its error names the file
+    refused = r"名单\.xlsx is not a readable Excel workbook"
+    with pytest.raises(ValidationError, match=refused), _xlsx_rows(path) as (stream, _):
+        list(stream)
