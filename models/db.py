@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Table, event, select
+from sqlalchemy import DateTime, Table, bindparam, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Insert
@@ -419,6 +419,12 @@ def _as_is(value: Any) -> Any:
 def driver_value(conn: Connection, column: Any, value: Any) -> Any:
     """``value`` as the driver stores it in ``column`` (``driver_processor``)."""
     return driver_processor(conn, column)(value)
+
+
+def insert_columns(table: Table, names: Sequence[str]) -> Insert:
+    """``INSERT`` of these columns of ``table``, each bound by its own name: the statement to
+    give ``execute_at_driver`` rows keyed by column name (built once, at import)."""
+    return insert(table).values({name: bindparam(name) for name in names})
 
 
 def execute_at_driver(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from models.access.audit import guard, record
 from models.convoy.lifecycle import Census, Custody, check_custody_transition
 from models.convoy.tables import Convoy, CustodyEvent, Passenger
-from models.db import driver_value, execute_at_driver
+from models.db import driver_value, execute_at_driver, insert_columns
 from models.errors import NotFoundError
 
 _P = Passenger.__table__  # type: ignore[attr-defined]
@@ -58,7 +58,7 @@ def censuses(session: Session, convoy_ids: Sequence[int]) -> dict[int, Census]:
 
 _EVENT_COLUMNS = ("convoy_id", "passenger_id", "at", "actor", "location", "stage",
                   "from_state", "to_state", "reason")  # fmt: skip
-_INSERT_EVENT = insert(_E).values({name: bindparam(name) for name in _EVENT_COLUMNS})
+_INSERT_EVENT = insert_columns(_E, _EVENT_COLUMNS)
 _UPDATE_CUSTODY = (
     update(_P)
     .where(_P.c.id == bindparam("b_id"))

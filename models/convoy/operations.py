@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, select
 from sqlmodel import Session, col
 
 from config import Settings, get_settings
@@ -34,7 +34,7 @@ from models.convoy.lifecycle import (
 from models.convoy.screening import Reading, checks_for, entry_followup, evaluate
 from models.convoy.store import lock_convoy, match_enterprise
 from models.convoy.tables import Convoy, Enterprise, Passenger, ScreeningResult, StageRun
-from models.db import driver_processor, driver_value, execute_at_driver
+from models.db import driver_processor, driver_value, execute_at_driver, insert_columns
 from models.errors import ConservationError, TransitionError
 from models.intake.verification import Registry, configured_registry, verify
 from models.intake.verification import record as record_verification
@@ -86,7 +86,7 @@ _SR = ScreeningResult.__table__  # type: ignore[attr-defined]
 _SCREENING_COLUMNS = ("convoy_id", "passenger_id", "checkpoint", "at", "location", "temperature",
                       "retemperature", "nat_result", "nat_time", "health_code", "passed",
                       "reason")  # fmt: skip
-_INSERT_SCREENING = insert(_SR).values({name: bindparam(name) for name in _SCREENING_COLUMNS})
+_INSERT_SCREENING = insert_columns(_SR, _SCREENING_COLUMNS)
 _HEALTH = (_P.c.id, _P.c.seat, _P.c.temperature, _P.c.nat_result, _P.c.nat_time, _P.c.health_code)
 _CUSTODY = {c.value: c for c in Custody}  # a state by its stored value, without Custody(…)
 

@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, UniqueConstraint, bindparam, insert, select
+from sqlalchemy import BigInteger, UniqueConstraint, select
 from sqlmodel import Field, Session, SQLModel
 
 from config import Settings, get_settings
 from models.convoy.tables import Passenger
-from models.db import UTCDateTime, driver_value, execute_at_driver
+from models.db import UTCDateTime, driver_value, execute_at_driver, insert_columns
 from models.errors import ValidationError
 from models.intake.identity import id_problem, mask_id, mask_name, normalise_id
 from models.intake.manifest import HEADERS, REASONS
@@ -268,10 +268,9 @@ class RegistryEntry(SQLModel, table=True):
 
 
 _VR = VerificationResult.__table__  # type: ignore[attr-defined]
-_INSERT_RESULT = insert(_VR).values(
-    {name: bindparam(name) for name in
-     ("convoy_id", "passenger_id", "at", "outcome", "category", "reason", "source")}
-)  # fmt: skip
+_INSERT_RESULT = insert_columns(
+    _VR, ("convoy_id", "passenger_id", "at", "outcome", "category", "reason", "source")
+)
 _P = Passenger.__table__  # type: ignore[attr-defined]
 
 
