@@ -325,8 +325,14 @@ def _xlsx_rows(
         pad = [""] * (sheet.start[1] if sheet.start is not None else 0)
 
         def numbered() -> Iterator[tuple[int, list[str]]]:
-            for n, values in enumerate(sheet.iter_rows(), start=1):
-                yield n, pad + [cell_text(v) for v in values]
+            read = 0  # rows read whole
+            try:
+                for values in sheet.iter_rows():
+                    cells = pad + [cell_text(v) for v in values]
+                    read += 1
+                    yield read, cells
+            except Exception as exc:  # a cell calamine cannot give as a Python value
+                raise _damaged(path, read, exc) from None
 
         yield numbered(), formulas
     finally:
@@ -380,16 +386,20 @@ def _xlsx_rows_with_formulas(
             except ValidationError:
                 raise
             except Exception as exc:
-                raise ValidationError(
-                    f"{path.name} is damaged after row {n} ({type(exc).__name__}); "
-                    "save it again from Excel or export it as CSV."
-                ) from None
+                raise _damaged(path, n, exc) from None
 
         yield numbered(), formulas
     finally:
         wb.close()
         if shadow is not None:
             shadow.parent.close()
+
+
+def _damaged(path: Path, n: int, exc: Exception) -> ValidationError:
+    return ValidationError(
+        f"{path.name} is damaged after row {n} ({type(exc).__name__}); "
+        "save it again from Excel or export it as CSV."
+    )
 
 
 _FORMULA_TAG = re.compile(rb"<f[ >/]")

@@ -156,3 +156,21 @@ def test_a_file_that_is_no_workbook_is_refused_naming_it(tmp_path: Path) -> None
     refused = r"名单\.xlsx is not a readable Excel workbook"
     with pytest.raises(ValidationError, match=refused), _xlsx_rows(path) as (stream, _):
         list(stream)
+
+
+def test_a_value_that_cannot_be_read_refuses_the_file_naming_the_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _save([["姓名"], ["王伟"], ["坏"]], 0, 0, tmp_path / "m.xlsx")
+    assert sheets._calamine_reads(path)
+    real = sheets.cell_text
+
+    def cell_text(v: object) -> str:
+        if v == "坏":
+            raise ValueError("not a value")
+        return real(v)
+
+    monkeypatch.setattr(sheets, "cell_text", cell_text)
+    damaged = r"m\.xlsx is damaged after row 2 \(ValueError\)"
+    with pytest.raises(ValidationError, match=damaged), _xlsx_rows(path) as (stream, _):
+        list(stream)
